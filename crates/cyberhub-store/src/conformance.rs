@@ -1,0 +1,1451 @@
+//! The backend conformance suite (feature `conformance`): every [`Store`] backend must pass it.
+//!
+//! Each case is a public `async fn(DynStore)` that panics on failure, so a backend's test
+//! crate runs the whole suite with one macro call:
+//!
+//! ```ignore
+//! async fn make() -> Option<cyberhub_store::conformance::Fixture> {
+//!     Some(cyberhub_store::conformance::Fixture::sqlite_temp().await)
+//! }
+//! cyberhub_store::store_conformance_tests!(make);
+//! ```
+//!
+//! A factory returning `None` skips the case (only allowed outside CI; see
+//! [`postgres_admin_url`]). Cases are independent: each gets a fresh, migrated database.
+// Test-support code: failing loudly is the point.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use crate::{DynStore, ErrorKind, RotateOutcome, Session, StoreError};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use cyberhub_domain::*;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// A fresh, migrated store for one case, and how to clean it up.
+pub struct Fixture {
+    /// The store under test.
+    pub store: DynStore,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    None,
+    TempDir(std::path::PathBuf),
+    #[cfg(feature = "postgres")]
+    PgDatabase {
+        admin_url: String,
+        name: String,
+    },
+}
+
+impl Fixture {
+    /// Wraps a store that needs no cleanup.
+    pub fn new(store: DynStore) -> Self {
+        Self {
+            store,
+            cleanup: Cleanup::None,
+        }
+    }
+
+    /// A SQLite database file in a new temporary directory.
+    #[cfg(feature = "sqlite")]
+    pub async fn sqlite_temp() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("cyberhub-conformance-{}", Uuid::new_v4().simple()));
+        let url = format!("sqlite://{}/store.db", dir.display());
+        let store = crate::open(&url).await.expect("open sqlite");
+        Self {
+            store,
+            cleanup: Cleanup::TempDir(dir),
+        }
+    }
+
+    /// A new database on the PostgreSQL server behind `admin_url` (a URL to any database
+    /// of a role that may `CREATE DATABASE`).
+    #[cfg(feature = "postgres")]
+    pub async fn postgres_fresh(admin_url: &str) -> Self {
+        use sqlx::Connection;
+        let name = format!("cyberhub_t_{}", Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(admin_url)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot connect to PostgreSQL at {}: {e}",
+                    crate::redact_url(admin_url)
+                )
+            });
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create database");
+        admin.close().await.ok();
+        let url = replace_db_name(admin_url, &name);
+        let store = crate::open(&url).await.expect("open postgres");
+        Self {
+            store,
+            cleanup: Cleanup::PgDatabase {
+                admin_url: admin_url.to_owned(),
+                name,
+            },
+        }
+    }
+
+    /// Closes the store and removes its database.
+    pub async fn teardown(self) {
+        self.store.close().await;
+        match self.cleanup {
+            Cleanup::None => {}
+            Cleanup::TempDir(dir) => {
+                std::fs::remove_dir_all(dir).ok();
+            }
+            #[cfg(feature = "postgres")]
+            Cleanup::PgDatabase { admin_url, name } => {
+                use sqlx::Connection;
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+                    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut admin)
+                        .await
+                        .ok();
+                }
+            }
+        }
+    }
+}
+
+/// `postgres://u:p@h:5432/db?x` with the database name replaced.
+pub fn replace_db_name(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let prefix = match base.get(authority_start..).and_then(|rest| rest.find('/')) {
+        Some(slash) => base.get(..authority_start + slash).unwrap_or(base),
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{prefix}/{name}?{q}"),
+        None => format!("{prefix}/{name}"),
+    }
+}
+
+/// The PostgreSQL URL for tests: `CYBERHUB_TEST_DATABASE_URL`, else `DATABASE_URL`.
+///
+/// When neither is set the tests that need PostgreSQL are skipped — except under
+/// `CI=true`, where this panics so that a CI run can never pass by skipping.
+pub fn postgres_admin_url() -> Option<String> {
+    let url = std::env::var("CYBERHUB_TEST_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .ok()
+        .filter(|u| u.starts_with("postgres"));
+    if url.is_none() {
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+        if ci {
+            panic!(
+                "CI is set but no PostgreSQL URL is: export DATABASE_URL (scripts/test.sh does)"
+            );
+        }
+        eprintln!(
+            "SKIPPED: set DATABASE_URL=postgres://... to run the PostgreSQL conformance cases"
+        );
+    }
+    url
+}
+
+/// Expands to one `#[tokio::test]` per conformance case, each with a store from
+/// `$factory: async fn() -> Option<Fixture>`.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($factory:path) => {
+        $crate::store_conformance_tests!(@cases $factory;
+            users_crud, users_unique_email_writes_nothing, users_bad_input_is_typed, users_list_filters_and_pages,
+            sessions_rotate_and_revoke, sessions_revoke_all_but_one, roles_grant_and_revoke,
+            orgs_create_get_update_delete, orgs_rollback_on_error, orgs_members_and_last_admin,
+            orgs_cross_tenant_sees_nothing, content_crud_and_filters, progress_crud_and_transitions,
+            progress_cross_tenant_sees_nothing, progress_list_filters_and_ordering, progress_concurrent_writers,
+            audit_append_filter_and_stats, user_delete_cascades, migrations_are_idempotent);
+    };
+    (@cases $factory:path; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let Some(fixture) = $factory().await else { return };
+                $crate::conformance::$case(fixture.store.clone()).await;
+                fixture.teardown().await;
+            }
+        )+
+    };
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap()
+}
+
+fn kind<T: std::fmt::Debug>(r: Result<T, StoreError>) -> ErrorKind {
+    r.expect_err("expected an error").kind()
+}
+
+async fn user(store: &DynStore, email: &str, roles: &[Role]) -> User {
+    let new = NewUser {
+        email: email.into(),
+        first_name: "Test".into(),
+        last_name: email.split('@').next().unwrap_or("x").into(),
+        ..Default::default()
+    }
+    .validated()
+    .unwrap();
+    let u = User::new(UserId(Uuid::new_v4()), new, t0());
+    let grants: Vec<RoleGrant> = roles
+        .iter()
+        .map(|r| RoleGrant {
+            user_id: u.id,
+            role: *r,
+            scope: RoleScope::Global,
+            granted_by: None,
+            granted_at: t0(),
+        })
+        .collect();
+    store
+        .create_user(&u, "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA", &grants)
+        .await
+        .unwrap();
+    u
+}
+
+fn org_entity(slug: &str) -> Organization {
+    let new = NewOrganization {
+        name: format!("Org {slug}"),
+        slug: slug.into(),
+        org_type: OrgType::Employer,
+        description: None,
+        website: None,
+        country: None,
+    }
+    .validated()
+    .unwrap();
+    Organization::new(OrgId(Uuid::new_v4()), new, t0())
+}
+
+fn content(content_id: &str, ty: ContentType, track: Track, title: &str) -> ContentItem {
+    let new = NewContent {
+        content_id: Some(content_id.into()),
+        content_type: ty,
+        title: title.into(),
+        description: format!("About {title}"),
+        track: Some(track),
+        difficulty: Some(Difficulty::Beginner),
+        tags: vec!["t1".into()],
+        estimated_minutes: Some(30),
+    }
+    .validated()
+    .unwrap();
+    ContentItem::new(ContentUuid(Uuid::new_v4()), new, t0())
+}
+
+fn progress_for(user: UserId, content_id: &str, pct: Option<f64>, at: DateTime<Utc>) -> Progress {
+    Progress::new(
+        ProgressId(Uuid::new_v4()),
+        user,
+        NewProgress {
+            content_id: content_id.into(),
+            content_type: ContentType::Lab,
+            status: None,
+            completion_percentage: pct,
+            score: None,
+            metadata: None,
+        },
+        at,
+    )
+    .unwrap()
+}
+
+pub async fn users_crud(store: DynStore) {
+    let u = user(&store, "ada@example.org", &[Role::Mentee]).await;
+    assert_eq!(store.get_user(u.id).await.unwrap(), u);
+    let creds = store
+        .get_credentials_by_email(" ADA@example.org ")
+        .await
+        .unwrap();
+    assert_eq!(creds.user.id, u.id);
+    assert!(creds.password_hash.starts_with("$argon2id$"));
+    let patch = UserPatch {
+        bio: Some("Blue teamer".into()),
+        country: Some("de".into()),
+        learning_preferences: Some(LearningPreferences {
+            preferred_tracks: vec![Track::Defender],
+            weekly_goal_minutes: Some(120),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let later = t0() + Duration::minutes(5);
+    let updated = store.update_user(u.id, &patch, later).await.unwrap();
+    assert_eq!(updated.country.as_deref(), Some("DE"));
+    assert_eq!(updated.updated_at, later);
+    assert_eq!(store.get_user(u.id).await.unwrap(), updated);
+    store
+        .set_password_hash(u.id, "$argon2id$new", later)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_credentials_by_email("ada@example.org")
+            .await
+            .unwrap()
+            .password_hash,
+        "$argon2id$new"
+    );
+    assert_eq!(store.list_roles(u.id).await.unwrap().len(), 1);
+    store.delete_user(u.id).await.unwrap();
+    assert_eq!(kind(store.get_user(u.id).await), ErrorKind::NotFound);
+    assert_eq!(kind(store.delete_user(u.id).await), ErrorKind::NotFound);
+    assert_eq!(
+        kind(store.update_user(u.id, &patch, later).await),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(store.set_password_hash(u.id, "$x", later).await),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(store.get_credentials_by_email("nobody@example.org").await),
+        ErrorKind::NotFound
+    );
+}
+
+pub async fn users_unique_email_writes_nothing(store: DynStore) {
+    let first = user(&store, "dup@example.org", &[]).await;
+    let again = User::new(
+        UserId(Uuid::new_v4()),
+        NewUser {
+            email: "dup@example.org".into(),
+            first_name: "B".into(),
+            last_name: "C".into(),
+            ..Default::default()
+        },
+        t0(),
+    );
+    let grant = RoleGrant {
+        user_id: again.id,
+        role: Role::Admin,
+        scope: RoleScope::Global,
+        granted_by: None,
+        granted_at: t0(),
+    };
+    assert_eq!(
+        kind(store.create_user(&again, "$h", &[grant]).await),
+        ErrorKind::AlreadyExists
+    );
+    assert!(
+        store.list_roles(again.id).await.unwrap().is_empty(),
+        "no grant survives the failed insert"
+    );
+    assert_eq!(kind(store.get_user(again.id).await), ErrorKind::NotFound);
+    assert_eq!(store.get_user(first.id).await.unwrap(), first);
+}
+
+pub async fn users_bad_input_is_typed(store: DynStore) {
+    let mut bad = User::new(
+        UserId(Uuid::new_v4()),
+        NewUser {
+            email: "ok@example.org".into(),
+            first_name: "A".into(),
+            last_name: "B".into(),
+            ..Default::default()
+        },
+        t0(),
+    );
+    bad.email = "not an email".into();
+    assert_eq!(
+        kind(store.create_user(&bad, "$h", &[]).await),
+        ErrorKind::Validation
+    );
+    let mut good = bad.clone();
+    good.email = "good@example.org".into();
+    assert_eq!(
+        kind(store.create_user(&good, "", &[]).await),
+        ErrorKind::Validation
+    );
+    let foreign = RoleGrant {
+        user_id: UserId(Uuid::new_v4()),
+        role: Role::Admin,
+        scope: RoleScope::Global,
+        granted_by: None,
+        granted_at: t0(),
+    };
+    assert_eq!(
+        kind(store.create_user(&good, "$h", &[foreign]).await),
+        ErrorKind::Validation
+    );
+    assert_eq!(
+        kind(store.get_user(good.id).await),
+        ErrorKind::NotFound,
+        "nothing was written"
+    );
+    store.create_user(&good, "$h", &[]).await.unwrap();
+    let too_long = UserPatch {
+        first_name: Some("x".repeat(500)),
+        ..Default::default()
+    };
+    let e = store
+        .update_user(good.id, &too_long, t0())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Validation);
+    assert_eq!(e.fields()[0].field, "first_name");
+    assert_eq!(store.get_user(good.id).await.unwrap().first_name, "A");
+}
+
+pub async fn users_list_filters_and_pages(store: DynStore) {
+    for i in 0..25 {
+        let roles: &[Role] = if i % 5 == 0 {
+            &[Role::Mentor]
+        } else {
+            &[Role::Mentee]
+        };
+        let u = user(&store, &format!("user{i:02}@example.org"), roles).await;
+        if i % 10 == 3 {
+            store
+                .update_user(
+                    u.id,
+                    &UserPatch {
+                        status: Some(AccountStatus::Suspended),
+                        ..Default::default()
+                    },
+                    t0(),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let p1 = store
+        .list_users(
+            &UserFilter::default(),
+            Page::new(Some(1), Some(10)).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!((p1.total, p1.items.len()), (25, 10));
+    assert!(p1.has_next());
+    let p3 = store
+        .list_users(
+            &UserFilter::default(),
+            Page::new(Some(3), Some(10)).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(p3.items.len(), 5);
+    assert!(!p3.has_next());
+    let p9 = store
+        .list_users(
+            &UserFilter::default(),
+            Page::new(Some(9), Some(10)).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(p9.items.is_empty());
+    assert_eq!(p9.total, 25);
+    let mut all: Vec<UserId> = Vec::new();
+    for n in 1..=3 {
+        let p = store
+            .list_users(
+                &UserFilter::default(),
+                Page::new(Some(n), Some(10)).unwrap(),
+            )
+            .await
+            .unwrap();
+        all.extend(p.items.iter().map(|u| u.id));
+    }
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 25, "pages neither overlap nor skip");
+    let mentors = store
+        .list_users(
+            &UserFilter {
+                role: Some(Role::Mentor),
+                ..Default::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(mentors.total, 5);
+    let suspended = store
+        .list_users(
+            &UserFilter {
+                status: Some(AccountStatus::Suspended),
+                ..Default::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(suspended.total, 3);
+    let search = store
+        .list_users(
+            &UserFilter {
+                search: Some("USER1".into()),
+                ..Default::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(search.total, 10);
+    let wildcard = store
+        .list_users(
+            &UserFilter {
+                search: Some("%".into()),
+                ..Default::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        wildcard.total, 0,
+        "LIKE wildcards in search terms are literal"
+    );
+}
+
+fn session(user: UserId, at: DateTime<Utc>) -> Session {
+    Session {
+        id: SessionId(Uuid::new_v4()),
+        user_id: user,
+        refresh_jti: Uuid::new_v4(),
+        generation: 0,
+        created_at: at,
+        last_used_at: at,
+        expires_at: at + Duration::days(30),
+        revoked_at: None,
+        revoked_reason: None,
+        user_agent: Some("conformance".into()),
+        client_addr: Some("127.0.0.1".into()),
+    }
+}
+
+pub async fn sessions_rotate_and_revoke(store: DynStore) {
+    let u = user(&store, "s@example.org", &[]).await;
+    let s = session(u.id, t0());
+    store.create_session(&s).await.unwrap();
+    assert_eq!(store.get_session(s.id).await.unwrap(), s);
+    let j1 = Uuid::new_v4();
+    let at = t0() + Duration::minutes(1);
+    let RotateOutcome::Rotated(r) = store
+        .rotate_refresh(s.id, s.refresh_jti, j1, at)
+        .await
+        .unwrap()
+    else {
+        panic!("first rotation must succeed")
+    };
+    assert_eq!((r.refresh_jti, r.generation, r.last_used_at), (j1, 1, at));
+    // The old jti again: rejected, nothing changes.
+    let RotateOutcome::Rejected(cur) = store
+        .rotate_refresh(s.id, s.refresh_jti, Uuid::new_v4(), at)
+        .await
+        .unwrap()
+    else {
+        panic!("reuse must be rejected")
+    };
+    assert_eq!(cur.refresh_jti, j1);
+    // After the absolute expiry: rejected.
+    let late = s.expires_at + Duration::seconds(1);
+    assert!(matches!(
+        store
+            .rotate_refresh(s.id, j1, Uuid::new_v4(), late)
+            .await
+            .unwrap(),
+        RotateOutcome::Rejected(_)
+    ));
+    store.revoke_session(s.id, "logout", at).await.unwrap();
+    store
+        .revoke_session(s.id, "again", at + Duration::minutes(1))
+        .await
+        .unwrap();
+    let revoked = store.get_session(s.id).await.unwrap();
+    assert_eq!(
+        (revoked.revoked_at, revoked.revoked_reason.as_deref()),
+        (Some(at), Some("logout"))
+    );
+    assert!(!revoked.is_active(at));
+    assert!(matches!(
+        store
+            .rotate_refresh(s.id, j1, Uuid::new_v4(), at)
+            .await
+            .unwrap(),
+        RotateOutcome::Rejected(_)
+    ));
+    assert_eq!(
+        kind(store.get_session(SessionId(Uuid::new_v4())).await),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(
+            store
+                .rotate_refresh(SessionId(Uuid::new_v4()), j1, j1, at)
+                .await
+        ),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(
+            store
+                .revoke_session(SessionId(Uuid::new_v4()), "x", at)
+                .await
+        ),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(
+            store
+                .create_session(&session(UserId(Uuid::new_v4()), t0()))
+                .await
+        ),
+        ErrorKind::NotFound
+    );
+}
+
+pub async fn sessions_revoke_all_but_one(store: DynStore) {
+    let u = user(&store, "multi@example.org", &[]).await;
+    let other = user(&store, "other@example.org", &[]).await;
+    let ss: Vec<Session> = (0..4).map(|_| session(u.id, t0())).collect();
+    for s in &ss {
+        store.create_session(s).await.unwrap();
+    }
+    let theirs = session(other.id, t0());
+    store.create_session(&theirs).await.unwrap();
+    let n = store
+        .revoke_user_sessions(u.id, Some(ss[0].id), "password_change", t0())
+        .await
+        .unwrap();
+    assert_eq!(n, 3);
+    assert!(store.get_session(ss[0].id).await.unwrap().is_active(t0()));
+    assert!(!store.get_session(ss[1].id).await.unwrap().is_active(t0()));
+    assert!(store.get_session(theirs.id).await.unwrap().is_active(t0()));
+    assert_eq!(
+        store
+            .revoke_user_sessions(u.id, None, "logout_all", t0())
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+pub async fn roles_grant_and_revoke(store: DynStore) {
+    let u = user(&store, "r@example.org", &[Role::Mentee]).await;
+    let o = org_entity("role-org");
+    store.create_org(&o, u.id, t0()).await.unwrap();
+    let g = |role, scope| RoleGrant {
+        user_id: u.id,
+        role,
+        scope,
+        granted_by: None,
+        granted_at: t0(),
+    };
+    store
+        .grant_role(&g(Role::Mentor, RoleScope::Global))
+        .await
+        .unwrap();
+    assert_eq!(
+        kind(store.grant_role(&g(Role::Mentor, RoleScope::Global)).await),
+        ErrorKind::AlreadyExists
+    );
+    store
+        .grant_role(&g(Role::Mentor, RoleScope::Org(o.id)))
+        .await
+        .unwrap();
+    assert_eq!(
+        kind(
+            store
+                .grant_role(&g(Role::Mentor, RoleScope::Org(o.id)))
+                .await
+        ),
+        ErrorKind::AlreadyExists
+    );
+    let ghost_org = RoleScope::Org(OrgId(Uuid::new_v4()));
+    assert_eq!(
+        kind(store.grant_role(&g(Role::Analyst, ghost_org)).await),
+        ErrorKind::NotFound
+    );
+    let ghost = RoleGrant {
+        user_id: UserId(Uuid::new_v4()),
+        ..g(Role::Admin, RoleScope::Global)
+    };
+    assert_eq!(kind(store.grant_role(&ghost).await), ErrorKind::NotFound);
+    let roles = store.list_roles(u.id).await.unwrap();
+    assert_eq!(roles.len(), 3);
+    assert!(roles.iter().any(|r| r.scope == RoleScope::Org(o.id)));
+    store
+        .revoke_role(u.id, Role::Mentor, RoleScope::Global)
+        .await
+        .unwrap();
+    assert_eq!(
+        kind(
+            store
+                .revoke_role(u.id, Role::Mentor, RoleScope::Global)
+                .await
+        ),
+        ErrorKind::NotFound
+    );
+    assert_eq!(store.list_roles(u.id).await.unwrap().len(), 2);
+    store.delete_org(o.id).await.unwrap();
+    assert_eq!(
+        store.list_roles(u.id).await.unwrap().len(),
+        1,
+        "org-scoped grants go with the org"
+    );
+}
+
+pub async fn orgs_create_get_update_delete(store: DynStore) {
+    let creator = user(&store, "creator@example.org", &[Role::ProgramDirector]).await;
+    let o = org_entity("acme-security");
+    store.create_org(&o, creator.id, t0()).await.unwrap();
+    assert_eq!(store.get_org("acme-security").await.unwrap(), o);
+    let (seen, role) = store
+        .get_org_as_member("acme-security", creator.id)
+        .await
+        .unwrap();
+    assert_eq!((seen.id, role), (o.id, OrgRole::Admin));
+    let dup = org_entity("acme-security");
+    assert_eq!(
+        kind(store.create_org(&dup, creator.id, t0()).await),
+        ErrorKind::AlreadyExists
+    );
+    assert_eq!(
+        store.memberships_of(creator.id).await.unwrap().len(),
+        1,
+        "the failed create added no membership"
+    );
+    let patch = OrgPatch {
+        name: Some("ACME".into()),
+        website: Some("https://acme.example".into()),
+        ..Default::default()
+    };
+    let up = store
+        .update_org(o.id, &patch, t0() + Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(up.name, "ACME");
+    assert_eq!(store.get_org("acme-security").await.unwrap(), up);
+    let bad = OrgPatch {
+        website: Some("ftp://x".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        kind(store.update_org(o.id, &bad, t0()).await),
+        ErrorKind::Validation
+    );
+    let mut invalid = org_entity("valid-slug");
+    invalid.slug = "Not A Slug".into();
+    assert_eq!(
+        kind(store.create_org(&invalid, creator.id, t0()).await),
+        ErrorKind::Validation
+    );
+    store.delete_org(o.id).await.unwrap();
+    assert_eq!(
+        kind(store.get_org("acme-security").await),
+        ErrorKind::NotFound
+    );
+    assert!(store.memberships_of(creator.id).await.unwrap().is_empty());
+    assert_eq!(kind(store.delete_org(o.id).await), ErrorKind::NotFound);
+    assert_eq!(
+        kind(store.update_org(o.id, &patch, t0()).await),
+        ErrorKind::NotFound
+    );
+}
+
+pub async fn orgs_rollback_on_error(store: DynStore) {
+    // The creator does not exist: the membership insert fails, so the org insert must roll back.
+    let o = org_entity("ghost-creator");
+    assert_eq!(
+        kind(store.create_org(&o, UserId(Uuid::new_v4()), t0()).await),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(store.get_org("ghost-creator").await),
+        ErrorKind::NotFound
+    );
+    let listed = store
+        .list_orgs(&OrgFilter::default(), Page::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.total, 0);
+}
+
+pub async fn orgs_members_and_last_admin(store: DynStore) {
+    let a = user(&store, "a@example.org", &[]).await;
+    let b = user(&store, "b@example.org", &[]).await;
+    let c = user(&store, "c@example.org", &[]).await;
+    let o = org_entity("team-one");
+    store.create_org(&o, a.id, t0()).await.unwrap();
+    let m = |u: &User, role| Membership {
+        org_id: o.id,
+        user_id: u.id,
+        role,
+        joined_at: t0() + Duration::seconds(1),
+    };
+    store.add_member(&m(&b, OrgRole::Member)).await.unwrap();
+    assert_eq!(
+        kind(store.add_member(&m(&b, OrgRole::Viewer)).await),
+        ErrorKind::AlreadyExists
+    );
+    let ghost = Membership {
+        user_id: UserId(Uuid::new_v4()),
+        ..m(&b, OrgRole::Member)
+    };
+    assert_eq!(kind(store.add_member(&ghost).await), ErrorKind::NotFound);
+    assert_eq!(
+        kind(store.update_member(o.id, a.id, OrgRole::Member).await),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        kind(store.remove_member(o.id, a.id).await),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        store.get_member(o.id, a.id).await.unwrap().role,
+        OrgRole::Admin,
+        "refused change left the admin"
+    );
+    let promoted = store
+        .update_member(o.id, b.id, OrgRole::Admin)
+        .await
+        .unwrap();
+    assert_eq!(promoted.role, OrgRole::Admin);
+    store
+        .update_member(o.id, a.id, OrgRole::Viewer)
+        .await
+        .unwrap();
+    assert_eq!(
+        kind(store.update_member(o.id, c.id, OrgRole::Member).await),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(store.remove_member(o.id, c.id).await),
+        ErrorKind::NotFound
+    );
+    let members = store.list_members(o.id, Page::default()).await.unwrap();
+    assert_eq!(members.total, 2);
+    assert_eq!(
+        store.shared_orgs(a.id, b.id).await.unwrap(),
+        vec![(o.id, OrgRole::Viewer)]
+    );
+    assert!(store.shared_orgs(a.id, c.id).await.unwrap().is_empty());
+    store.remove_member(o.id, a.id).await.unwrap();
+    assert_eq!(
+        store
+            .list_members(o.id, Page::default())
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+}
+
+pub async fn orgs_cross_tenant_sees_nothing(store: DynStore) {
+    let a = user(&store, "tenant-a@example.org", &[]).await;
+    let b = user(&store, "tenant-b@example.org", &[]).await;
+    store
+        .create_org(&org_entity("org-a"), a.id, t0())
+        .await
+        .unwrap();
+    store
+        .create_org(&org_entity("org-b"), b.id, t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        kind(store.get_org_as_member("org-a", b.id).await),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(store.get_org_as_member("no-such-org", b.id).await),
+        ErrorKind::NotFound
+    );
+    let seen_by_b = store
+        .list_orgs(
+            &OrgFilter {
+                member: Some(b.id),
+                ..Default::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        seen_by_b
+            .items
+            .iter()
+            .map(|o| o.slug.as_str())
+            .collect::<Vec<_>>(),
+        ["org-b"]
+    );
+    let all = store
+        .list_orgs(&OrgFilter::default(), Page::default())
+        .await
+        .unwrap();
+    assert_eq!(all.total, 2);
+    let search = store
+        .list_orgs(
+            &OrgFilter {
+                search: Some("org-a".into()),
+                member: Some(b.id),
+                ..Default::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(search.total, 0);
+}
+
+pub async fn content_crud_and_filters(store: DynStore) {
+    let items = [
+        content(
+            "def-101",
+            ContentType::Course,
+            Track::Defender,
+            "SOC Fundamentals",
+        ),
+        content(
+            "def-lab-1",
+            ContentType::Lab,
+            Track::Defender,
+            "Log triage lab",
+        ),
+        content(
+            "off-101",
+            ContentType::Course,
+            Track::Offensive,
+            "Intro to pentesting",
+        ),
+        content(
+            "grc-101",
+            ContentType::Article,
+            Track::Grc,
+            "100% compliance myths",
+        ),
+    ];
+    for i in &items {
+        store.insert_content(i).await.unwrap();
+    }
+    assert_eq!(store.count_content().await.unwrap(), 4);
+    let dup = content("def-101", ContentType::Lab, Track::Grc, "Other");
+    assert_eq!(
+        kind(store.insert_content(&dup).await),
+        ErrorKind::AlreadyExists
+    );
+    assert_eq!(store.get_content(items[0].id).await.unwrap(), items[0]);
+    assert_eq!(store.get_content_by_key("off-101").await.unwrap(), items[2]);
+    assert_eq!(
+        kind(store.get_content_by_key("nope").await),
+        ErrorKind::NotFound
+    );
+    let f = |ty, tr, s: Option<&str>| ContentFilter {
+        content_type: ty,
+        track: tr,
+        search: s.map(Into::into),
+        difficulty: None,
+    };
+    let courses = store
+        .list_content(&f(Some(ContentType::Course), None, None), Page::default())
+        .await
+        .unwrap();
+    assert_eq!(courses.total, 2);
+    let def = store
+        .list_content(&f(None, Some(Track::Defender), None), Page::default())
+        .await
+        .unwrap();
+    assert_eq!(def.total, 2);
+    let both = store
+        .list_content(
+            &f(Some(ContentType::Lab), Some(Track::Defender), None),
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(both.items[0].content_id, "def-lab-1");
+    let pct = store
+        .list_content(&f(None, None, Some("100%")), Page::default())
+        .await
+        .unwrap();
+    assert_eq!(pct.total, 1, "a literal % in search matches only itself");
+    let soc = store
+        .list_content(&f(None, None, Some("soc fund")), Page::default())
+        .await
+        .unwrap();
+    assert_eq!(soc.total, 1);
+    let page2 = store
+        .list_content(
+            &ContentFilter::default(),
+            Page::new(Some(2), Some(3)).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!((page2.total, page2.items.len()), (4, 1));
+    let patch = ContentPatch {
+        title: Some("SOC Fundamentals II".into()),
+        tags: Some(vec!["SIEM".into()]),
+        ..Default::default()
+    };
+    let up = store
+        .update_content(items[0].id, &patch, t0() + Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        (up.title.as_str(), up.tags.clone()),
+        ("SOC Fundamentals II", vec!["siem".to_owned()])
+    );
+    assert_eq!(store.get_content(items[0].id).await.unwrap(), up);
+    let bad = ContentPatch {
+        estimated_minutes: Some(0),
+        ..Default::default()
+    };
+    assert_eq!(
+        kind(store.update_content(items[0].id, &bad, t0()).await),
+        ErrorKind::Validation
+    );
+    store.delete_content(items[0].id).await.unwrap();
+    assert_eq!(
+        kind(store.get_content(items[0].id).await),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(store.delete_content(items[0].id).await),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(store.update_content(items[0].id, &patch, t0()).await),
+        ErrorKind::NotFound
+    );
+}
+
+pub async fn progress_crud_and_transitions(store: DynStore) {
+    let u = user(&store, "learner@example.org", &[]).await;
+    let p = progress_for(u.id, "lab-1", Some(20.0), t0());
+    store.insert_progress(&p).await.unwrap();
+    assert_eq!(store.get_progress(p.id, Some(u.id)).await.unwrap(), p);
+    assert_eq!(store.get_progress(p.id, None).await.unwrap(), p);
+    let dup = progress_for(u.id, "lab-1", None, t0());
+    assert_eq!(
+        kind(store.insert_progress(&dup).await),
+        ErrorKind::AlreadyExists
+    );
+    let later = t0() + Duration::hours(3);
+    let done = store
+        .update_progress(
+            p.id,
+            Some(u.id),
+            &ProgressPatch {
+                completion_percentage: Some(100.0),
+                score: Some(88.5),
+                ..Default::default()
+            },
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.status, done.completed_at, done.started_at),
+        (ProgressStatus::Completed, Some(later), Some(t0()))
+    );
+    assert_eq!(store.get_progress(p.id, None).await.unwrap(), done);
+    let back = ProgressPatch {
+        status: Some(ProgressStatus::NotStarted),
+        ..Default::default()
+    };
+    assert_eq!(
+        kind(store.update_progress(p.id, Some(u.id), &back, later).await),
+        ErrorKind::Conflict
+    );
+    let nan = ProgressPatch {
+        score: Some(f64::NAN),
+        ..Default::default()
+    };
+    assert_eq!(
+        kind(store.update_progress(p.id, Some(u.id), &nan, later).await),
+        ErrorKind::Validation
+    );
+    assert_eq!(
+        store.get_progress(p.id, None).await.unwrap(),
+        done,
+        "refused patches change nothing"
+    );
+    let mut corrupt = progress_for(u.id, "lab-2", None, t0());
+    corrupt.completion_percentage = 150.0;
+    assert_eq!(
+        kind(store.insert_progress(&corrupt).await),
+        ErrorKind::Validation
+    );
+    let ghost = progress_for(UserId(Uuid::new_v4()), "lab-3", None, t0());
+    assert_eq!(
+        kind(store.insert_progress(&ghost).await),
+        ErrorKind::NotFound
+    );
+    store.delete_progress(p.id, Some(u.id)).await.unwrap();
+    assert_eq!(
+        kind(store.get_progress(p.id, None).await),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(store.delete_progress(p.id, None).await),
+        ErrorKind::NotFound
+    );
+}
+
+pub async fn progress_cross_tenant_sees_nothing(store: DynStore) {
+    let a = user(&store, "pa@example.org", &[]).await;
+    let b = user(&store, "pb@example.org", &[]).await;
+    let p = progress_for(a.id, "lab-x", Some(10.0), t0());
+    store.insert_progress(&p).await.unwrap();
+    assert_eq!(
+        kind(store.get_progress(p.id, Some(b.id)).await),
+        ErrorKind::NotFound
+    );
+    let patch = ProgressPatch {
+        completion_percentage: Some(50.0),
+        ..Default::default()
+    };
+    assert_eq!(
+        kind(store.update_progress(p.id, Some(b.id), &patch, t0()).await),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(store.delete_progress(p.id, Some(b.id)).await),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        store
+            .list_progress(&ProgressFilter::for_user(b.id), Page::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    assert_eq!(
+        store.get_progress(p.id, Some(a.id)).await.unwrap(),
+        p,
+        "a's row is untouched"
+    );
+}
+
+pub async fn progress_list_filters_and_ordering(store: DynStore) {
+    let u = user(&store, "lister@example.org", &[]).await;
+    for i in 0..30u32 {
+        let mut p = progress_for(
+            u.id,
+            &format!("item-{i:02}"),
+            Some(f64::from(i) * 3.0),
+            t0() + Duration::minutes(i.into()),
+        );
+        if i % 3 == 0 {
+            p.content_type = ContentType::Course;
+        }
+        store.insert_progress(&p).await.unwrap();
+    }
+    let f = ProgressFilter::for_user(u.id);
+    let first = store
+        .list_progress(&f, Page::new(Some(1), Some(7)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!((first.total, first.items.len()), (30, 7));
+    assert_eq!(
+        first.items[0].content_id, "item-29",
+        "default order: most recently updated first"
+    );
+    let asc = store
+        .list_progress(
+            &ProgressFilter {
+                ordering: ProgressOrdering::Completion,
+                ..f.clone()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert!(asc
+        .items
+        .windows(2)
+        .all(|w| w[0].completion_percentage <= w[1].completion_percentage));
+    let courses = store
+        .list_progress(
+            &ProgressFilter {
+                content_type: Some(ContentType::Course),
+                ..f.clone()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(courses.total, 10);
+    let ns = store
+        .list_progress(
+            &ProgressFilter {
+                status: Some(ProgressStatus::NotStarted),
+                ..f.clone()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ns.total, 1);
+    let s = store
+        .list_progress(
+            &ProgressFilter {
+                search: Some("ITEM-1".into()),
+                ..f.clone()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.total, 10);
+}
+
+pub async fn progress_concurrent_writers(store: DynStore) {
+    let u = user(&store, "busy@example.org", &[]).await;
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let p = progress_for(u.id, &format!("c-{i}"), Some(1.0), t0());
+            store.insert_progress(&p).await.map(|()| p.id)
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap().expect("no concurrent insert may fail"));
+    }
+    assert_eq!(
+        store
+            .list_progress(&ProgressFilter::for_user(u.id), Page::default())
+            .await
+            .unwrap()
+            .total,
+        60
+    );
+    let mut tasks = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let store = Arc::clone(&store);
+        let id = *id;
+        tasks.push(tokio::spawn(async move {
+            let pct = 2.0 + (i % 90) as f64;
+            let patch = ProgressPatch {
+                completion_percentage: Some(pct),
+                ..Default::default()
+            };
+            store
+                .update_progress(id, Some(u.id), &patch, t0() + Duration::seconds(1))
+                .await
+                .map(|p| (id, p.completion_percentage))
+        }));
+    }
+    for t in tasks {
+        let (id, pct) = t.await.unwrap().expect("no concurrent update may fail");
+        assert_eq!(
+            store
+                .get_progress(id, None)
+                .await
+                .unwrap()
+                .completion_percentage,
+            pct
+        );
+    }
+    // Many writers on one row: every update commits, the final state is one of them.
+    let target = ids[0];
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let patch = ProgressPatch {
+                metadata: Some(serde_json::json!({ "writer": i })),
+                ..Default::default()
+            };
+            store.update_progress(target, None, &patch, t0()).await
+        }));
+    }
+    for t in tasks {
+        t.await
+            .unwrap()
+            .expect("same-row updates serialize, never fail");
+    }
+    let w = store.get_progress(target, None).await.unwrap().metadata["writer"]
+        .as_i64()
+        .unwrap();
+    assert!((0..20).contains(&w));
+}
+
+pub async fn audit_append_filter_and_stats(store: DynStore) {
+    let a = user(&store, "auditee@example.org", &[]).await;
+    let ev = |actor: Option<UserId>, action, result, mins: i64| AuditEvent {
+        id: AuditId(Uuid::new_v4()),
+        actor_id: actor,
+        action,
+        resource_type: "user".into(),
+        resource_id: actor.map(|u| u.to_string()),
+        result,
+        client_addr: Some("127.0.0.1".into()),
+        details: serde_json::json!({"n": mins}),
+        created_at: t0() + Duration::minutes(mins),
+    };
+    let events = [
+        ev(Some(a.id), AuditAction::Signup, AuditResult::Success, 0),
+        ev(
+            Some(a.id),
+            AuditAction::LoginFailure,
+            AuditResult::Failure,
+            1,
+        ),
+        ev(
+            Some(a.id),
+            AuditAction::LoginFailure,
+            AuditResult::Failure,
+            2,
+        ),
+        ev(
+            Some(a.id),
+            AuditAction::LoginSuccess,
+            AuditResult::Success,
+            3,
+        ),
+        ev(None, AuditAction::LoginFailure, AuditResult::Failure, 4),
+    ];
+    for e in &events {
+        store.append_audit(e).await.unwrap();
+    }
+    assert_eq!(
+        kind(store.append_audit(&events[0]).await),
+        ErrorKind::AlreadyExists
+    );
+    let all = store
+        .list_audit(&AuditFilter::default(), Page::default())
+        .await
+        .unwrap();
+    assert_eq!(all.total, 5);
+    assert_eq!(all.items[0], events[4], "newest first");
+    let mine = store
+        .list_audit(
+            &AuditFilter {
+                actor_id: Some(a.id),
+                ..Default::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(mine.total, 4);
+    let window = AuditFilter {
+        since: Some(t0() + Duration::minutes(1)),
+        until: Some(t0() + Duration::minutes(3)),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .list_audit(&window, Page::default())
+            .await
+            .unwrap()
+            .total,
+        2
+    );
+    let failures = AuditFilter {
+        result: Some(AuditResult::Failure),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .list_audit(&failures, Page::default())
+            .await
+            .unwrap()
+            .total,
+        3
+    );
+    let stats = store.audit_stats(&AuditFilter::default()).await.unwrap();
+    let count = |a, r| {
+        stats
+            .iter()
+            .find(|c| c.action == a && c.result == r)
+            .map_or(0, |c| c.count)
+    };
+    assert_eq!(count(AuditAction::LoginFailure, AuditResult::Failure), 3);
+    assert_eq!(count(AuditAction::Signup, AuditResult::Success), 1);
+    let mine_stats = store
+        .audit_stats(&AuditFilter {
+            actor_id: Some(a.id),
+            action: Some(AuditAction::LoginFailure),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        mine_stats,
+        vec![AuditCount {
+            action: AuditAction::LoginFailure,
+            result: AuditResult::Failure,
+            count: 2
+        }]
+    );
+}
+
+pub async fn user_delete_cascades(store: DynStore) {
+    let a = user(&store, "leaver@example.org", &[Role::Mentee]).await;
+    let b = user(&store, "stayer@example.org", &[]).await;
+    let o = org_entity("cascade-org");
+    store.create_org(&o, b.id, t0()).await.unwrap();
+    store
+        .add_member(&Membership {
+            org_id: o.id,
+            user_id: a.id,
+            role: OrgRole::Member,
+            joined_at: t0(),
+        })
+        .await
+        .unwrap();
+    let s = session(a.id, t0());
+    store.create_session(&s).await.unwrap();
+    let p = progress_for(a.id, "lab-9", None, t0());
+    store.insert_progress(&p).await.unwrap();
+    store.delete_user(a.id).await.unwrap();
+    assert_eq!(kind(store.get_session(s.id).await), ErrorKind::NotFound);
+    assert_eq!(
+        kind(store.get_progress(p.id, None).await),
+        ErrorKind::NotFound
+    );
+    assert!(store.list_roles(a.id).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .list_members(o.id, Page::default())
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert_eq!(store.get_user(b.id).await.unwrap(), b);
+}
+
+pub async fn migrations_are_idempotent(store: DynStore) {
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+    store.ping().await.unwrap();
+    assert!(matches!(store.backend(), "sqlite" | "postgres"));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn replaces_database_names() {
+        use super::replace_db_name as r;
+        assert_eq!(
+            r("postgres://u:p@h:5432/cyberhub", "x"),
+            "postgres://u:p@h:5432/x"
+        );
+        assert_eq!(
+            r("postgres://u:p@h:5432/cyberhub?sslmode=disable", "x"),
+            "postgres://u:p@h:5432/x?sslmode=disable"
+        );
+        assert_eq!(r("postgres://u@h", "x"), "postgres://u@h/x");
+    }
+}

@@ -1,0 +1,109 @@
+//! CyberHub's relational store: one trait per aggregate, two backends chosen by URL.
+//!
+//! | URL | backend | feature |
+//! |---|---|---|
+//! | `sqlite://./data/cyberhub.db`, `sqlite::memory:` | [`SqliteStore`] (embedded default) | `sqlite` (default) |
+//! | `postgres://user:pass@host/db` | [`PostgresStore`] | `postgres` |
+//!
+//! Unique conflicts come back as [`ErrorKind::AlreadyExists`], missing rows as
+//! [`ErrorKind::NotFound`] — never as driver errors. Migrations are embedded and
+//! append-only. The `conformance` feature exports the suite every backend passes.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), cyberhub_store::StoreError> {
+//! let store = cyberhub_store::open("sqlite://./data/cyberhub.db").await?;
+//! println!("{} store ready", store.backend());
+//! # Ok(()) }
+//! ```
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+mod error;
+mod rows;
+mod session;
+mod sql_store;
+mod store;
+
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use error::{ErrorKind, Result, StoreError};
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+pub use session::{RotateOutcome, Session};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+pub use store::{
+    AuditStore, ContentStore, OrgStore, ProgressStore, RoleStore, SessionStore, Store,
+    UserCredentials, UserStore,
+};
+
+use std::sync::Arc;
+
+/// A store chosen at run time.
+pub type DynStore = Arc<dyn Store>;
+
+/// Connects to the store a URL names and applies pending migrations.
+///
+/// `sqlite:` URLs need the `sqlite` feature, `postgres:`/`postgresql:` the `postgres` feature;
+/// anything else is [`ErrorKind::ConfigInvalid`].
+pub async fn open(url: &str) -> Result<DynStore> {
+    let scheme = url.split(':').next().unwrap_or_default();
+    match scheme {
+        #[cfg(feature = "sqlite")]
+        "sqlite" => Ok(Arc::new(SqliteStore::open(url).await?)),
+        #[cfg(feature = "postgres")]
+        "postgres" | "postgresql" => Ok(Arc::new(PostgresStore::open(url).await?)),
+        _ => Err(StoreError::new(
+            ErrorKind::ConfigInvalid,
+            format!(
+                "unsupported database URL scheme {scheme:?}: use sqlite://PATH or postgres://... \
+                 (with the matching cargo feature)"
+            ),
+        )),
+    }
+}
+
+/// The URL with any password replaced by `***`, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s + 3 => {
+            let creds = url.get(s + 3..at).unwrap_or_default();
+            match creds.split_once(':') {
+                Some((user, _)) => format!(
+                    "{}{user}:***{}",
+                    url.get(..s + 3).unwrap_or_default(),
+                    url.get(at..).unwrap_or_default()
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            super::redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            super::redact_url("sqlite://./data/x.db"),
+            "sqlite://./data/x.db"
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_scheme_is_config_error() {
+        let e = super::open("mysql://x").await.err().unwrap();
+        assert_eq!(e.kind(), super::ErrorKind::ConfigInvalid);
+    }
+}

@@ -1,0 +1,70 @@
+//! The PostgreSQL backend (sqlx connection pool).
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A PostgreSQL-backed [`Store`](crate::Store).
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    read: PgPool,
+    write: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to a `postgres://` URL with a pool of `max_connections`. Does not migrate.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        let opts = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::from_sqlx("database URL", e))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await
+            .map_err(|e| StoreError::from_sqlx("database", e))?;
+        Ok(Self {
+            read: pool.clone(),
+            write: pool,
+        })
+    }
+
+    /// Connects with 10 connections and migrates.
+    pub async fn open(url: &str) -> Result<Self> {
+        let s = Self::connect(url, 10).await?;
+        crate::Store::migrate(&s).await?;
+        Ok(s)
+    }
+
+    /// The underlying pool (for crates that keep their own tables in the same database).
+    pub fn pool(&self) -> &PgPool {
+        &self.write
+    }
+}
+
+crate::sql_store::impl_sql_store!(PostgresStore, sqlx::Postgres, for_update = " FOR UPDATE");
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map_err(db_err("database"))?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.write.close().await;
+    }
+}

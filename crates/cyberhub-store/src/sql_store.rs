@@ -1,0 +1,946 @@
+//! The store implementation shared by the SQLite and PostgreSQL backends.
+//!
+//! Both backends speak the same SQL (numbered `$n` parameters, `RETURNING`, `ON CONFLICT`,
+//! `LIKE ... ESCAPE`), so the implementation is written once, as a macro that each
+//! backend module expands for its own `sqlx::Database`. The few dialect differences come
+//! in as constants (`$for_update`). Every write that touches more than one row runs in a
+//! transaction, so an error leaves nothing half-written.
+
+macro_rules! impl_sql_store {
+    ($store:ty, $db:ty, for_update = $for_update:literal) => {
+        use $crate::error::{Result, StoreError};
+        use $crate::rows::*;
+        use $crate::session::{RotateOutcome, Session};
+        use $crate::store::*;
+        use async_trait::async_trait;
+        use chrono::{DateTime, Utc};
+        use cyberhub_domain::{
+            AuditCount, AuditEvent, AuditFilter, ContentFilter, ContentItem, ContentPatch, ContentUuid,
+            Membership, OrgFilter, OrgId, OrgPatch, OrgRole, Organization, Page, PageResult, Progress,
+            ProgressFilter, ProgressId, ProgressPatch, Role, RoleGrant, RoleScope, SessionId, User,
+            UserFilter, UserId, UserPatch, Validate,
+        };
+        use sqlx::types::Json;
+        use sqlx::QueryBuilder;
+        use uuid::Uuid;
+
+        fn db_err(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+            move |e| StoreError::from_sqlx(what, e)
+        }
+
+        fn total(n: i64) -> u64 {
+            u64::try_from(n).unwrap_or(0)
+        }
+
+        async fn count_and_page<R>(
+            pool: &sqlx::Pool<$db>,
+            what: &'static str,
+            page: Page,
+            mut count_q: QueryBuilder<'_, $db>,
+            mut items_q: QueryBuilder<'_, $db>,
+        ) -> Result<(u64, Vec<R>)>
+        where
+            R: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
+        {
+            let n: i64 = count_q.build_query_scalar().fetch_one(pool).await.map_err(db_err(what))?;
+            items_q.push(" LIMIT ").push_bind(page.limit()).push(" OFFSET ").push_bind(page.offset());
+            let rows: Vec<R> = items_q.build_query_as().fetch_all(pool).await.map_err(db_err(what))?;
+            Ok((total(n), rows))
+        }
+
+        fn push_user_filter<'a>(q: &mut QueryBuilder<'a, $db>, f: &'a UserFilter) {
+            q.push(" WHERE 1=1");
+            if let Some(s) = &f.search {
+                let pat = like_pattern(s);
+                q.push(" AND (LOWER(email) LIKE ").push_bind(pat.clone()).push(" ESCAPE '\\'");
+                q.push(" OR LOWER(first_name) LIKE ").push_bind(pat.clone()).push(" ESCAPE '\\'");
+                q.push(" OR LOWER(last_name) LIKE ").push_bind(pat).push(" ESCAPE '\\')");
+            }
+            if let Some(st) = f.status {
+                q.push(" AND status = ").push_bind(st.as_str());
+            }
+            if let Some(r) = f.role {
+                q.push(" AND EXISTS (SELECT 1 FROM role_grants g WHERE g.user_id = users.id AND g.role = ")
+                    .push_bind(r.as_str())
+                    .push(")");
+            }
+        }
+
+        async fn insert_grant<'c, E>(ex: E, g: &RoleGrant) -> Result<()>
+        where
+            E: sqlx::Executor<'c, Database = $db>,
+        {
+            sqlx::query(
+                "INSERT INTO role_grants (user_id, role, scope_org_id, granted_by, granted_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(g.user_id.0)
+            .bind(g.role.as_str())
+            .bind(g.scope.org().map(|o| o.0))
+            .bind(g.granted_by.map(|u| u.0))
+            .bind(g.granted_at)
+            .execute(ex)
+            .await
+            .map_err(db_err("role grant"))?;
+            Ok(())
+        }
+
+        #[async_trait]
+        impl UserStore for $store {
+            async fn create_user(&self, user: &User, password_hash: &str, roles: &[RoleGrant]) -> Result<()> {
+                let user = user.clone().validated()?;
+                if password_hash.is_empty() {
+                    return Err(StoreError::new(cyberhub_domain::ErrorKind::Validation, "password hash is empty"));
+                }
+                if roles.iter().any(|g| g.user_id != user.id) {
+                    return Err(StoreError::new(
+                        cyberhub_domain::ErrorKind::Validation,
+                        "initial role grants must belong to the new user",
+                    ));
+                }
+                let prefs = serde_json::to_value(&user.learning_preferences)
+                    .map_err(|e| StoreError::corrupt("learning preferences", e))?;
+                let mut tx = self.write.begin().await.map_err(db_err("user"))?;
+                sqlx::query(concat!(
+                    "INSERT INTO users (", user_cols!(), ") ",
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                ))
+                .bind(user.id.0)
+                .bind(&user.email)
+                .bind(password_hash)
+                .bind(&user.first_name)
+                .bind(&user.last_name)
+                .bind(&user.bio)
+                .bind(&user.country)
+                .bind(&user.timezone)
+                .bind(&user.language)
+                .bind(Json(prefs))
+                .bind(user.status.as_str())
+                .bind(user.created_at)
+                .bind(user.updated_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("user"))?;
+                for g in roles {
+                    insert_grant(&mut *tx, g).await?;
+                }
+                tx.commit().await.map_err(db_err("user"))?;
+                Ok(())
+            }
+
+            async fn get_user(&self, id: UserId) -> Result<User> {
+                sqlx::query_as::<_, UserRow>(concat!("SELECT ", user_cols!(), " FROM users WHERE id = $1"))
+                    .bind(id.0)
+                    .fetch_one(&self.read)
+                    .await
+                    .map_err(db_err("user"))?
+                    .into_user()
+            }
+
+            async fn get_credentials_by_email(&self, email: &str) -> Result<UserCredentials> {
+                let row = sqlx::query_as::<_, UserRow>(concat!("SELECT ", user_cols!(), " FROM users WHERE email = $1"))
+                    .bind(email.trim().to_lowercase())
+                    .fetch_one(&self.read)
+                    .await
+                    .map_err(db_err("user"))?;
+                let password_hash = row.password_hash.clone();
+                Ok(UserCredentials { user: row.into_user()?, password_hash })
+            }
+
+            async fn update_user(&self, id: UserId, patch: &UserPatch, now: DateTime<Utc>) -> Result<User> {
+                let patch = patch.clone().validated()?;
+                let mut tx = self.write.begin().await.map_err(db_err("user"))?;
+                let mut user = sqlx::query_as::<_, UserRow>(concat!(
+                    "SELECT ", user_cols!(), " FROM users WHERE id = $1", $for_update
+                ))
+                .bind(id.0)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err("user"))?
+                .into_user()?;
+                user.apply(&patch, now);
+                let prefs = serde_json::to_value(&user.learning_preferences)
+                    .map_err(|e| StoreError::corrupt("learning preferences", e))?;
+                sqlx::query(
+                    "UPDATE users SET first_name = $2, last_name = $3, bio = $4, country = $5, timezone = $6, \
+                     language = $7, learning_preferences = $8, status = $9, updated_at = $10 WHERE id = $1",
+                )
+                .bind(id.0)
+                .bind(&user.first_name)
+                .bind(&user.last_name)
+                .bind(&user.bio)
+                .bind(&user.country)
+                .bind(&user.timezone)
+                .bind(&user.language)
+                .bind(Json(prefs))
+                .bind(user.status.as_str())
+                .bind(user.updated_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("user"))?;
+                tx.commit().await.map_err(db_err("user"))?;
+                Ok(user)
+            }
+
+            async fn set_password_hash(&self, id: UserId, password_hash: &str, now: DateTime<Utc>) -> Result<()> {
+                if password_hash.is_empty() {
+                    return Err(StoreError::new(cyberhub_domain::ErrorKind::Validation, "password hash is empty"));
+                }
+                let r = sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+                    .bind(id.0)
+                    .bind(password_hash)
+                    .bind(now)
+                    .execute(&self.write)
+                    .await
+                    .map_err(db_err("user"))?;
+                if r.rows_affected() == 0 {
+                    return Err(StoreError::not_found("user"));
+                }
+                Ok(())
+            }
+
+            async fn delete_user(&self, id: UserId) -> Result<()> {
+                let r = sqlx::query("DELETE FROM users WHERE id = $1")
+                    .bind(id.0)
+                    .execute(&self.write)
+                    .await
+                    .map_err(db_err("user"))?;
+                if r.rows_affected() == 0 {
+                    return Err(StoreError::not_found("user"));
+                }
+                Ok(())
+            }
+
+            async fn list_users(&self, filter: &UserFilter, page: Page) -> Result<PageResult<User>> {
+                let mut count_q = QueryBuilder::<$db>::new("SELECT COUNT(*) FROM users");
+                push_user_filter(&mut count_q, filter);
+                let mut items_q = QueryBuilder::<$db>::new(concat!("SELECT ", user_cols!(), " FROM users"));
+                push_user_filter(&mut items_q, filter);
+                items_q.push(" ORDER BY created_at DESC, id DESC");
+                let (total, rows) = count_and_page::<UserRow>(&self.read, "user", page, count_q, items_q).await?;
+                let items = rows.into_iter().map(UserRow::into_user).collect::<Result<_>>()?;
+                Ok(PageResult { items, total, page })
+            }
+        }
+
+        #[async_trait]
+        impl SessionStore for $store {
+            async fn create_session(&self, s: &Session) -> Result<()> {
+                sqlx::query(concat!(
+                    "INSERT INTO sessions (", session_cols!(), ") ",
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                ))
+                .bind(s.id.0)
+                .bind(s.user_id.0)
+                .bind(s.refresh_jti)
+                .bind(s.generation)
+                .bind(s.created_at)
+                .bind(s.last_used_at)
+                .bind(s.expires_at)
+                .bind(s.revoked_at)
+                .bind(&s.revoked_reason)
+                .bind(&s.user_agent)
+                .bind(&s.client_addr)
+                .execute(&self.write)
+                .await
+                .map_err(db_err("session"))?;
+                Ok(())
+            }
+
+            async fn get_session(&self, id: SessionId) -> Result<Session> {
+                Ok(sqlx::query_as::<_, SessionRow>(concat!("SELECT ", session_cols!(), " FROM sessions WHERE id = $1"))
+                    .bind(id.0)
+                    .fetch_one(&self.read)
+                    .await
+                    .map_err(db_err("session"))?
+                    .into())
+            }
+
+            async fn rotate_refresh(
+                &self,
+                id: SessionId,
+                expected_jti: Uuid,
+                new_jti: Uuid,
+                now: DateTime<Utc>,
+            ) -> Result<RotateOutcome> {
+                let rotated = sqlx::query_as::<_, SessionRow>(concat!(
+                    "UPDATE sessions SET refresh_jti = $3, generation = generation + 1, last_used_at = $4 ",
+                    "WHERE id = $1 AND refresh_jti = $2 AND revoked_at IS NULL AND expires_at > $4 ",
+                    "RETURNING ", session_cols!()
+                ))
+                .bind(id.0)
+                .bind(expected_jti)
+                .bind(new_jti)
+                .bind(now)
+                .fetch_optional(&self.write)
+                .await
+                .map_err(db_err("session"))?;
+                match rotated {
+                    Some(row) => Ok(RotateOutcome::Rotated(row.into())),
+                    None => Ok(RotateOutcome::Rejected(self.get_session(id).await?)),
+                }
+            }
+
+            async fn revoke_session(&self, id: SessionId, reason: &str, now: DateTime<Utc>) -> Result<()> {
+                let r = sqlx::query(
+                    "UPDATE sessions SET revoked_at = COALESCE(revoked_at, $2), revoked_reason = COALESCE(revoked_reason, $3) WHERE id = $1",
+                )
+                .bind(id.0)
+                .bind(now)
+                .bind(reason)
+                .execute(&self.write)
+                .await
+                .map_err(db_err("session"))?;
+                if r.rows_affected() == 0 {
+                    return Err(StoreError::not_found("session"));
+                }
+                Ok(())
+            }
+
+            async fn revoke_user_sessions(
+                &self,
+                user_id: UserId,
+                keep: Option<SessionId>,
+                reason: &str,
+                now: DateTime<Utc>,
+            ) -> Result<u64> {
+                let r = sqlx::query(
+                    "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
+                     WHERE user_id = $1 AND revoked_at IS NULL AND ($2 IS NULL OR id <> $2)",
+                )
+                .bind(user_id.0)
+                .bind(keep.map(|k| k.0))
+                .bind(now)
+                .bind(reason)
+                .execute(&self.write)
+                .await
+                .map_err(db_err("session"))?;
+                Ok(r.rows_affected())
+            }
+        }
+
+        #[async_trait]
+        impl RoleStore for $store {
+            async fn grant_role(&self, grant: &RoleGrant) -> Result<()> {
+                insert_grant(&self.write, grant).await
+            }
+
+            async fn revoke_role(&self, user_id: UserId, role: Role, scope: RoleScope) -> Result<()> {
+                let r = match scope {
+                    RoleScope::Global => sqlx::query(
+                        "DELETE FROM role_grants WHERE user_id = $1 AND role = $2 AND scope_org_id IS NULL",
+                    )
+                    .bind(user_id.0)
+                    .bind(role.as_str())
+                    .execute(&self.write)
+                    .await,
+                    RoleScope::Org(org) => sqlx::query(
+                        "DELETE FROM role_grants WHERE user_id = $1 AND role = $2 AND scope_org_id = $3",
+                    )
+                    .bind(user_id.0)
+                    .bind(role.as_str())
+                    .bind(org.0)
+                    .execute(&self.write)
+                    .await,
+                }
+                .map_err(db_err("role grant"))?;
+                if r.rows_affected() == 0 {
+                    return Err(StoreError::not_found("role grant"));
+                }
+                Ok(())
+            }
+
+            async fn list_roles(&self, user_id: UserId) -> Result<Vec<RoleGrant>> {
+                sqlx::query_as::<_, RoleGrantRow>(
+                    "SELECT user_id, role, scope_org_id, granted_by, granted_at FROM role_grants \
+                     WHERE user_id = $1 ORDER BY granted_at, role",
+                )
+                .bind(user_id.0)
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_err("role grant"))?
+                .into_iter()
+                .map(RoleGrantRow::into_grant)
+                .collect()
+            }
+        }
+
+        fn push_org_filter<'a>(q: &mut QueryBuilder<'a, $db>, f: &'a OrgFilter) {
+            q.push(" WHERE 1=1");
+            if let Some(m) = f.member {
+                q.push(" AND EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = organizations.id AND m.user_id = ")
+                    .push_bind(m.0)
+                    .push(")");
+            }
+            if let Some(t) = f.org_type {
+                q.push(" AND org_type = ").push_bind(t.as_str());
+            }
+            if let Some(s) = &f.search {
+                let pat = like_pattern(s);
+                q.push(" AND (LOWER(name) LIKE ").push_bind(pat.clone()).push(" ESCAPE '\\'");
+                q.push(" OR slug LIKE ").push_bind(pat).push(" ESCAPE '\\')");
+            }
+        }
+
+        /// Fails with `Conflict` when `user` is the organization's only admin.
+        async fn ensure_not_last_admin(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            org: OrgId,
+            user: UserId,
+        ) -> Result<()> {
+            let admins: Vec<Uuid> = sqlx::query_scalar(concat!(
+                "SELECT user_id FROM memberships WHERE org_id = $1 AND role = 'admin'", $for_update
+            ))
+            .bind(org.0)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(db_err("membership"))?;
+            if admins.len() == 1 && admins.first() == Some(&user.0) {
+                return Err(StoreError::new(
+                    cyberhub_domain::ErrorKind::Conflict,
+                    "an organization needs at least one admin",
+                ));
+            }
+            Ok(())
+        }
+
+        #[async_trait]
+        impl OrgStore for $store {
+            async fn create_org(&self, org: &Organization, creator: UserId, now: DateTime<Utc>) -> Result<()> {
+                let org = org.clone().validated()?;
+                let mut tx = self.write.begin().await.map_err(db_err("organization"))?;
+                sqlx::query(concat!(
+                    "INSERT INTO organizations (", org_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                ))
+                .bind(org.id.0)
+                .bind(&org.name)
+                .bind(&org.slug)
+                .bind(org.org_type.as_str())
+                .bind(&org.description)
+                .bind(&org.website)
+                .bind(&org.country)
+                .bind(org.created_at)
+                .bind(org.updated_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("organization"))?;
+                sqlx::query("INSERT INTO memberships (org_id, user_id, role, joined_at) VALUES ($1, $2, 'admin', $3)")
+                    .bind(org.id.0)
+                    .bind(creator.0)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err("organization creator"))?;
+                tx.commit().await.map_err(db_err("organization"))?;
+                Ok(())
+            }
+
+            async fn get_org(&self, slug: &str) -> Result<Organization> {
+                sqlx::query_as::<_, OrgRow>(concat!("SELECT ", org_cols!(), " FROM organizations WHERE slug = $1"))
+                    .bind(slug)
+                    .fetch_one(&self.read)
+                    .await
+                    .map_err(db_err("organization"))?
+                    .into_org()
+            }
+
+            async fn get_org_as_member(&self, slug: &str, user: UserId) -> Result<(Organization, OrgRole)> {
+                let org = self.get_org(slug).await?;
+                let m = self.get_member(org.id, user).await.map_err(|e| {
+                    if e.kind() == cyberhub_domain::ErrorKind::NotFound {
+                        StoreError::not_found("organization")
+                    } else {
+                        e
+                    }
+                })?;
+                Ok((org, m.role))
+            }
+
+            async fn list_orgs(&self, filter: &OrgFilter, page: Page) -> Result<PageResult<Organization>> {
+                let mut count_q = QueryBuilder::<$db>::new("SELECT COUNT(*) FROM organizations");
+                push_org_filter(&mut count_q, filter);
+                let mut items_q = QueryBuilder::<$db>::new(concat!("SELECT ", org_cols!(), " FROM organizations"));
+                push_org_filter(&mut items_q, filter);
+                items_q.push(" ORDER BY name, id");
+                let (total, rows) = count_and_page::<OrgRow>(&self.read, "organization", page, count_q, items_q).await?;
+                let items = rows.into_iter().map(OrgRow::into_org).collect::<Result<_>>()?;
+                Ok(PageResult { items, total, page })
+            }
+
+            async fn update_org(&self, id: OrgId, patch: &OrgPatch, now: DateTime<Utc>) -> Result<Organization> {
+                let patch = patch.clone().validated()?;
+                let mut tx = self.write.begin().await.map_err(db_err("organization"))?;
+                let mut org = sqlx::query_as::<_, OrgRow>(concat!(
+                    "SELECT ", org_cols!(), " FROM organizations WHERE id = $1", $for_update
+                ))
+                .bind(id.0)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err("organization"))?
+                .into_org()?;
+                org.apply(&patch, now);
+                sqlx::query(
+                    "UPDATE organizations SET name = $2, org_type = $3, description = $4, website = $5, \
+                     country = $6, updated_at = $7 WHERE id = $1",
+                )
+                .bind(id.0)
+                .bind(&org.name)
+                .bind(org.org_type.as_str())
+                .bind(&org.description)
+                .bind(&org.website)
+                .bind(&org.country)
+                .bind(org.updated_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("organization"))?;
+                tx.commit().await.map_err(db_err("organization"))?;
+                Ok(org)
+            }
+
+            async fn delete_org(&self, id: OrgId) -> Result<()> {
+                let r = sqlx::query("DELETE FROM organizations WHERE id = $1")
+                    .bind(id.0)
+                    .execute(&self.write)
+                    .await
+                    .map_err(db_err("organization"))?;
+                if r.rows_affected() == 0 {
+                    return Err(StoreError::not_found("organization"));
+                }
+                Ok(())
+            }
+
+            async fn add_member(&self, m: &Membership) -> Result<()> {
+                sqlx::query("INSERT INTO memberships (org_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)")
+                    .bind(m.org_id.0)
+                    .bind(m.user_id.0)
+                    .bind(m.role.as_str())
+                    .bind(m.joined_at)
+                    .execute(&self.write)
+                    .await
+                    .map_err(db_err("membership"))?;
+                Ok(())
+            }
+
+            async fn update_member(&self, org: OrgId, user: UserId, role: OrgRole) -> Result<Membership> {
+                let mut tx = self.write.begin().await.map_err(db_err("membership"))?;
+                if role != OrgRole::Admin {
+                    ensure_not_last_admin(&mut tx, org, user).await?;
+                }
+                let row = sqlx::query_as::<_, MembershipRow>(
+                    "UPDATE memberships SET role = $3 WHERE org_id = $1 AND user_id = $2 \
+                     RETURNING org_id, user_id, role, joined_at",
+                )
+                .bind(org.0)
+                .bind(user.0)
+                .bind(role.as_str())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err("membership"))?;
+                tx.commit().await.map_err(db_err("membership"))?;
+                row.into_membership()
+            }
+
+            async fn remove_member(&self, org: OrgId, user: UserId) -> Result<()> {
+                let mut tx = self.write.begin().await.map_err(db_err("membership"))?;
+                ensure_not_last_admin(&mut tx, org, user).await?;
+                let r = sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
+                    .bind(org.0)
+                    .bind(user.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err("membership"))?;
+                if r.rows_affected() == 0 {
+                    return Err(StoreError::not_found("membership"));
+                }
+                tx.commit().await.map_err(db_err("membership"))?;
+                Ok(())
+            }
+
+            async fn get_member(&self, org: OrgId, user: UserId) -> Result<Membership> {
+                sqlx::query_as::<_, MembershipRow>(
+                    "SELECT org_id, user_id, role, joined_at FROM memberships WHERE org_id = $1 AND user_id = $2",
+                )
+                .bind(org.0)
+                .bind(user.0)
+                .fetch_one(&self.read)
+                .await
+                .map_err(db_err("membership"))?
+                .into_membership()
+            }
+
+            async fn list_members(&self, org: OrgId, page: Page) -> Result<PageResult<Membership>> {
+                let mut count_q = QueryBuilder::<$db>::new("SELECT COUNT(*) FROM memberships WHERE org_id = ");
+                count_q.push_bind(org.0);
+                let mut items_q = QueryBuilder::<$db>::new(
+                    "SELECT org_id, user_id, role, joined_at FROM memberships WHERE org_id = ",
+                );
+                items_q.push_bind(org.0).push(" ORDER BY joined_at, user_id");
+                let (total, rows) =
+                    count_and_page::<MembershipRow>(&self.read, "membership", page, count_q, items_q).await?;
+                let items = rows.into_iter().map(MembershipRow::into_membership).collect::<Result<_>>()?;
+                Ok(PageResult { items, total, page })
+            }
+
+            async fn shared_orgs(&self, user: UserId, other: UserId) -> Result<Vec<(OrgId, OrgRole)>> {
+                let rows: Vec<(Uuid, String)> = sqlx::query_as(
+                    "SELECT a.org_id, a.role FROM memberships a JOIN memberships b ON a.org_id = b.org_id \
+                     WHERE a.user_id = $1 AND b.user_id = $2",
+                )
+                .bind(user.0)
+                .bind(other.0)
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_err("membership"))?;
+                rows.into_iter()
+                    .map(|(o, r)| Ok((o.into(), r.parse().map_err(|e| StoreError::corrupt("member role", e))?)))
+                    .collect()
+            }
+
+            async fn memberships_of(&self, user: UserId) -> Result<Vec<(Organization, OrgRole)>> {
+                #[derive(sqlx::FromRow)]
+                struct Joined {
+                    #[sqlx(flatten)]
+                    org: OrgRow,
+                    member_role: String,
+                }
+                let rows: Vec<Joined> = sqlx::query_as(
+                    "SELECT o.id, o.name, o.slug, o.org_type, o.description, o.website, o.country, o.created_at, \
+                     o.updated_at, m.role AS member_role FROM organizations o JOIN memberships m ON m.org_id = o.id \
+                     WHERE m.user_id = $1 ORDER BY o.name",
+                )
+                .bind(user.0)
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_err("membership"))?;
+                rows.into_iter()
+                    .map(|j| {
+                        let role = j.member_role.parse().map_err(|e| StoreError::corrupt("member role", e))?;
+                        Ok((j.org.into_org()?, role))
+                    })
+                    .collect()
+            }
+        }
+
+        fn push_content_filter<'a>(q: &mut QueryBuilder<'a, $db>, f: &'a ContentFilter) {
+            q.push(" WHERE 1=1");
+            if let Some(t) = f.content_type {
+                q.push(" AND content_type = ").push_bind(t.as_str());
+            }
+            if let Some(t) = f.track {
+                q.push(" AND track = ").push_bind(t.as_str());
+            }
+            if let Some(d) = f.difficulty {
+                q.push(" AND difficulty = ").push_bind(d.as_str());
+            }
+            if let Some(s) = &f.search {
+                let pat = like_pattern(s);
+                q.push(" AND (LOWER(title) LIKE ").push_bind(pat.clone()).push(" ESCAPE '\\'");
+                q.push(" OR LOWER(description) LIKE ").push_bind(pat.clone()).push(" ESCAPE '\\'");
+                q.push(" OR content_id LIKE ").push_bind(pat).push(" ESCAPE '\\')");
+            }
+        }
+
+        async fn write_content<'c, E>(ex: E, item: &ContentItem, insert: bool) -> Result<()>
+        where
+            E: sqlx::Executor<'c, Database = $db>,
+        {
+            let sql = if insert {
+                concat!(
+                    "INSERT INTO content_items (", content_cols!(), ") ",
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                )
+            } else {
+                "UPDATE content_items SET content_type = $3, title = $4, description = $5, track = $6, \
+                 difficulty = $7, tags = $8, estimated_minutes = $9, updated_at = $11 WHERE id = $1 AND content_id = $2 \
+                 AND created_at = $10"
+            };
+            let r = sqlx::query(sql)
+                .bind(item.id.0)
+                .bind(&item.content_id)
+                .bind(item.content_type.as_str())
+                .bind(&item.title)
+                .bind(&item.description)
+                .bind(item.track.map(|t| t.as_str()))
+                .bind(item.difficulty.map(|d| d.as_str()))
+                .bind(Json(&item.tags))
+                .bind(item.estimated_minutes.map(i64::from))
+                .bind(item.created_at)
+                .bind(item.updated_at)
+                .execute(ex)
+                .await
+                .map_err(db_err("content item"))?;
+            if r.rows_affected() == 0 {
+                return Err(StoreError::not_found("content item"));
+            }
+            Ok(())
+        }
+
+        #[async_trait]
+        impl ContentStore for $store {
+            async fn insert_content(&self, item: &ContentItem) -> Result<()> {
+                let item = item.clone().validated()?;
+                write_content(&self.write, &item, true).await
+            }
+
+            async fn get_content(&self, id: ContentUuid) -> Result<ContentItem> {
+                sqlx::query_as::<_, ContentRow>(concat!("SELECT ", content_cols!(), " FROM content_items WHERE id = $1"))
+                    .bind(id.0)
+                    .fetch_one(&self.read)
+                    .await
+                    .map_err(db_err("content item"))?
+                    .into_item()
+            }
+
+            async fn get_content_by_key(&self, content_id: &str) -> Result<ContentItem> {
+                sqlx::query_as::<_, ContentRow>(concat!(
+                    "SELECT ", content_cols!(), " FROM content_items WHERE content_id = $1"
+                ))
+                .bind(content_id)
+                .fetch_one(&self.read)
+                .await
+                .map_err(db_err("content item"))?
+                .into_item()
+            }
+
+            async fn update_content(&self, id: ContentUuid, patch: &ContentPatch, now: DateTime<Utc>) -> Result<ContentItem> {
+                let patch = patch.clone().validated()?;
+                let mut tx = self.write.begin().await.map_err(db_err("content item"))?;
+                let mut item = sqlx::query_as::<_, ContentRow>(concat!(
+                    "SELECT ", content_cols!(), " FROM content_items WHERE id = $1", $for_update
+                ))
+                .bind(id.0)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err("content item"))?
+                .into_item()?;
+                item.apply(&patch, now);
+                write_content(&mut *tx, &item, false).await?;
+                tx.commit().await.map_err(db_err("content item"))?;
+                Ok(item)
+            }
+
+            async fn delete_content(&self, id: ContentUuid) -> Result<()> {
+                let r = sqlx::query("DELETE FROM content_items WHERE id = $1")
+                    .bind(id.0)
+                    .execute(&self.write)
+                    .await
+                    .map_err(db_err("content item"))?;
+                if r.rows_affected() == 0 {
+                    return Err(StoreError::not_found("content item"));
+                }
+                Ok(())
+            }
+
+            async fn list_content(&self, filter: &ContentFilter, page: Page) -> Result<PageResult<ContentItem>> {
+                let mut count_q = QueryBuilder::<$db>::new("SELECT COUNT(*) FROM content_items");
+                push_content_filter(&mut count_q, filter);
+                let mut items_q = QueryBuilder::<$db>::new(concat!("SELECT ", content_cols!(), " FROM content_items"));
+                push_content_filter(&mut items_q, filter);
+                items_q.push(" ORDER BY title, id");
+                let (total, rows) =
+                    count_and_page::<ContentRow>(&self.read, "content item", page, count_q, items_q).await?;
+                let items = rows.into_iter().map(ContentRow::into_item).collect::<Result<_>>()?;
+                Ok(PageResult { items, total, page })
+            }
+
+            async fn count_content(&self) -> Result<u64> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM content_items")
+                    .fetch_one(&self.read)
+                    .await
+                    .map_err(db_err("content item"))?;
+                Ok(total(n))
+            }
+        }
+
+        fn push_progress_filter<'a>(q: &mut QueryBuilder<'a, $db>, f: &'a ProgressFilter) {
+            q.push(" WHERE user_id = ").push_bind(f.user_id.0);
+            if let Some(t) = f.content_type {
+                q.push(" AND content_type = ").push_bind(t.as_str());
+            }
+            if let Some(s) = f.status {
+                q.push(" AND status = ").push_bind(s.as_str());
+            }
+            if let Some(s) = &f.search {
+                q.push(" AND LOWER(content_id) LIKE ").push_bind(like_pattern(s)).push(" ESCAPE '\\'");
+            }
+        }
+
+        fn push_owner<'a>(q: &mut QueryBuilder<'a, $db>, owner: Option<UserId>) {
+            if let Some(o) = owner {
+                q.push(" AND user_id = ").push_bind(o.0);
+            }
+        }
+
+        #[async_trait]
+        impl ProgressStore for $store {
+            async fn insert_progress(&self, p: &Progress) -> Result<()> {
+                let p = p.clone().validated()?;
+                sqlx::query(concat!(
+                    "INSERT INTO progress (", progress_cols!(), ") ",
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                ))
+                .bind(p.id.0)
+                .bind(p.user_id.0)
+                .bind(&p.content_id)
+                .bind(p.content_type.as_str())
+                .bind(p.status.as_str())
+                .bind(p.completion_percentage)
+                .bind(p.score)
+                .bind(Json(&p.metadata))
+                .bind(p.started_at)
+                .bind(p.completed_at)
+                .bind(p.created_at)
+                .bind(p.updated_at)
+                .execute(&self.write)
+                .await
+                .map_err(db_err("progress"))?;
+                Ok(())
+            }
+
+            async fn get_progress(&self, id: ProgressId, owner: Option<UserId>) -> Result<Progress> {
+                let mut q = QueryBuilder::<$db>::new(concat!("SELECT ", progress_cols!(), " FROM progress WHERE id = "));
+                q.push_bind(id.0);
+                push_owner(&mut q, owner);
+                q.build_query_as::<ProgressRow>()
+                    .fetch_one(&self.read)
+                    .await
+                    .map_err(db_err("progress"))?
+                    .into_progress()
+            }
+
+            async fn update_progress(
+                &self,
+                id: ProgressId,
+                owner: Option<UserId>,
+                patch: &ProgressPatch,
+                now: DateTime<Utc>,
+            ) -> Result<Progress> {
+                let mut tx = self.write.begin().await.map_err(db_err("progress"))?;
+                let mut q = QueryBuilder::<$db>::new(concat!("SELECT ", progress_cols!(), " FROM progress WHERE id = "));
+                q.push_bind(id.0);
+                push_owner(&mut q, owner);
+                q.push($for_update);
+                let mut p = q
+                    .build_query_as::<ProgressRow>()
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err("progress"))?
+                    .into_progress()?;
+                p.apply(patch, now)?;
+                sqlx::query(
+                    "UPDATE progress SET status = $2, completion_percentage = $3, score = $4, metadata = $5, \
+                     started_at = $6, completed_at = $7, updated_at = $8 WHERE id = $1",
+                )
+                .bind(p.id.0)
+                .bind(p.status.as_str())
+                .bind(p.completion_percentage)
+                .bind(p.score)
+                .bind(Json(&p.metadata))
+                .bind(p.started_at)
+                .bind(p.completed_at)
+                .bind(p.updated_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("progress"))?;
+                tx.commit().await.map_err(db_err("progress"))?;
+                Ok(p)
+            }
+
+            async fn delete_progress(&self, id: ProgressId, owner: Option<UserId>) -> Result<()> {
+                let mut q = QueryBuilder::<$db>::new("DELETE FROM progress WHERE id = ");
+                q.push_bind(id.0);
+                push_owner(&mut q, owner);
+                let r = q.build().execute(&self.write).await.map_err(db_err("progress"))?;
+                if r.rows_affected() == 0 {
+                    return Err(StoreError::not_found("progress"));
+                }
+                Ok(())
+            }
+
+            async fn list_progress(&self, filter: &ProgressFilter, page: Page) -> Result<PageResult<Progress>> {
+                let mut count_q = QueryBuilder::<$db>::new("SELECT COUNT(*) FROM progress");
+                push_progress_filter(&mut count_q, filter);
+                let mut items_q = QueryBuilder::<$db>::new(concat!("SELECT ", progress_cols!(), " FROM progress"));
+                push_progress_filter(&mut items_q, filter);
+                items_q.push(" ORDER BY ").push(filter.ordering.sql());
+                let (total, rows) =
+                    count_and_page::<ProgressRow>(&self.read, "progress", page, count_q, items_q).await?;
+                let items = rows.into_iter().map(ProgressRow::into_progress).collect::<Result<_>>()?;
+                Ok(PageResult { items, total, page })
+            }
+        }
+
+        fn push_audit_filter<'a>(q: &mut QueryBuilder<'a, $db>, f: &'a AuditFilter) {
+            q.push(" WHERE 1=1");
+            if let Some(a) = f.actor_id {
+                q.push(" AND actor_id = ").push_bind(a.0);
+            }
+            if let Some(a) = f.action {
+                q.push(" AND action = ").push_bind(a.as_str());
+            }
+            if let Some(r) = f.result {
+                q.push(" AND result = ").push_bind(r.as_str());
+            }
+            if let Some(s) = f.since {
+                q.push(" AND created_at >= ").push_bind(s);
+            }
+            if let Some(u) = f.until {
+                q.push(" AND created_at < ").push_bind(u);
+            }
+        }
+
+        #[async_trait]
+        impl AuditStore for $store {
+            async fn append_audit(&self, e: &AuditEvent) -> Result<()> {
+                sqlx::query(concat!(
+                    "INSERT INTO audit_log (", audit_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                ))
+                .bind(e.id.0)
+                .bind(e.actor_id.map(|a| a.0))
+                .bind(e.action.as_str())
+                .bind(&e.resource_type)
+                .bind(&e.resource_id)
+                .bind(e.result.as_str())
+                .bind(&e.client_addr)
+                .bind(Json(&e.details))
+                .bind(e.created_at)
+                .execute(&self.write)
+                .await
+                .map_err(db_err("audit event"))?;
+                Ok(())
+            }
+
+            async fn list_audit(&self, filter: &AuditFilter, page: Page) -> Result<PageResult<AuditEvent>> {
+                let mut count_q = QueryBuilder::<$db>::new("SELECT COUNT(*) FROM audit_log");
+                push_audit_filter(&mut count_q, filter);
+                let mut items_q = QueryBuilder::<$db>::new(concat!("SELECT ", audit_cols!(), " FROM audit_log"));
+                push_audit_filter(&mut items_q, filter);
+                items_q.push(" ORDER BY created_at DESC, id DESC");
+                let (total, rows) =
+                    count_and_page::<AuditRow>(&self.read, "audit event", page, count_q, items_q).await?;
+                let items = rows.into_iter().map(AuditRow::into_event).collect::<Result<_>>()?;
+                Ok(PageResult { items, total, page })
+            }
+
+            async fn audit_stats(&self, filter: &AuditFilter) -> Result<Vec<AuditCount>> {
+                let mut q = QueryBuilder::<$db>::new("SELECT action, result, COUNT(*) AS count FROM audit_log");
+                push_audit_filter(&mut q, filter);
+                q.push(" GROUP BY action, result ORDER BY action, result");
+                q.build_query_as::<AuditCountRow>()
+                    .fetch_all(&self.read)
+                    .await
+                    .map_err(db_err("audit event"))?
+                    .into_iter()
+                    .map(|r| {
+                        Ok(AuditCount {
+                            action: r.action.parse().map_err(|e| StoreError::corrupt("audit action", e))?,
+                            result: r.result.parse().map_err(|e| StoreError::corrupt("audit result", e))?,
+                            count: total(r.count),
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+pub(crate) use impl_sql_store;

@@ -1,0 +1,100 @@
+//! The embedded default backend: SQLite in WAL mode with a single writer connection.
+//!
+//! Writes go through a pool of exactly one connection, so concurrent writers queue in
+//! the process instead of failing with "database is locked"; reads use a separate pool
+//! and see every committed write (WAL). A busy timeout covers other processes.
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A SQLite-backed [`Store`](crate::Store).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at a `sqlite://` URL, e.g.
+    /// `sqlite://./data/cyberhub.db` or `sqlite::memory:`. Does not migrate.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::from_sqlx("database URL", e))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        if let Some(parent) = opts.get_filename().parent() {
+            if !parent.as_os_str().is_empty() && !parent.exists() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    StoreError::new(
+                        crate::ErrorKind::ConfigInvalid,
+                        format!(
+                            "cannot create the database directory {}: {e}",
+                            parent.display()
+                        ),
+                    )
+                })?;
+            }
+        }
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.clone())
+            .await
+            .map_err(|e| StoreError::from_sqlx("database", e))?;
+        // An in-memory database exists once per connection: share the writer.
+        let read = if in_memory {
+            write.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts)
+                .await
+                .map_err(|e| StoreError::from_sqlx("database", e))?
+        };
+        Ok(Self { read, write })
+    }
+
+    /// Opens and migrates.
+    pub async fn open(url: &str) -> Result<Self> {
+        let s = Self::connect(url).await?;
+        crate::Store::migrate(&s).await?;
+        Ok(s)
+    }
+}
+
+crate::sql_store::impl_sql_store!(SqliteStore, sqlx::Sqlite, for_update = "");
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map_err(db_err("database"))?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}

@@ -1,0 +1,1 @@
+//! CyberHub umbrella crate.

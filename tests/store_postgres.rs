@@ -1,0 +1,11 @@
+//! The store conformance suite against a real PostgreSQL (a fresh database per case).
+//! Needs `DATABASE_URL=postgres://...`; under `CI=true` a missing URL fails the run.
+
+use cyberhub_store::conformance::{postgres_admin_url, Fixture};
+
+async fn postgres() -> Option<Fixture> {
+    let url = postgres_admin_url()?;
+    Some(Fixture::postgres_fresh(&url).await)
+}
+
+cyberhub_store::store_conformance_tests!(postgres);
