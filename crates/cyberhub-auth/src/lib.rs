@@ -1,1 +1,35 @@
-//! placeholder
+//! CyberHub authentication and authorization.
+//!
+//! - [`password`]: argon2id (OWASP parameters by default) on a bounded blocking pool,
+//!   timing-safe verification for unknown users, a common-password check;
+//! - [`tokens`]: HS256 JWT access (15 min) and refresh (30 days, absolute) tokens with key
+//!   ids and rotation, strict validation against an injected clock;
+//! - [`lockout`]: escalating lock-out per account and per client;
+//! - [`rbac`]: decisions from the domain's permission table;
+//! - [`AuthService`]: the use cases (sign-up, login, refresh with reuse detection that
+//!   revokes the whole session family, logout, password change, authentication).
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+mod common_passwords;
+mod error;
+pub mod lockout;
+pub mod password;
+pub mod rbac;
+mod service;
+pub mod tokens;
+
+pub use common_passwords::is_common_password;
+pub use error::{AuthError, ErrorKind, Result};
+pub use lockout::{Lockout, LockoutPolicy};
+pub use password::{check_new_password, PasswordHasher, PasswordPolicy};
+pub use rbac::Principal;
+pub use service::{AuthConfig, AuthService, AuthSession, ClientInfo, TokenPair};
+pub use tokens::{Claims, JwtKey, TokenConfig, TokenService, TokenType};

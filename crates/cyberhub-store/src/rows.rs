@@ -289,8 +289,8 @@ pub(crate) fn like_pattern(term: &str) -> String {
     s
 }
 
-/// Column lists of each table, in row-struct order (macros, so that `concat!` can build
-/// static SQL strings with them).
+// Column lists of each table, in row-struct order (macros, so that `concat!` can build
+// static SQL strings with them).
 
 macro_rules! user_cols {
     () => {

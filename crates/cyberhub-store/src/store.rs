@@ -199,7 +199,14 @@ pub trait AuditStore: Send + Sync {
 /// Everything CyberHub keeps in its relational database.
 #[async_trait]
 pub trait Store:
-    UserStore + SessionStore + RoleStore + OrgStore + ContentStore + ProgressStore + AuditStore
+    UserStore
+    + SessionStore
+    + RoleStore
+    + OrgStore
+    + ContentStore
+    + ProgressStore
+    + AuditStore
+    + std::fmt::Debug
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;

@@ -1,0 +1,644 @@
+//! The account use cases: sign-up, login, refresh with reuse detection, logout, password
+//! change and request authentication — wiring the store, the hasher, the tokens, the
+//! lock-out and the audit log together, with time from the [`Clock`].
+
+use crate::error::{AuthError, ErrorKind, Result};
+use crate::lockout::{Lockout, LockoutPolicy};
+use crate::password::{check_new_password, PasswordHasher, PasswordPolicy};
+use crate::rbac::Principal;
+use crate::tokens::{JwtKey, TokenConfig, TokenService};
+use chrono::{DateTime, Duration, Utc};
+use cyberhub_domain::{
+    AccountStatus, AuditAction, AuditEvent, AuditId, AuditResult, NewUser, Role, RoleGrant,
+    RoleScope, SessionId, SharedClock, User, UserId, Validate,
+};
+use cyberhub_store::{DynStore, RotateOutcome, Session};
+use secrecy::SecretString;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use uuid::Uuid;
+
+/// Everything [`AuthService`] needs besides the store and the clock.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// Token settings.
+    pub tokens: TokenConfig,
+    /// Current signing key.
+    pub signing_key: JwtKey,
+    /// Previous keys still accepted for verification (rotation).
+    pub previous_keys: Vec<JwtKey>,
+    /// argon2id parameters.
+    pub password_policy: PasswordPolicy,
+    /// Most password hashes computed at once.
+    pub max_concurrent_hashes: usize,
+    /// Lock-out per account (e-mail).
+    pub account_lockout: LockoutPolicy,
+    /// Lock-out per client address.
+    pub client_lockout: LockoutPolicy,
+    /// How long a session's "still active" answer is cached by [`AuthService::authenticate`].
+    pub session_check_ttl: Duration,
+}
+
+impl AuthConfig {
+    /// Production defaults around a signing key.
+    pub fn new(signing_key: JwtKey) -> Self {
+        Self {
+            tokens: TokenConfig::default(),
+            signing_key,
+            previous_keys: Vec::new(),
+            password_policy: PasswordPolicy::OWASP,
+            max_concurrent_hashes: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            account_lockout: LockoutPolicy::per_account(),
+            client_lockout: LockoutPolicy::per_client(),
+            session_check_ttl: Duration::seconds(5),
+        }
+    }
+}
+
+/// Where a request came from (for the audit log and the per-client lock-out).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// Client address.
+    pub addr: Option<String>,
+    /// User agent.
+    pub user_agent: Option<String>,
+}
+
+/// A freshly issued token pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenPair {
+    /// Access token (JWT).
+    pub access_token: String,
+    /// Refresh token (JWT).
+    pub refresh_token: String,
+    /// Always `"Bearer"`.
+    pub token_type: &'static str,
+    /// Access-token lifetime in seconds.
+    pub expires_in: i64,
+}
+
+/// The result of sign-up and login.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthSession {
+    /// The user.
+    pub user: User,
+    /// Their global roles.
+    pub roles: Vec<Role>,
+    /// The tokens.
+    pub tokens: TokenPair,
+    /// The new session's id.
+    pub session_id: SessionId,
+}
+
+#[derive(Debug, Clone)]
+struct CachedSession {
+    checked_at: DateTime<Utc>,
+    principal: Principal,
+}
+
+/// The account use cases. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct AuthService {
+    store: DynStore,
+    clock: SharedClock,
+    hasher: PasswordHasher,
+    tokens: TokenService,
+    account_locks: Lockout,
+    client_locks: Lockout,
+    session_check_ttl: Duration,
+    sessions: Mutex<HashMap<SessionId, CachedSession>>,
+}
+
+const SESSION_CACHE_MAX: usize = 50_000;
+
+impl AuthService {
+    /// Builds the service (computes the dummy hash once).
+    pub fn new(store: DynStore, clock: SharedClock, config: AuthConfig) -> Result<Self> {
+        Ok(Self {
+            hasher: PasswordHasher::new(config.password_policy, config.max_concurrent_hashes)?,
+            tokens: TokenService::new(config.tokens, config.signing_key, config.previous_keys)?,
+            account_locks: Lockout::new(config.account_lockout),
+            client_locks: Lockout::new(config.client_lockout),
+            session_check_ttl: config.session_check_ttl,
+            sessions: Mutex::new(HashMap::new()),
+            store,
+            clock,
+        })
+    }
+
+    /// The password hasher (shared, bounded).
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
+    /// The token service.
+    pub fn tokens(&self) -> &TokenService {
+        &self.tokens
+    }
+
+    /// The store.
+    pub fn store(&self) -> &DynStore {
+        &self.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// Records an audit event; a failure to record is logged, never hides the outcome.
+    pub async fn audit(
+        &self,
+        actor: Option<UserId>,
+        action: AuditAction,
+        resource: (&str, Option<String>),
+        result: AuditResult,
+        client: &ClientInfo,
+        details: serde_json::Value,
+    ) {
+        let event = AuditEvent {
+            id: AuditId(Uuid::new_v4()),
+            actor_id: actor,
+            action,
+            resource_type: resource.0.to_owned(),
+            resource_id: resource.1,
+            result,
+            client_addr: client.addr.clone(),
+            details,
+            created_at: self.clock.now(),
+        };
+        if let Err(e) = self.store.append_audit(&event).await {
+            tracing::warn!(error = %e, action = %action, "could not record audit event");
+        }
+    }
+
+    /// Creates an account (validated, password checked and hashed) with `roles` (global).
+    /// Does not log in.
+    pub async fn create_account(
+        &self,
+        new: NewUser,
+        password: &SecretString,
+        roles: &[Role],
+        granted_by: Option<UserId>,
+    ) -> Result<User> {
+        let new = new.validated()?;
+        check_new_password(password, "password")?;
+        let hash = self.hasher.hash(password).await?;
+        let now = self.clock.now();
+        let user = User::new(UserId(Uuid::new_v4()), new, now);
+        let grants: Vec<RoleGrant> = roles
+            .iter()
+            .map(|r| RoleGrant {
+                user_id: user.id,
+                role: *r,
+                scope: RoleScope::Global,
+                granted_by,
+                granted_at: now,
+            })
+            .collect();
+        self.store
+            .create_user(&user, &hash, &grants)
+            .await
+            .map_err(|e| {
+                if e.kind() == ErrorKind::AlreadyExists {
+                    AuthError::new(
+                        ErrorKind::AlreadyExists,
+                        "A user with this email already exists.",
+                    )
+                } else {
+                    e.into()
+                }
+            })?;
+        Ok(user)
+    }
+
+    /// Self-registration: a `mentee` account, signed in.
+    #[tracing::instrument(skip_all)]
+    pub async fn signup(
+        &self,
+        new: NewUser,
+        password: &SecretString,
+        client: &ClientInfo,
+    ) -> Result<AuthSession> {
+        let user = self
+            .create_account(new, password, &[Role::Mentee], None)
+            .await?;
+        self.audit(
+            Some(user.id),
+            AuditAction::Signup,
+            ("user", Some(user.id.to_string())),
+            AuditResult::Success,
+            client,
+            serde_json::json!({}),
+        )
+        .await;
+        self.start_session(user, vec![Role::Mentee], client).await
+    }
+
+    async fn start_session(
+        &self,
+        user: User,
+        roles: Vec<Role>,
+        client: &ClientInfo,
+    ) -> Result<AuthSession> {
+        let now = self.clock.now();
+        let session = Session {
+            id: SessionId(Uuid::new_v4()),
+            user_id: user.id,
+            refresh_jti: Uuid::new_v4(),
+            generation: 0,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + self.tokens.config().refresh_ttl,
+            revoked_at: None,
+            revoked_reason: None,
+            user_agent: client
+                .user_agent
+                .as_ref()
+                .map(|u| u.chars().take(256).collect()),
+            client_addr: client.addr.clone(),
+        };
+        self.store.create_session(&session).await?;
+        let tokens = self.issue_pair(&session, &roles, now)?;
+        Ok(AuthSession {
+            user,
+            roles,
+            tokens,
+            session_id: session.id,
+        })
+    }
+
+    fn issue_pair(
+        &self,
+        session: &Session,
+        roles: &[Role],
+        now: DateTime<Utc>,
+    ) -> Result<TokenPair> {
+        let (access_token, _) =
+            self.tokens
+                .issue_access(session.user_id, session.id, roles, now)?;
+        let refresh_token = self.tokens.issue_refresh(
+            session.user_id,
+            session.id,
+            session.refresh_jti,
+            session.expires_at,
+            now,
+        )?;
+        Ok(TokenPair {
+            access_token,
+            refresh_token,
+            token_type: "Bearer",
+            expires_in: self.tokens.config().access_ttl.num_seconds(),
+        })
+    }
+
+    async fn global_roles(&self, user: UserId) -> Result<Vec<Role>> {
+        let grants = self.store.list_roles(user).await?;
+        let mut roles: Vec<Role> = grants
+            .iter()
+            .filter(|g| g.scope == RoleScope::Global)
+            .map(|g| g.role)
+            .collect();
+        roles.sort();
+        roles.dedup();
+        Ok(roles)
+    }
+
+    /// Password login. Wrong password, unknown e-mail and inactive accounts give the same
+    /// error after the same work (one argon2 verification); repeated failures per account
+    /// or per client give `RateLimited` with a retry time.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &SecretString,
+        client: &ClientInfo,
+    ) -> Result<AuthSession> {
+        let email = email.trim().to_lowercase();
+        let now = self.clock.now();
+        let account_key = format!("account:{email}");
+        let client_key = client.addr.as_ref().map(|a| format!("client:{a}"));
+        let locked = self
+            .account_locks
+            .check(&account_key, now)
+            .err()
+            .or_else(|| {
+                client_key
+                    .as_ref()
+                    .and_then(|k| self.client_locks.check(k, now).err())
+            });
+        if let Some(wait) = locked {
+            self.audit(
+                None,
+                AuditAction::LoginLocked,
+                ("user", None),
+                AuditResult::Denied,
+                client,
+                serde_json::json!({"email": email}),
+            )
+            .await;
+            return Err(AuthError::rate_limited(wait));
+        }
+        if email.len() > 254 {
+            return Err(AuthError::invalid_credentials());
+        }
+        let creds = match self.store.get_credentials_by_email(&email).await {
+            Ok(c) => Some(c),
+            Err(e) if e.kind() == ErrorKind::NotFound => None,
+            Err(e) => return Err(e.into()),
+        };
+        let password_ok = self
+            .hasher
+            .verify(password, creds.as_ref().map(|c| c.password_hash.as_str()))
+            .await?;
+        let user = match creds {
+            Some(c) if password_ok && c.user.status == AccountStatus::Active => c,
+            other => {
+                self.account_locks.record_failure(&account_key, now);
+                if let Some(k) = &client_key {
+                    self.client_locks.record_failure(k, now);
+                }
+                let actor = other.map(|c| c.user.id);
+                self.audit(
+                    actor,
+                    AuditAction::LoginFailure,
+                    ("user", actor.map(|a| a.to_string())),
+                    AuditResult::Failure,
+                    client,
+                    serde_json::json!({"email": email}),
+                )
+                .await;
+                return Err(AuthError::invalid_credentials());
+            }
+        };
+        self.account_locks.record_success(&account_key);
+        if self.hasher.needs_rehash(&user.password_hash) {
+            let hash = self.hasher.hash(password).await?;
+            self.store
+                .set_password_hash(user.user.id, &hash, now)
+                .await?;
+        }
+        let roles = self.global_roles(user.user.id).await?;
+        let session = self.start_session(user.user, roles, client).await?;
+        self.audit(
+            Some(session.user.id),
+            AuditAction::LoginSuccess,
+            ("session", Some(session.session_id.to_string())),
+            AuditResult::Success,
+            client,
+            serde_json::json!({}),
+        )
+        .await;
+        Ok(session)
+    }
+
+    /// Exchanges a refresh token for a new pair; the presented token dies. Presenting a
+    /// token that was already exchanged revokes the whole session (every token of it).
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh(&self, refresh_token: &str, client: &ClientInfo) -> Result<TokenPair> {
+        let now = self.clock.now();
+        let claims = self.tokens.verify_refresh(refresh_token, now)?;
+        let (user_id, sid, jti) = (claims.user_id()?, claims.session_id()?, claims.jti()?);
+        let outcome = match self
+            .store
+            .rotate_refresh(sid, jti, Uuid::new_v4(), now)
+            .await
+        {
+            Ok(o) => o,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Err(AuthError::invalid_token("Session not found"))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match outcome {
+            RotateOutcome::Rotated(session) if session.user_id == user_id => {
+                let user = self.store.get_user(user_id).await?;
+                if user.status != AccountStatus::Active {
+                    self.revoke(sid, "account_inactive", now).await?;
+                    return Err(AuthError::invalid_token("Session revoked"));
+                }
+                let roles = self.global_roles(user_id).await?;
+                self.audit(
+                    Some(user_id),
+                    AuditAction::TokenRefresh,
+                    ("session", Some(sid.to_string())),
+                    AuditResult::Success,
+                    client,
+                    serde_json::json!({"generation": session.generation}),
+                )
+                .await;
+                self.issue_pair(&session, &roles, now)
+            }
+            RotateOutcome::Rotated(_) => Err(AuthError::invalid_token("Invalid token")),
+            RotateOutcome::Rejected(session) => {
+                if session.revoked_at.is_some() {
+                    Err(AuthError::invalid_token("Session revoked"))
+                } else if !session.is_active(now) {
+                    Err(AuthError::invalid_token("Session expired"))
+                } else {
+                    // A valid signature on an old jti: the token was stolen or replayed.
+                    self.revoke(sid, "refresh_reuse", now).await?;
+                    self.audit(
+                        Some(user_id),
+                        AuditAction::RefreshReuseDetected,
+                        ("session", Some(sid.to_string())),
+                        AuditResult::Denied,
+                        client,
+                        serde_json::json!({"presented_jti": jti}),
+                    )
+                    .await;
+                    tracing::warn!(session = %sid, "refresh token reuse detected; session revoked");
+                    Err(AuthError::invalid_token(
+                        "Refresh token reuse detected; the session has been revoked",
+                    ))
+                }
+            }
+        }
+    }
+
+    async fn revoke(&self, sid: SessionId, reason: &str, now: DateTime<Utc>) -> Result<()> {
+        self.store.revoke_session(sid, reason, now).await?;
+        self.forget_session(sid);
+        Ok(())
+    }
+
+    fn forget_session(&self, sid: SessionId) {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&sid);
+    }
+
+    fn forget_user(&self, user: UserId) {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, c| c.principal.user_id != user);
+    }
+
+    /// Ends the caller's current session (or the one `refresh_token` belongs to, if it is
+    /// theirs), or every session of theirs with `all`. Returns how many ended.
+    pub async fn logout(
+        &self,
+        caller: &Principal,
+        refresh_token: Option<&str>,
+        all: bool,
+        client: &ClientInfo,
+    ) -> Result<u64> {
+        let now = self.clock.now();
+        let n = if all {
+            let n = self
+                .store
+                .revoke_user_sessions(caller.user_id, None, "logout_all", now)
+                .await?;
+            self.forget_user(caller.user_id);
+            n
+        } else {
+            let sid = match refresh_token {
+                Some(t) => {
+                    let c = self.tokens.verify_refresh(t, now)?;
+                    if c.user_id()? != caller.user_id {
+                        return Err(AuthError::invalid_token(
+                            "Refresh token belongs to another user",
+                        ));
+                    }
+                    c.session_id()?
+                }
+                None => caller.session_id,
+            };
+            self.revoke(sid, "logout", now).await?;
+            1
+        };
+        self.audit(
+            Some(caller.user_id),
+            AuditAction::Logout,
+            ("session", Some(caller.session_id.to_string())),
+            AuditResult::Success,
+            client,
+            serde_json::json!({"all": all, "sessions": n}),
+        )
+        .await;
+        Ok(n)
+    }
+
+    /// Changes the caller's password and ends their other sessions.
+    pub async fn change_password(
+        &self,
+        caller: &Principal,
+        current: &SecretString,
+        new: &SecretString,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let user = self.store.get_user(caller.user_id).await?;
+        let creds = self.store.get_credentials_by_email(&user.email).await?;
+        if !self
+            .hasher
+            .verify(current, Some(&creds.password_hash))
+            .await?
+        {
+            self.audit(
+                Some(caller.user_id),
+                AuditAction::PasswordChange,
+                ("user", Some(caller.user_id.to_string())),
+                AuditResult::Failure,
+                client,
+                serde_json::json!({}),
+            )
+            .await;
+            return Err(AuthError::field(
+                "current_password",
+                "The current password is not correct.",
+            ));
+        }
+        check_new_password(new, "new_password")?;
+        let hash = self.hasher.hash(new).await?;
+        let now = self.clock.now();
+        self.store
+            .set_password_hash(caller.user_id, &hash, now)
+            .await?;
+        let ended = self
+            .store
+            .revoke_user_sessions(
+                caller.user_id,
+                Some(caller.session_id),
+                "password_change",
+                now,
+            )
+            .await?;
+        self.forget_user(caller.user_id);
+        self.audit(
+            Some(caller.user_id),
+            AuditAction::PasswordChange,
+            ("user", Some(caller.user_id.to_string())),
+            AuditResult::Success,
+            client,
+            serde_json::json!({"other_sessions_ended": ended}),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Authenticates a request's access token: signature, claims, and that its session is
+    /// still active and its user still active (cached for `session_check_ttl`, so a revoked
+    /// session stops working within seconds). Roles come from the store, not the token.
+    pub async fn authenticate(&self, access_token: &str) -> Result<Principal> {
+        let now = self.clock.now();
+        let claims = self.tokens.verify_access(access_token, now)?;
+        let (user_id, sid) = (claims.user_id()?, claims.session_id()?);
+        if let Some(c) = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&sid)
+        {
+            if now - c.checked_at < self.session_check_ttl && c.principal.user_id == user_id {
+                return Ok(c.principal.clone());
+            }
+        }
+        let session = match self.store.get_session(sid).await {
+            Ok(s) => s,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Err(AuthError::invalid_token("Session not found"))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if session.user_id != user_id || !session.is_active(now) {
+            self.forget_session(sid);
+            return Err(AuthError::invalid_token("Session revoked or expired"));
+        }
+        let user = match self.store.get_user(user_id).await {
+            Ok(u) => u,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Err(AuthError::invalid_token("User not found"))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if user.status != AccountStatus::Active {
+            return Err(AuthError::invalid_token("Account is not active"));
+        }
+        let principal =
+            Principal::from_grants(user_id, sid, &self.store.list_roles(user_id).await?);
+        let mut cache = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= SESSION_CACHE_MAX {
+            let ttl = self.session_check_ttl;
+            cache.retain(|_, c| now - c.checked_at < ttl);
+            if cache.len() >= SESSION_CACHE_MAX {
+                cache.clear();
+            }
+        }
+        cache.insert(
+            sid,
+            CachedSession {
+                checked_at: now,
+                principal: principal.clone(),
+            },
+        );
+        Ok(principal)
+    }
+
+    /// Drops cached principals of a user (call after changing their roles or status).
+    pub fn invalidate_user(&self, user: UserId) {
+        self.forget_user(user);
+    }
+}

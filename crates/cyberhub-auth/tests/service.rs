@@ -1,0 +1,516 @@
+//! The account use cases against a real (SQLite) store, with a manual clock.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code may fail loudly
+
+use chrono::{Duration, TimeZone, Utc};
+use cyberhub_auth::*;
+use cyberhub_domain::{
+    AccountStatus, AuditAction, AuditFilter, ManualClock, NewUser, Page, UserPatch,
+};
+use cyberhub_store::{DynStore, SqliteStore};
+use secrecy::SecretString;
+use std::sync::Arc;
+
+struct Harness {
+    auth: AuthService,
+    clock: ManualClock,
+    store: DynStore,
+}
+
+async fn harness() -> Harness {
+    let store: DynStore = Arc::new(SqliteStore::open("sqlite::memory:").await.unwrap());
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 5, 1, 8, 0, 0).unwrap());
+    let mut cfg = AuthConfig::new(
+        JwtKey::new(
+            "test",
+            SecretString::from("a-test-secret-of-at-least-32-bytes!!".to_owned()),
+        )
+        .unwrap(),
+    );
+    cfg.password_policy = PasswordPolicy::INSECURE_FAST_FOR_TESTS;
+    cfg.session_check_ttl = Duration::zero();
+    let auth = AuthService::new(store.clone(), Arc::new(clock.clone()), cfg).unwrap();
+    Harness { auth, clock, store }
+}
+
+fn pw(s: &str) -> SecretString {
+    SecretString::from(s.to_owned())
+}
+
+fn new_user(email: &str) -> NewUser {
+    NewUser {
+        email: email.into(),
+        first_name: "Lin".into(),
+        last_name: "Ops".into(),
+        ..Default::default()
+    }
+}
+
+fn client(addr: &str) -> ClientInfo {
+    ClientInfo {
+        addr: Some(addr.into()),
+        user_agent: Some("tests".into()),
+    }
+}
+
+#[tokio::test]
+async fn signup_then_login_and_authenticate() {
+    let h = harness().await;
+    let s = h
+        .auth
+        .signup(
+            new_user("Lin@Example.org"),
+            &pw("blue-team-2026"),
+            &client("10.0.0.1"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.user.email, "lin@example.org");
+    assert_eq!(s.roles, vec![cyberhub_domain::Role::Mentee]);
+    let p = h.auth.authenticate(&s.tokens.access_token).await.unwrap();
+    assert_eq!(p.user_id, s.user.id);
+    let again = h
+        .auth
+        .signup(
+            new_user("lin@example.org"),
+            &pw("blue-team-2026"),
+            &client("10.0.0.1"),
+        )
+        .await;
+    assert_eq!(again.unwrap_err().kind(), ErrorKind::AlreadyExists);
+    let weak = h
+        .auth
+        .signup(
+            new_user("weak@example.org"),
+            &pw("password1"),
+            &client("10.0.0.1"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (weak.kind(), weak.fields()[0].field.as_str()),
+        (ErrorKind::Validation, "password")
+    );
+    let login = h
+        .auth
+        .login(
+            " LIN@example.org",
+            &pw("blue-team-2026"),
+            &client("10.0.0.1"),
+        )
+        .await
+        .unwrap();
+    assert_ne!(login.session_id, s.session_id);
+}
+
+#[tokio::test]
+async fn wrong_password_unknown_email_and_inactive_account_look_the_same() {
+    let h = harness().await;
+    let s = h
+        .auth
+        .signup(
+            new_user("same@example.org"),
+            &pw("blue-team-2026"),
+            &client("10.0.0.2"),
+        )
+        .await
+        .unwrap();
+    let before = h.auth.hasher().verifications();
+    let wrong = h
+        .auth
+        .login(
+            "same@example.org",
+            &pw("red-team-2026"),
+            &client("10.0.0.2"),
+        )
+        .await
+        .unwrap_err();
+    let unknown = h
+        .auth
+        .login(
+            "nobody@example.org",
+            &pw("red-team-2026"),
+            &client("10.0.0.2"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        h.auth.hasher().verifications() - before,
+        2,
+        "an unknown e-mail costs one argon2 verification too"
+    );
+    h.store
+        .update_user(
+            s.user.id,
+            &UserPatch {
+                status: Some(AccountStatus::Suspended),
+                ..Default::default()
+            },
+            h.clock.now(),
+        )
+        .await
+        .unwrap();
+    let suspended = h
+        .auth
+        .login(
+            "same@example.org",
+            &pw("blue-team-2026"),
+            &client("10.0.0.2"),
+        )
+        .await
+        .unwrap_err();
+    for e in [&wrong, &unknown, &suspended] {
+        assert_eq!(
+            (e.kind(), e.to_string().as_str()),
+            (ErrorKind::Unauthenticated, "Invalid credentials")
+        );
+    }
+    // A suspended account's existing tokens stop working too.
+    assert!(h.auth.authenticate(&s.tokens.access_token).await.is_err());
+    let failures = h
+        .store
+        .list_audit(
+            &AuditFilter {
+                action: Some(AuditAction::LoginFailure),
+                ..Default::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(failures.total, 3);
+}
+
+use cyberhub_domain::Clock;
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_family() {
+    let h = harness().await;
+    let s = h
+        .auth
+        .signup(
+            new_user("rot@example.org"),
+            &pw("blue-team-2026"),
+            &client("10.0.0.3"),
+        )
+        .await
+        .unwrap();
+    h.clock.advance(Duration::minutes(1));
+    let second = h
+        .auth
+        .refresh(&s.tokens.refresh_token, &client("10.0.0.3"))
+        .await
+        .unwrap();
+    assert_ne!(second.refresh_token, s.tokens.refresh_token);
+    h.clock.advance(Duration::minutes(1));
+    let third = h
+        .auth
+        .refresh(&second.refresh_token, &client("10.0.0.3"))
+        .await
+        .unwrap();
+    assert!(h.auth.authenticate(&third.access_token).await.is_ok());
+    // The first refresh token comes back: reuse. Every token of the family dies.
+    let e = h
+        .auth
+        .refresh(&s.tokens.refresh_token, &client("10.6.6.6"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated);
+    assert!(
+        h.auth
+            .refresh(&third.refresh_token, &client("10.0.0.3"))
+            .await
+            .is_err(),
+        "the newest refresh token is dead too"
+    );
+    assert!(
+        h.auth.authenticate(&third.access_token).await.is_err(),
+        "access tokens of the family stop working"
+    );
+    assert!(h.auth.authenticate(&s.tokens.access_token).await.is_err());
+    let reuse = h
+        .store
+        .list_audit(
+            &AuditFilter {
+                action: Some(AuditAction::RefreshReuseDetected),
+                ..Default::default()
+            },
+            Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reuse.total, 1);
+    // Other sessions of the same user are unaffected.
+    let other = h
+        .auth
+        .login(
+            "rot@example.org",
+            &pw("blue-team-2026"),
+            &client("10.0.0.3"),
+        )
+        .await
+        .unwrap();
+    assert!(h
+        .auth
+        .refresh(&other.tokens.refresh_token, &client("10.0.0.3"))
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn refresh_lifetime_is_absolute() {
+    let h = harness().await;
+    let s = h
+        .auth
+        .signup(
+            new_user("abs@example.org"),
+            &pw("blue-team-2026"),
+            &client("10.0.0.4"),
+        )
+        .await
+        .unwrap();
+    let mut token = s.tokens.refresh_token;
+    for _ in 0..4 {
+        h.clock.advance(Duration::days(7));
+        token = h
+            .auth
+            .refresh(&token, &client("10.0.0.4"))
+            .await
+            .unwrap()
+            .refresh_token;
+    }
+    h.clock.advance(Duration::days(7));
+    assert!(
+        h.auth.refresh(&token, &client("10.0.0.4")).await.is_err(),
+        "35 days after login the family is over"
+    );
+}
+
+#[tokio::test]
+async fn logout_kills_access_tokens_and_password_change_ends_other_sessions() {
+    let h = harness().await;
+    let a = h
+        .auth
+        .signup(
+            new_user("out@example.org"),
+            &pw("blue-team-2026"),
+            &client("10.0.0.5"),
+        )
+        .await
+        .unwrap();
+    let b = h
+        .auth
+        .login(
+            "out@example.org",
+            &pw("blue-team-2026"),
+            &client("10.0.0.5"),
+        )
+        .await
+        .unwrap();
+    let pa = h.auth.authenticate(&a.tokens.access_token).await.unwrap();
+    assert_eq!(
+        h.auth
+            .logout(&pa, None, false, &client("10.0.0.5"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(h.auth.authenticate(&a.tokens.access_token).await.is_err());
+    assert!(h
+        .auth
+        .refresh(&a.tokens.refresh_token, &client("10.0.0.5"))
+        .await
+        .is_err());
+    let pb = h.auth.authenticate(&b.tokens.access_token).await.unwrap();
+    let c = h
+        .auth
+        .login(
+            "out@example.org",
+            &pw("blue-team-2026"),
+            &client("10.0.0.5"),
+        )
+        .await
+        .unwrap();
+    let bad = h
+        .auth
+        .change_password(
+            &pb,
+            &pw("not-the-password"),
+            &pw("new-blue-team-2026"),
+            &client("10.0.0.5"),
+        )
+        .await;
+    assert_eq!(bad.unwrap_err().fields()[0].field, "current_password");
+    h.auth
+        .change_password(
+            &pb,
+            &pw("blue-team-2026"),
+            &pw("new-blue-team-2026"),
+            &client("10.0.0.5"),
+        )
+        .await
+        .unwrap();
+    assert!(
+        h.auth.authenticate(&b.tokens.access_token).await.is_ok(),
+        "the caller's session stays"
+    );
+    assert!(
+        h.auth.authenticate(&c.tokens.access_token).await.is_err(),
+        "other sessions end"
+    );
+    assert!(h
+        .auth
+        .login(
+            "out@example.org",
+            &pw("blue-team-2026"),
+            &client("10.0.0.5")
+        )
+        .await
+        .is_err());
+    assert!(h
+        .auth
+        .login(
+            "out@example.org",
+            &pw("new-blue-team-2026"),
+            &client("10.0.0.5")
+        )
+        .await
+        .is_ok());
+    let pb = h.auth.authenticate(&b.tokens.access_token).await.unwrap();
+    assert!(
+        h.auth
+            .logout(&pb, None, true, &client("10.0.0.5"))
+            .await
+            .unwrap()
+            >= 2
+    );
+    assert!(h.auth.authenticate(&b.tokens.access_token).await.is_err());
+}
+
+#[tokio::test]
+async fn lockout_escalates_per_account_and_expires() {
+    let h = harness().await;
+    h.auth
+        .signup(
+            new_user("lock@example.org"),
+            &pw("blue-team-2026"),
+            &client("10.0.1.1"),
+        )
+        .await
+        .unwrap();
+    for i in 0..5 {
+        let e = h
+            .auth
+            .login(
+                "lock@example.org",
+                &pw("wrong-password!"),
+                &client(&format!("10.1.0.{i}")),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unauthenticated);
+    }
+    // Locked now, even with the right password and from another address.
+    let e = h
+        .auth
+        .login(
+            "lock@example.org",
+            &pw("blue-team-2026"),
+            &client("10.2.0.1"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RateLimited);
+    assert_eq!(e.retry_after().unwrap().as_secs(), 30);
+    h.clock.advance(Duration::seconds(31));
+    for _ in 0..5 {
+        h.auth
+            .login(
+                "lock@example.org",
+                &pw("wrong-password!"),
+                &client("10.3.0.1"),
+            )
+            .await
+            .unwrap_err();
+    }
+    let e = h
+        .auth
+        .login(
+            "lock@example.org",
+            &pw("blue-team-2026"),
+            &client("10.2.0.1"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.retry_after().unwrap().as_secs(),
+        60,
+        "the second lock is twice as long"
+    );
+    h.clock.advance(Duration::seconds(61));
+    assert!(h
+        .auth
+        .login(
+            "lock@example.org",
+            &pw("blue-team-2026"),
+            &client("10.2.0.1")
+        )
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn lockout_per_client_address() {
+    let h = harness().await;
+    for i in 0..20 {
+        let e = h
+            .auth
+            .login(
+                &format!("spray{i}@example.org"),
+                &pw("Winter2026!x"),
+                &client("192.0.2.9"),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unauthenticated);
+    }
+    let e = h
+        .auth
+        .login(
+            "spray99@example.org",
+            &pw("Winter2026!x"),
+            &client("192.0.2.9"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RateLimited);
+    assert!(
+        h.auth
+            .login(
+                "spray99@example.org",
+                &pw("Winter2026!x"),
+                &client("192.0.2.10")
+            )
+            .await
+            .unwrap_err()
+            .kind()
+            == ErrorKind::Unauthenticated
+    );
+    h.clock.advance(Duration::seconds(61));
+    assert_eq!(
+        h.auth
+            .login(
+                "spray99@example.org",
+                &pw("Winter2026!x"),
+                &client("192.0.2.9")
+            )
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Unauthenticated
+    );
+}
