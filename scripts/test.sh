@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# scripts/test.sh — runs every CyberHub test; the README's test command and what CI runs.
+#
+# Starts what the tests need (PostgreSQL on 127.0.0.1:5432, installed with apt if missing),
+# creates a fresh database for this run, then: rustfmt check, clippy -D warnings, every
+# test of the workspace (cargo-nextest, plus doc tests), the embedded example, and one
+# pass of each benchmark in test mode. Build outputs live outside the clone
+# (CARGO_TARGET_DIR, default ~/.cache/cyberhub/target) so a warm run takes minutes.
+#
+# Environment: CYBERHUB_CACHE (default ~/.cache/cyberhub), CARGO_TARGET_DIR,
+# DATABASE_URL (skip the PostgreSQL start and use this server instead).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+T0=$(date +%s)
+step() { printf '\n[test.sh +%ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
+
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+export CYBERHUB_CACHE="${CYBERHUB_CACHE:-$HOME/.cache/cyberhub}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CYBERHUB_CACHE/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+mkdir -p "$CYBERHUB_CACHE"
+
+step "PostgreSQL"
+if [ -z "${DATABASE_URL:-}" ]; then
+  BASE_URL="$(bash scripts/start-postgres.sh)"
+else
+  BASE_URL="$DATABASE_URL"
+fi
+RUN_DB="cyberhub_run_$(date +%s)_$$"
+psql_admin() { psql -X -w -q -v ON_ERROR_STOP=1 "$BASE_URL" "$@"; }
+# Databases left by earlier runs that were killed (cases drop their own when they pass).
+for db in $(psql_admin -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'cyberhub\_t\_%' OR datname LIKE 'cyberhub\_run\_%'"); do
+  psql_admin -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null || true
+done
+psql_admin -c "CREATE DATABASE \"$RUN_DB\"" >/dev/null
+trap 'psql_admin -c "DROP DATABASE IF EXISTS \"$RUN_DB\" WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
+export DATABASE_URL="${BASE_URL%/*}/$RUN_DB"
+echo "fresh database for this run: $RUN_DB"
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "clippy (-D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  echo "cargo-nextest not found; using cargo test"
+  cargo test --workspace --locked --no-fail-fast
+fi
+
+step "doc tests"
+cargo test --workspace --doc --locked
+
+step "embedded example"
+cargo run --locked --example embedded
+
+step "benchmarks, one pass each in test mode (numbers: cargo bench)"
+cargo test --locked --benches
+
+step "all green in $(( $(date +%s) - T0 ))s"
