@@ -64,6 +64,7 @@ string_enum!(
 
 /// One audit record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct AuditEvent {
     /// Id.
     pub id: AuditId,
@@ -102,6 +103,7 @@ pub struct AuditFilter {
 
 /// A count of events by action and result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct AuditCount {
     /// Action.
     pub action: AuditAction,

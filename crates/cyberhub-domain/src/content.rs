@@ -59,6 +59,7 @@ string_enum!(
 
 /// A catalog item as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct ContentItem {
     /// Internal id.
     pub id: ContentUuid,
@@ -194,6 +195,11 @@ impl Validate for ContentItem {
 
 /// Input for a new catalog item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(poem_openapi::Object),
+    oai(deny_unknown_fields)
+)]
 pub struct NewContent {
     /// Public key; generated when absent.
     #[serde(default)]
@@ -204,6 +210,7 @@ pub struct NewContent {
     pub title: String,
     /// Description (up to 5000 characters).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", oai(default))]
     pub description: String,
     /// Track.
     #[serde(default)]
@@ -213,6 +220,7 @@ pub struct NewContent {
     pub difficulty: Option<Difficulty>,
     /// Tags (at most 20, 1–40 characters each; lower-cased, de-duplicated).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", oai(default))]
     pub tags: Vec<String>,
     /// Expected effort in minutes (1–10000).
     #[serde(default)]
@@ -241,6 +249,11 @@ impl Validate for NewContent {
 /// A change to a catalog item (the public `content_id` is permanent).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(poem_openapi::Object),
+    oai(deny_unknown_fields)
+)]
 pub struct ContentPatch {
     /// Kind.
     pub content_type: Option<ContentType>,

@@ -23,6 +23,7 @@
 #[macro_use]
 mod string_enum;
 
+pub mod api;
 mod audit;
 mod clock;
 mod content;

@@ -36,6 +36,7 @@ const RESERVED_SLUGS: &[&str] = &[
 
 /// An organization as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct Organization {
     /// Id.
     pub id: OrgId,
@@ -131,6 +132,11 @@ impl Validate for Organization {
 
 /// Input for creating an organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(poem_openapi::Object),
+    oai(deny_unknown_fields)
+)]
 pub struct NewOrganization {
     /// Display name.
     pub name: String,
@@ -173,6 +179,11 @@ impl Validate for NewOrganization {
 /// A change to an organization (the slug is permanent).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(poem_openapi::Object),
+    oai(deny_unknown_fields)
+)]
 pub struct OrgPatch {
     /// Display name.
     pub name: Option<String>,
@@ -218,6 +229,7 @@ impl Validate for OrgPatch {
 
 /// A user's membership of an organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct Membership {
     /// The organization.
     pub org_id: OrgId,

@@ -55,7 +55,8 @@ string_enum!(
 );
 
 /// One row of the permission table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct Grant {
     /// The resource.
     pub resource: Resource,

@@ -34,6 +34,7 @@ pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 
 /// One learner's progress on one catalog item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct Progress {
     /// Id.
     pub id: ProgressId,
@@ -63,6 +64,11 @@ pub struct Progress {
 
 /// Input for a new progress row (`POST /progress`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(poem_openapi::Object),
+    oai(deny_unknown_fields)
+)]
 pub struct NewProgress {
     /// The item's public key.
     pub content_id: String,
@@ -85,6 +91,11 @@ pub struct NewProgress {
 /// A change to a progress row (`PATCH /progress/{id}`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(poem_openapi::Object),
+    oai(deny_unknown_fields)
+)]
 pub struct ProgressPatch {
     /// New status.
     pub status: Option<ProgressStatus>,

@@ -6,8 +6,9 @@ macro_rules! string_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $s:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(poem_openapi::Enum))]
         pub enum $name {
-            $($(#[$vdoc])* #[serde(rename = $s)] $variant),+
+            $($(#[$vdoc])* #[serde(rename = $s)] #[cfg_attr(feature = "openapi", oai(rename = $s))] $variant),+
         }
 
         impl $name {

@@ -39,10 +39,17 @@ string_enum!(
 /// What a learner wants to learn and how; used by recommendations.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(poem_openapi::Object),
+    oai(deny_unknown_fields)
+)]
 pub struct LearningPreferences {
     /// Content types the learner prefers.
+    #[cfg_attr(feature = "openapi", oai(default))]
     pub preferred_content_types: Vec<ContentType>,
     /// Tracks the learner is interested in.
+    #[cfg_attr(feature = "openapi", oai(default))]
     pub preferred_tracks: Vec<Track>,
     /// Self-declared learning style.
     pub learning_style: Option<LearningStyle>,
@@ -74,6 +81,7 @@ impl LearningPreferences {
 
 /// A user account as stored (without credentials).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct User {
     /// Id.
     pub id: UserId,
@@ -163,6 +171,7 @@ impl Validate for User {
 
 /// Sign-up data (`POST /auth/signup`, `POST /users`), without the password.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct NewUser {
     /// E-mail; trimmed and lower-cased by validation.
     pub email: String,

@@ -1,9 +1,266 @@
-//! CyberHub reference server (poem + poem-openapi).
+//! CyberHub reference server: the REST API of `shared/API.md` on poem + poem-openapi.
 //!
-//! Not built yet: the HTTP API, OpenAPI spec, configuration and the `cyberhub-server`
-//! binary arrive with the reference-server issue. Until then this crate only fixes its
-//! place in the workspace and its dependencies on the domain, auth and store crates.
+//! - [`Config`]: defaults, a TOML file and `CYBERHUB_*` variables;
+//! - [`build`]: wires the store, auth and routes into an [`App`];
+//! - [`App::serve`]: listens with graceful shutdown.
+//!
+//! The spec is served at `/api/v1/openapi.json`, interactive docs at `/docs`; every error is
+//! `{"detail": ...}` JSON.
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
 
+pub mod api;
+pub mod body_limit;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod seed;
+pub mod state;
+
+pub use config::{Config, ConfigError, Mode};
 pub use cyberhub_auth as auth;
 pub use cyberhub_domain as domain;
 pub use cyberhub_store as store;
+
+use crate::api::{accounts::AccountsApi, audit::AuditApi, content::ContentApi, health::HealthApi};
+use crate::api::{organizations::OrganizationsApi, progress::ProgressApi};
+use crate::metrics::{Metrics, Observe};
+use crate::state::AppState;
+use cyberhub_auth::{AuthConfig, AuthService, JwtKey, PasswordPolicy};
+use cyberhub_domain::{SharedClock, SystemClock};
+use poem::endpoint::make_sync;
+use poem::middleware::{Cors, NormalizePath, TrailingSlash};
+use poem::{get, EndpointExt, IntoEndpoint, Route};
+use poem_openapi::OpenApiService;
+use secrecy::ExposeSecret;
+use std::sync::Arc;
+
+/// The API's base path.
+pub const BASE_PATH: &str = "/api/v1";
+
+/// A start-up failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store could not be opened or migrated.
+    #[error("database: {0}")]
+    Store(#[from] cyberhub_store::StoreError),
+    /// Auth set-up failed (e.g. a weak JWT secret).
+    #[error("auth: {0}")]
+    Auth(#[from] cyberhub_auth::AuthError),
+    /// Seed data could not be loaded.
+    #[error("seed: {0}")]
+    Seed(String),
+    /// The listener failed.
+    #[error("listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A built server: its state and the OpenAPI document.
+pub struct App {
+    state: Arc<AppState>,
+}
+
+fn api_service(
+    state: &Arc<AppState>,
+) -> OpenApiService<
+    (
+        HealthApi,
+        AccountsApi,
+        OrganizationsApi,
+        ContentApi,
+        ProgressApi,
+        AuditApi,
+    ),
+    (),
+> {
+    OpenApiService::new(
+        (
+            HealthApi(state.clone()),
+            AccountsApi(state.clone()),
+            OrganizationsApi(state.clone()),
+            ContentApi(state.clone()),
+            ProgressApi(state.clone()),
+            AuditApi(state.clone()),
+        ),
+        "CyberHub API",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description("Accounts, organizations, learning content, progress and audit for CyberHub. Errors are always JSON: {\"detail\": ...}.")
+    .server(BASE_PATH)
+}
+
+/// Signing keys from the configuration; in development a missing secret is generated.
+fn signing_keys(config: &Config) -> Result<(JwtKey, Vec<JwtKey>), StartError> {
+    let current = match &config.jwt_secret {
+        Some(s) => JwtKey::new(config.jwt_key_id.clone(), s.clone())?,
+        None => {
+            tracing::warn!("no CYBERHUB_JWT_SECRET set: generated a random one (development mode); tokens will not survive a restart");
+            JwtKey::random(config.jwt_key_id.clone())?
+        }
+    };
+    let mut previous = Vec::new();
+    for pair in &config.jwt_previous_keys {
+        let (kid, secret) = pair
+            .expose_secret()
+            .split_once(':')
+            .ok_or_else(|| ConfigError("jwt_previous_keys entries must be kid:secret".into()))?;
+        previous.push(JwtKey::new(kid, secret.to_owned().into())?);
+    }
+    Ok((current, previous))
+}
+
+/// Opens the store, migrates, seeds, creates the first administrator and builds the routes.
+pub async fn build(config: Config) -> Result<App, StartError> {
+    let clock: SharedClock = Arc::new(SystemClock);
+    let store = cyberhub_store::open(&config.database_url).await?;
+    let (current, previous) = signing_keys(&config)?;
+    let mut auth_cfg = AuthConfig::new(current);
+    auth_cfg.previous_keys = previous;
+    if let Some(n) = config.max_concurrent_hashes {
+        auth_cfg.max_concurrent_hashes = n;
+    }
+    if config.insecure_fast_password_hashing {
+        tracing::warn!("insecure fast password hashing is on: for tests only");
+        auth_cfg.password_policy = PasswordPolicy::INSECURE_FAST_FOR_TESTS;
+    }
+    let auth = Arc::new(AuthService::new(store.clone(), clock.clone(), auth_cfg)?);
+    if config.seed_catalog {
+        let n = seed::seed_catalog(&store, &clock)
+            .await
+            .map_err(StartError::Seed)?;
+        if n > 0 {
+            tracing::info!(items = n, "loaded the seed catalog");
+        }
+    }
+    if seed::ensure_admin(&config, &auth)
+        .await
+        .map_err(StartError::Seed)?
+    {
+        tracing::info!(
+            email = config.admin_email.as_deref().unwrap_or(""),
+            "created the first administrator"
+        );
+    }
+    let state = Arc::new(AppState {
+        config,
+        store,
+        auth,
+        clock,
+        metrics: Arc::new(Metrics::default()),
+    });
+    Ok(App { state })
+}
+
+impl App {
+    /// The shared state.
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// The OpenAPI document (JSON), as served at `/api/v1/openapi.json`.
+    pub fn spec_json(&self) -> String {
+        api_service(&self.state).spec()
+    }
+
+    /// The complete HTTP endpoint with every middleware.
+    pub fn endpoint(&self) -> poem::endpoint::BoxEndpoint<'static> {
+        let api = api_service(&self.state);
+        let spec = api.spec();
+        let docs = api.swagger_ui();
+        let state = self.state.clone();
+        let ready_state = self.state.clone();
+        let mut cors = Cors::new()
+            .allow_methods(["GET", "POST", "PATCH", "DELETE", "OPTIONS"])
+            .allow_headers(["authorization", "content-type", "x-request-id"]);
+        for origin in &self.state.config.cors_origins {
+            if origin != "*" {
+                cors = cors.allow_origin(origin.as_str());
+            }
+        }
+        let route =
+            Route::new()
+                .nest(BASE_PATH, api)
+                .at(
+                    format!("{BASE_PATH}/openapi.json"),
+                    make_sync(move |_| {
+                        poem::Response::builder()
+                            .content_type("application/json")
+                            .body(spec.clone())
+                    }),
+                )
+                .nest("/docs", docs)
+                .at(
+                    "/health",
+                    get(make_sync(|_| poem::web::Json(api::health::health_body()))),
+                )
+                .at(
+                    "/ready",
+                    get(poem::endpoint::make(move |_| {
+                        let s = ready_state.clone();
+                        async move {
+                            poem::IntoResponse::into_response(api::health::readiness(&s).await)
+                        }
+                    })),
+                )
+                .at("/metrics", get(make_sync(move |_| state.metrics.render())));
+        let ep = route
+            .with(NormalizePath::new(TrailingSlash::Trim))
+            .with(body_limit::BodyLimit(self.state.config.max_body_bytes))
+            .with_if(!self.state.config.cors_origins.is_empty(), cors)
+            .with(Observe(self.state.metrics.clone()))
+            .catch_all_error(error::render_error);
+        ep.into_endpoint().boxed()
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then lets in-flight requests finish
+    /// (up to the configured grace time) and closes the store.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<(), StartError> {
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "listening; docs at http://{addr}/docs");
+        let grace = std::time::Duration::from_secs(self.state.config.shutdown_grace_secs);
+        let ep = self.endpoint();
+        let acceptor = poem::listener::TcpAcceptor::from_tokio(listener)?;
+        poem::Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(ep, shutdown, Some(grace))
+            .await?;
+        self.state.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

@@ -70,22 +70,7 @@ impl Fixture {
     /// of a role that may `CREATE DATABASE`).
     #[cfg(feature = "postgres")]
     pub async fn postgres_fresh(admin_url: &str) -> Self {
-        use sqlx::Connection;
-        let name = format!("cyberhub_t_{}", Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(admin_url)
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot connect to PostgreSQL at {}: {e}",
-                    crate::redact_url(admin_url)
-                )
-            });
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .expect("create database");
-        admin.close().await.ok();
-        let url = replace_db_name(admin_url, &name);
+        let (url, name) = create_postgres_database(admin_url).await;
         let store = crate::open(&url).await.expect("open postgres");
         Self {
             store,
@@ -115,6 +100,39 @@ impl Fixture {
                 }
             }
         }
+    }
+}
+
+/// Creates a uniquely named database next to `admin_url`'s; returns its URL and name.
+#[cfg(feature = "postgres")]
+pub async fn create_postgres_database(admin_url: &str) -> (String, String) {
+    use sqlx::Connection;
+    let name = format!("cyberhub_t_{}", Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(admin_url)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot connect to PostgreSQL at {}: {e}",
+                crate::redact_url(admin_url)
+            )
+        });
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create database");
+    admin.close().await.ok();
+    (replace_db_name(admin_url, &name), name)
+}
+
+/// Drops a database made by [`create_postgres_database`] (best effort).
+#[cfg(feature = "postgres")]
+pub async fn drop_postgres_database(admin_url: &str, name: &str) {
+    use sqlx::Connection;
+    if let Ok(mut admin) = sqlx::PgConnection::connect(admin_url).await {
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await
+            .ok();
     }
 }
 
@@ -706,6 +724,11 @@ pub async fn orgs_create_get_update_delete(store: DynStore) {
     let o = org_entity("acme-security");
     store.create_org(&o, creator.id, t0()).await.unwrap();
     assert_eq!(store.get_org("acme-security").await.unwrap(), o);
+    assert_eq!(store.get_org_by_id(o.id).await.unwrap(), o);
+    assert_eq!(
+        kind(store.get_org_by_id(OrgId(Uuid::new_v4())).await),
+        ErrorKind::NotFound
+    );
     let (seen, role) = store
         .get_org_as_member("acme-security", creator.id)
         .await

@@ -443,6 +443,15 @@ macro_rules! impl_sql_store {
                     .into_org()
             }
 
+            async fn get_org_by_id(&self, id: OrgId) -> Result<Organization> {
+                sqlx::query_as::<_, OrgRow>(concat!("SELECT ", org_cols!(), " FROM organizations WHERE id = $1"))
+                    .bind(id.0)
+                    .fetch_one(&self.read)
+                    .await
+                    .map_err(db_err("organization"))?
+                    .into_org()
+            }
+
             async fn get_org_as_member(&self, slug: &str, user: UserId) -> Result<(Organization, OrgRole)> {
                 let org = self.get_org(slug).await?;
                 let m = self.get_member(org.id, user).await.map_err(|e| {

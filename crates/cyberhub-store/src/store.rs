@@ -102,6 +102,8 @@ pub trait OrgStore: Send + Sync {
     ) -> Result<()>;
     /// One organization by slug (unscoped: for administrators).
     async fn get_org(&self, slug: &str) -> Result<Organization>;
+    /// One organization by id (unscoped).
+    async fn get_org_by_id(&self, id: OrgId) -> Result<Organization>;
     /// One organization by slug as seen by `user`: `NotFound` unless they are a member.
     async fn get_org_as_member(&self, slug: &str, user: UserId) -> Result<(Organization, OrgRole)>;
     /// Lists organizations by name.

@@ -1,0 +1,419 @@
+//! Request and response bodies of the HTTP API (`shared/API.md`), shared by the reference
+//! server and the browser SDK so that neither redefines them.
+
+use crate::{
+    AuditCount, AuditEvent, ContentItem, FieldError, LearningPreferences, Membership, NewUser,
+    OrgRole, Organization, Progress, Role, User, UserId,
+};
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "openapi")]
+use poem_openapi::Object;
+
+/// Every error body: `{"detail": ...}`, plus `errors` for validation failures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object))]
+pub struct ErrorBody {
+    /// What went wrong, for a human.
+    pub detail: String,
+    /// Field-level problems (validation errors only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+/// A plain confirmation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object))]
+pub struct MessageResponse {
+    /// What happened.
+    pub detail: String,
+}
+
+/// `POST /auth/signup` and token-less `POST /users`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+pub struct SignupRequest {
+    /// E-mail (unique, case-insensitive).
+    pub email: String,
+    /// 8–128 characters; common passwords are refused.
+    #[cfg_attr(feature = "openapi", oai(write_only))]
+    pub password: String,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// ISO 3166-1 alpha-2 country code.
+    #[serde(default)]
+    pub country: Option<String>,
+    /// IANA time zone.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// BCP 47 language tag.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Roles for the new user (only when an administrator creates the account).
+    #[serde(default)]
+    pub roles: Option<Vec<Role>>,
+}
+
+impl SignupRequest {
+    /// The profile part.
+    pub fn new_user(&self) -> NewUser {
+        NewUser {
+            email: self.email.clone(),
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            country: self.country.clone(),
+            timezone: self.timezone.clone(),
+            language: self.language.clone(),
+        }
+    }
+}
+
+/// `POST /auth/login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+pub struct LoginRequest {
+    /// E-mail.
+    pub email: String,
+    /// Password.
+    #[cfg_attr(feature = "openapi", oai(write_only))]
+    pub password: String,
+}
+
+/// `POST /auth/token/refresh`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+pub struct RefreshRequest {
+    /// The refresh token; it dies when exchanged.
+    pub refresh_token: String,
+}
+
+/// `POST /auth/logout`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+pub struct LogoutRequest {
+    /// End the session of this refresh token (default: the caller's current session).
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// End every session of the caller.
+    #[serde(default)]
+    pub all: Option<bool>,
+}
+
+/// `POST /auth/password/change`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+pub struct PasswordChangeRequest {
+    /// The current password.
+    #[cfg_attr(feature = "openapi", oai(write_only))]
+    pub current_password: String,
+    /// The new password (same rules as at sign-up).
+    #[cfg_attr(feature = "openapi", oai(write_only))]
+    pub new_password: String,
+}
+
+/// A new token pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object))]
+pub struct TokenResponse {
+    /// Access token (15 minutes).
+    pub access_token: String,
+    /// Refresh token (single use; the session ends 30 days after login).
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Access-token lifetime in seconds.
+    pub expires_in: i64,
+}
+
+/// Sign-up and login answer: the user and a token pair.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object))]
+pub struct AuthResponse {
+    /// The user.
+    pub user: User,
+    /// Access token.
+    pub access_token: String,
+    /// Refresh token.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Access-token lifetime in seconds.
+    pub expires_in: i64,
+}
+
+/// One organization of the caller and their role in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object))]
+pub struct OrganizationMembership {
+    /// The organization.
+    pub organization: Organization,
+    /// The caller's role in it.
+    pub role: OrgRole,
+}
+
+/// `GET /auth/me`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object))]
+pub struct MeResponse {
+    /// The caller.
+    pub user: User,
+    /// Their global roles.
+    pub roles: Vec<Role>,
+    /// Their organizations.
+    pub organizations: Vec<OrganizationMembership>,
+}
+
+/// `PATCH /users/{id}`. Profile fields are self-editable; `status` is for administrators;
+/// `roles`, `email` and the other account fields are never changed here (a self-PATCH that
+/// names one is refused with 403).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+pub struct UserPatchRequest {
+    /// Given name.
+    #[serde(default)]
+    pub first_name: Option<String>,
+    /// Family name.
+    #[serde(default)]
+    pub last_name: Option<String>,
+    /// Profile text (`""` clears).
+    #[serde(default)]
+    pub bio: Option<String>,
+    /// Country (`""` clears).
+    #[serde(default)]
+    pub country: Option<String>,
+    /// Time zone (`""` clears).
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// Language (`""` clears).
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Learning preferences (replaced whole).
+    #[serde(default)]
+    pub learning_preferences: Option<LearningPreferences>,
+    /// Account status (administrators only).
+    #[serde(default)]
+    pub status: Option<crate::AccountStatus>,
+    /// Not editable here: use `POST /users/{id}/roles`.
+    #[serde(default)]
+    pub roles: Option<serde_json::Value>,
+    /// Not editable.
+    #[serde(default)]
+    pub email: Option<serde_json::Value>,
+    /// Not editable.
+    #[serde(default)]
+    pub password: Option<serde_json::Value>,
+    /// Not editable.
+    #[serde(default)]
+    pub is_staff: Option<serde_json::Value>,
+    /// Not editable.
+    #[serde(default)]
+    pub is_superuser: Option<serde_json::Value>,
+    /// Not editable.
+    #[serde(default)]
+    pub is_active: Option<serde_json::Value>,
+    /// Not editable: use the organization member routes.
+    #[serde(default)]
+    pub organization: Option<serde_json::Value>,
+}
+
+impl UserPatchRequest {
+    /// Names of fields present that no self-service request may set.
+    pub fn protected_fields(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        let checks: [(&'static str, bool); 8] = [
+            ("status", self.status.is_some()),
+            ("roles", self.roles.is_some()),
+            ("email", self.email.is_some()),
+            ("password", self.password.is_some()),
+            ("is_staff", self.is_staff.is_some()),
+            ("is_superuser", self.is_superuser.is_some()),
+            ("is_active", self.is_active.is_some()),
+            ("organization", self.organization.is_some()),
+        ];
+        for (name, set) in checks {
+            if set {
+                v.push(name);
+            }
+        }
+        v
+    }
+
+    /// Names of fields present that even administrators cannot change here.
+    pub fn read_only_fields(&self) -> Vec<&'static str> {
+        self.protected_fields()
+            .into_iter()
+            .filter(|f| *f != "status")
+            .collect()
+    }
+
+    /// The domain patch.
+    pub fn to_patch(&self) -> crate::UserPatch {
+        crate::UserPatch {
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            bio: self.bio.clone(),
+            country: self.country.clone(),
+            timezone: self.timezone.clone(),
+            language: self.language.clone(),
+            learning_preferences: self.learning_preferences.clone(),
+            status: self.status,
+        }
+    }
+}
+
+/// `POST /users/{id}/roles`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+pub struct RoleGrantRequest {
+    /// The role.
+    pub role: Role,
+    /// `global` (default) or `org`.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// For `org` scope: the organization's slug or id.
+    #[serde(default)]
+    pub scope_ref: Option<String>,
+}
+
+/// A role held by a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object))]
+pub struct UserRole {
+    /// The user.
+    pub user_id: UserId,
+    /// The role.
+    pub role: Role,
+    /// `global` or `org`.
+    pub scope: String,
+    /// The organization id for `org` scope.
+    pub scope_ref: Option<String>,
+    /// When granted.
+    pub granted_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A role and what it may do (`GET /roles`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object))]
+pub struct RoleInfo {
+    /// The role.
+    pub role: Role,
+    /// Its permissions (including those every signed-in user has).
+    pub permissions: Vec<crate::Grant>,
+}
+
+/// `POST /organizations/{slug}/members`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+pub struct MemberRequest {
+    /// The user to add.
+    pub user_id: UserId,
+    /// Their role (default `member`).
+    #[serde(default)]
+    pub role: Option<OrgRole>,
+}
+
+/// `PATCH /organizations/{slug}/members/{user_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+pub struct MemberPatchRequest {
+    /// The new role.
+    pub role: OrgRole,
+}
+
+/// `GET /audit-logs/stats`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object))]
+pub struct AuditStatsResponse {
+    /// Events matching the filters.
+    pub total: u64,
+    /// Counts by action and result.
+    pub counts: Vec<AuditCount>,
+}
+
+/// `GET /health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object))]
+pub struct HealthResponse {
+    /// `healthy`.
+    pub status: String,
+    /// Service name.
+    pub service: String,
+    /// Version.
+    pub version: String,
+}
+
+/// `GET /ready`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object))]
+pub struct ReadyResponse {
+    /// `ready` or `not_ready`.
+    pub status: String,
+    /// Each checked part and whether it answered.
+    pub checks: Vec<ReadyCheck>,
+}
+
+/// One readiness check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object))]
+pub struct ReadyCheck {
+    /// The part (`relational_store`, ...).
+    pub name: String,
+    /// Whether it answered.
+    pub ok: bool,
+    /// Why not, when it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+    pub error: Option<String>,
+}
+
+macro_rules! paginated {
+    ($(#[$doc:meta])* $name:ident, $item:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(Object))]
+        pub struct $name {
+            /// Items over all pages.
+            pub count: u64,
+            /// URL of the next page, if any.
+            pub next: Option<String>,
+            /// URL of the previous page, if any.
+            pub previous: Option<String>,
+            /// This page.
+            pub results: Vec<$item>,
+        }
+    };
+}
+
+paginated!(
+    /// A page of users.
+    UserList,
+    User
+);
+paginated!(
+    /// A page of organizations.
+    OrganizationList,
+    Organization
+);
+paginated!(
+    /// A page of memberships.
+    MemberList,
+    Membership
+);
+paginated!(
+    /// A page of catalog items.
+    ContentList,
+    ContentItem
+);
+paginated!(
+    /// A page of progress rows.
+    ProgressList,
+    Progress
+);
+paginated!(
+    /// A page of audit events.
+    AuditLogList,
+    AuditEvent
+);

@@ -1,0 +1,570 @@
+//! `/auth/*`, `/users*` and `/roles`.
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::{client_info, page, page_links, AppState, BearerAuth};
+use cyberhub_auth::{AuthSession, Principal};
+use cyberhub_domain::api::*;
+use cyberhub_domain::{
+    permissions_for, AccountStatus, Action, AuditAction, AuditResult, ErrorKind, Resource, Role,
+    RoleGrant, RoleScope, User, UserFilter, UserId,
+};
+use poem::Request;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use secrecy::SecretString;
+use std::sync::Arc;
+
+#[derive(Tags)]
+enum Tag {
+    /// Sign-up, login, tokens.
+    Auth,
+    /// User accounts and roles.
+    Users,
+}
+
+/// 201 with the new account (and, for self-registration, its tokens).
+#[derive(ApiResponse)]
+pub enum SignupResponse {
+    /// Account created.
+    #[oai(status = 201)]
+    Created(Json<AuthResponse>),
+}
+
+/// `POST /users` answer: self-registration gets tokens, an administrator gets the user.
+#[derive(Debug, Clone, Object)]
+pub struct UserCreatedResponse {
+    /// The new user.
+    pub user: User,
+    /// Access token (self-registration only).
+    pub access_token: Option<String>,
+    /// Refresh token (self-registration only).
+    pub refresh_token: Option<String>,
+    /// `Bearer` (self-registration only).
+    pub token_type: Option<String>,
+    /// Access-token lifetime in seconds (self-registration only).
+    pub expires_in: Option<i64>,
+}
+
+/// 201 for `POST /users`.
+#[derive(ApiResponse)]
+pub enum UserCreated {
+    /// Created.
+    #[oai(status = 201)]
+    Created(Json<UserCreatedResponse>),
+}
+
+/// 204 for deletions.
+#[derive(ApiResponse)]
+pub enum Deleted {
+    /// Deleted.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+/// 201 for a role grant.
+#[derive(ApiResponse)]
+pub enum RoleGranted {
+    /// Granted.
+    #[oai(status = 201)]
+    Created(Json<UserRole>),
+}
+
+fn auth_response(s: AuthSession) -> AuthResponse {
+    AuthResponse {
+        user: s.user,
+        access_token: s.tokens.access_token,
+        refresh_token: s.tokens.refresh_token,
+        token_type: s.tokens.token_type.into(),
+        expires_in: s.tokens.expires_in,
+    }
+}
+
+fn secret(s: &str) -> SecretString {
+    SecretString::from(s.to_owned())
+}
+
+fn user_role(g: &RoleGrant) -> UserRole {
+    UserRole {
+        user_id: g.user_id,
+        role: g.role,
+        scope: g.scope.kind_str().into(),
+        scope_ref: g.scope.org().map(|o| o.to_string()),
+        granted_at: g.granted_at,
+    }
+}
+
+/// Account routes.
+pub struct AccountsApi(pub Arc<AppState>);
+
+impl AccountsApi {
+    async fn signup_inner(&self, req: &Request, body: SignupRequest) -> ApiResult<AuthSession> {
+        if body.roles.is_some() {
+            return Err(ApiError::forbidden("Only administrators can set roles."));
+        }
+        Ok(self
+            .0
+            .auth
+            .signup(body.new_user(), &secret(&body.password), &client_info(req))
+            .await?)
+    }
+
+    /// A user visible to `caller`: themselves, or anyone for administrators; else 404.
+    async fn visible_user(&self, caller: &Principal, id: UserId) -> ApiResult<User> {
+        if caller.user_id != id
+            && caller.scope_for(Resource::User, Action::Read) != Some(cyberhub_domain::Scope::All)
+        {
+            return Err(ApiError::not_found("user"));
+        }
+        Ok(self.0.store.get_user(id).await?)
+    }
+
+    async fn me(&self, caller: &Principal) -> ApiResult<MeResponse> {
+        let user = self.0.store.get_user(caller.user_id).await?;
+        let organizations = self
+            .0
+            .store
+            .memberships_of(caller.user_id)
+            .await?
+            .into_iter()
+            .map(|(organization, role)| OrganizationMembership { organization, role })
+            .collect();
+        Ok(MeResponse {
+            user,
+            roles: caller.roles.clone(),
+            organizations,
+        })
+    }
+}
+
+#[OpenApi]
+impl AccountsApi {
+    /// Register a new account (role `mentee`) and sign in.
+    #[oai(path = "/auth/signup", method = "post", tag = "Tag::Auth")]
+    async fn signup(&self, req: &Request, body: Json<SignupRequest>) -> ApiResult<SignupResponse> {
+        let s = self.signup_inner(req, body.0).await?;
+        Ok(SignupResponse::Created(Json(auth_response(s))))
+    }
+
+    /// Sign in with e-mail and password.
+    #[oai(path = "/auth/login", method = "post", tag = "Tag::Auth")]
+    async fn login(
+        &self,
+        req: &Request,
+        body: Json<LoginRequest>,
+    ) -> ApiResult<Json<AuthResponse>> {
+        let s = self
+            .0
+            .auth
+            .login(&body.email, &secret(&body.password), &client_info(req))
+            .await?;
+        Ok(Json(auth_response(s)))
+    }
+
+    /// Exchange a refresh token for a new pair (the old one dies; reusing it ends the session).
+    #[oai(path = "/auth/token/refresh", method = "post", tag = "Tag::Auth")]
+    async fn refresh(
+        &self,
+        req: &Request,
+        body: Json<RefreshRequest>,
+    ) -> ApiResult<Json<TokenResponse>> {
+        let p = self
+            .0
+            .auth
+            .refresh(&body.refresh_token, &client_info(req))
+            .await?;
+        Ok(Json(TokenResponse {
+            access_token: p.access_token,
+            refresh_token: p.refresh_token,
+            token_type: p.token_type.into(),
+            expires_in: p.expires_in,
+        }))
+    }
+
+    /// End the current session (or the refresh token's, or all with `{"all": true}`).
+    #[oai(path = "/auth/logout", method = "post", tag = "Tag::Auth")]
+    async fn logout(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        body: Json<LogoutRequest>,
+    ) -> ApiResult<Json<MessageResponse>> {
+        let caller = self.0.principal(&auth).await?;
+        let all = body.all.unwrap_or(false);
+        let n = self
+            .0
+            .auth
+            .logout(
+                &caller,
+                body.refresh_token.as_deref(),
+                all,
+                &client_info(req),
+            )
+            .await?;
+        Ok(Json(MessageResponse {
+            detail: format!("Logged out ({n} session{}).", if n == 1 { "" } else { "s" }),
+        }))
+    }
+
+    /// The caller, their roles and organizations.
+    #[oai(path = "/auth/me", method = "get", tag = "Tag::Auth")]
+    async fn auth_me(&self, auth: BearerAuth) -> ApiResult<Json<MeResponse>> {
+        let caller = self.0.principal(&auth).await?;
+        Ok(Json(self.me(&caller).await?))
+    }
+
+    /// Change the caller's password; their other sessions end.
+    #[oai(path = "/auth/password/change", method = "post", tag = "Tag::Auth")]
+    async fn change_password(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        body: Json<PasswordChangeRequest>,
+    ) -> ApiResult<Json<MessageResponse>> {
+        let caller = self.0.principal(&auth).await?;
+        self.0
+            .auth
+            .change_password(
+                &caller,
+                &secret(&body.current_password),
+                &secret(&body.new_password),
+                &client_info(req),
+            )
+            .await?;
+        Ok(Json(MessageResponse {
+            detail: "Password changed; other sessions were signed out.".into(),
+        }))
+    }
+
+    /// Users: administrators see all (filters `search`, `role`, `status`); others only themselves.
+    #[oai(path = "/users", method = "get", tag = "Tag::Users")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list_users(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        search: Query<Option<String>>,
+        role: Query<Option<Role>>,
+        status: Query<Option<AccountStatus>>,
+        #[oai(name = "page")] page_no: Query<Option<u32>>,
+        page_size: Query<Option<u32>>,
+    ) -> ApiResult<Json<UserList>> {
+        let caller = self.0.principal(&auth).await?;
+        let p = page(page_no.0, page_size.0)?;
+        let result = if caller.scope_for(Resource::User, Action::Read)
+            == Some(cyberhub_domain::Scope::All)
+        {
+            let filter = UserFilter {
+                search: search.0.filter(|s| !s.trim().is_empty()),
+                role: role.0,
+                status: status.0,
+            };
+            self.0.store.list_users(&filter, p).await?
+        } else {
+            let me = self.0.store.get_user(caller.user_id).await?;
+            let keep = role.0.is_none_or(|r| caller.roles.contains(&r))
+                && status.0.is_none_or(|s| s == me.status);
+            let items: Vec<User> = if keep && p.number() == 1 {
+                vec![me]
+            } else {
+                vec![]
+            };
+            cyberhub_domain::PageResult {
+                total: u64::from(keep),
+                items,
+                page: p,
+            }
+        };
+        let (next, previous) = page_links(req, &result);
+        Ok(Json(UserList {
+            count: result.total,
+            next,
+            previous,
+            results: result.items,
+        }))
+    }
+
+    /// Register (no token: the original sign-up flow, returns tokens) or, with an
+    /// administrator's token, create a user (optionally with roles). Other tokens: 403.
+    #[oai(path = "/users", method = "post", tag = "Tag::Users")]
+    async fn create_user(
+        &self,
+        req: &Request,
+        body: Json<SignupRequest>,
+    ) -> ApiResult<UserCreated> {
+        let body = body.0;
+        match self.0.optional_principal(req).await? {
+            None => {
+                let s = self.signup_inner(req, body).await?;
+                let r = auth_response(s);
+                Ok(UserCreated::Created(Json(UserCreatedResponse {
+                    user: r.user,
+                    access_token: Some(r.access_token),
+                    refresh_token: Some(r.refresh_token),
+                    token_type: Some(r.token_type),
+                    expires_in: Some(r.expires_in),
+                })))
+            }
+            Some(caller) => {
+                if caller.scope_for(Resource::User, Action::Create)
+                    != Some(cyberhub_domain::Scope::All)
+                {
+                    return Err(ApiError::forbidden("Only administrators can create users."));
+                }
+                let roles = body
+                    .roles
+                    .clone()
+                    .filter(|r| !r.is_empty())
+                    .unwrap_or_else(|| vec![Role::Mentee]);
+                let user = self
+                    .0
+                    .auth
+                    .create_account(
+                        body.new_user(),
+                        &secret(&body.password),
+                        &roles,
+                        Some(caller.user_id),
+                    )
+                    .await?;
+                self.0
+                    .auth
+                    .audit(
+                        Some(caller.user_id),
+                        AuditAction::UserCreate,
+                        ("user", Some(user.id.to_string())),
+                        AuditResult::Success,
+                        &client_info(req),
+                        serde_json::json!({"roles": roles}),
+                    )
+                    .await;
+                Ok(UserCreated::Created(Json(UserCreatedResponse {
+                    user,
+                    access_token: None,
+                    refresh_token: None,
+                    token_type: None,
+                    expires_in: None,
+                })))
+            }
+        }
+    }
+
+    /// The caller's own user record.
+    #[oai(path = "/users/me", method = "get", tag = "Tag::Users")]
+    async fn users_me(&self, auth: BearerAuth) -> ApiResult<Json<User>> {
+        let caller = self.0.principal(&auth).await?;
+        Ok(Json(self.0.store.get_user(caller.user_id).await?))
+    }
+
+    /// One user (self or administrators; others 404).
+    #[oai(path = "/users/:id", method = "get", tag = "Tag::Users")]
+    async fn get_user(&self, auth: BearerAuth, id: Path<UserId>) -> ApiResult<Json<User>> {
+        let caller = self.0.principal(&auth).await?;
+        Ok(Json(self.visible_user(&caller, id.0).await?))
+    }
+
+    /// Edit a profile. Users edit their own profile fields; `status` is for administrators;
+    /// roles, e-mail and security fields are never edited here (403 in a self-edit).
+    #[oai(path = "/users/:id", method = "patch", tag = "Tag::Users")]
+    async fn patch_user(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<UserId>,
+        body: Json<UserPatchRequest>,
+    ) -> ApiResult<Json<User>> {
+        let caller = self.0.principal(&auth).await?;
+        self.visible_user(&caller, id.0).await?;
+        let is_admin =
+            caller.scope_for(Resource::User, Action::Update) == Some(cyberhub_domain::Scope::All);
+        let protected = if is_admin {
+            body.read_only_fields()
+        } else {
+            body.protected_fields()
+        };
+        if !protected.is_empty() {
+            return Err(ApiError::forbidden(format!(
+                "You may not change: {}.",
+                protected.join(", ")
+            )));
+        }
+        if is_admin
+            && caller.user_id == id.0
+            && body.status.is_some_and(|s| s != AccountStatus::Active)
+        {
+            return Err(ApiError::forbidden(
+                "Administrators cannot deactivate themselves.",
+            ));
+        }
+        let user = self
+            .0
+            .store
+            .update_user(id.0, &body.to_patch(), self.0.clock.now())
+            .await?;
+        if body.status.is_some() {
+            self.0.auth.invalidate_user(id.0);
+        }
+        self.0
+            .auth
+            .audit(
+                Some(caller.user_id),
+                AuditAction::UserUpdate,
+                ("user", Some(id.0.to_string())),
+                AuditResult::Success,
+                &client_info(req),
+                serde_json::json!({"status": body.status}),
+            )
+            .await;
+        Ok(Json(user))
+    }
+
+    /// Delete an account (self or administrators).
+    #[oai(path = "/users/:id", method = "delete", tag = "Tag::Users")]
+    async fn delete_user(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<UserId>,
+    ) -> ApiResult<Deleted> {
+        let caller = self.0.principal(&auth).await?;
+        self.visible_user(&caller, id.0).await?;
+        self.0.store.delete_user(id.0).await?;
+        self.0.auth.invalidate_user(id.0);
+        self.0
+            .auth
+            .audit(
+                Some(caller.user_id),
+                AuditAction::UserDelete,
+                ("user", Some(id.0.to_string())),
+                AuditResult::Success,
+                &client_info(req),
+                serde_json::json!({}),
+            )
+            .await;
+        Ok(Deleted::NoContent)
+    }
+
+    /// Grant a role (administrators only).
+    #[oai(path = "/users/:id/roles", method = "post", tag = "Tag::Users")]
+    async fn grant_role(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<UserId>,
+        body: Json<RoleGrantRequest>,
+    ) -> ApiResult<RoleGranted> {
+        let caller = self.0.principal(&auth).await?;
+        caller.require_all(Resource::Role, Action::Create)?;
+        self.0.store.get_user(id.0).await?;
+        let scope = self.scope(&body.scope, &body.scope_ref).await?;
+        let grant = RoleGrant {
+            user_id: id.0,
+            role: body.role,
+            scope,
+            granted_by: Some(caller.user_id),
+            granted_at: self.0.clock.now(),
+        };
+        self.0.store.grant_role(&grant).await?;
+        self.0.auth.invalidate_user(id.0);
+        self.0
+            .auth
+            .audit(
+                Some(caller.user_id),
+                AuditAction::RoleGrant,
+                ("user", Some(id.0.to_string())),
+                AuditResult::Success,
+                &client_info(req),
+                serde_json::json!({"role": body.role, "scope": scope.kind_str()}),
+            )
+            .await;
+        Ok(RoleGranted::Created(Json(user_role(&grant))))
+    }
+
+    /// Revoke a role (administrators only; `?scope=org&scope_ref=SLUG` for an org-scoped grant).
+    #[oai(path = "/users/:id/roles/:role", method = "delete", tag = "Tag::Users")]
+    async fn revoke_role(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<UserId>,
+        role: Path<Role>,
+        scope: Query<Option<String>>,
+        scope_ref: Query<Option<String>>,
+    ) -> ApiResult<Deleted> {
+        let caller = self.0.principal(&auth).await?;
+        caller.require_all(Resource::Role, Action::Delete)?;
+        if caller.user_id == id.0
+            && role.0 == Role::Admin
+            && scope.0.as_deref().unwrap_or("global") == "global"
+        {
+            return Err(ApiError::forbidden(
+                "Administrators cannot revoke their own admin role.",
+            ));
+        }
+        let scope = self.scope(&scope.0, &scope_ref.0).await?;
+        self.0.store.revoke_role(id.0, role.0, scope).await?;
+        self.0.auth.invalidate_user(id.0);
+        self.0
+            .auth
+            .audit(
+                Some(caller.user_id),
+                AuditAction::RoleRevoke,
+                ("user", Some(id.0.to_string())),
+                AuditResult::Success,
+                &client_info(req),
+                serde_json::json!({"role": role.0, "scope": scope.kind_str()}),
+            )
+            .await;
+        Ok(Deleted::NoContent)
+    }
+
+    /// The platform roles and their permissions.
+    #[oai(path = "/roles", method = "get", tag = "Tag::Users")]
+    async fn roles(&self, auth: BearerAuth) -> ApiResult<Json<Vec<RoleInfo>>> {
+        self.0.principal(&auth).await?;
+        Ok(Json(
+            Role::ALL
+                .iter()
+                .map(|r| RoleInfo {
+                    role: *r,
+                    permissions: permissions_for(*r),
+                })
+                .collect(),
+        ))
+    }
+}
+
+impl AccountsApi {
+    async fn scope(
+        &self,
+        scope: &Option<String>,
+        scope_ref: &Option<String>,
+    ) -> ApiResult<RoleScope> {
+        match (scope.as_deref().unwrap_or("global"), scope_ref) {
+            ("global", None) => Ok(RoleScope::Global),
+            ("global", Some(_)) => Err(ApiError::field(
+                "scope_ref",
+                "Only org-scoped grants take a scope_ref.",
+            )),
+            ("org", Some(r)) => {
+                let org = match r.parse::<uuid::Uuid>() {
+                    Ok(id) => {
+                        self.0
+                            .store
+                            .get_org_by_id(cyberhub_domain::OrgId(id))
+                            .await?
+                    }
+                    Err(_) => self.0.store.get_org(r).await.map_err(|e| match e.kind() {
+                        ErrorKind::NotFound => ApiError::not_found("organization"),
+                        _ => e.into(),
+                    })?,
+                };
+                Ok(RoleScope::Org(org.id))
+            }
+            ("org", None) => Err(ApiError::field(
+                "scope_ref",
+                "An org-scoped grant needs the organization's slug or id.",
+            )),
+            _ => Err(ApiError::field("scope", "Use global or org.")),
+        }
+    }
+}

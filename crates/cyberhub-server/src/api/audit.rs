@@ -1,0 +1,91 @@
+//! `/audit-logs*`: administrators, analysts and finance see everything; others their own.
+
+use crate::error::ApiResult;
+use crate::state::{page, page_links, AppState, BearerAuth};
+use chrono::{DateTime, Utc};
+use cyberhub_auth::Principal;
+use cyberhub_domain::api::{AuditLogList, AuditStatsResponse};
+use cyberhub_domain::{Action, AuditAction, AuditFilter, AuditResult, Resource, Scope};
+use poem::Request;
+use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
+use poem_openapi::{OpenApi, Tags};
+use std::sync::Arc;
+
+#[derive(Tags)]
+enum Tag {
+    /// The audit log.
+    Audit,
+}
+
+/// Audit routes.
+pub struct AuditApi(pub Arc<AppState>);
+
+fn filter(
+    caller: &Principal,
+    action: Option<AuditAction>,
+    result: Option<AuditResult>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+) -> AuditFilter {
+    let all = caller.scope_for(Resource::AuditLog, Action::Read) == Some(Scope::All);
+    AuditFilter {
+        actor_id: (!all).then_some(caller.user_id),
+        action,
+        result,
+        since,
+        until,
+    }
+}
+
+#[OpenApi]
+impl AuditApi {
+    /// Audit events, newest first.
+    #[oai(path = "/audit-logs", method = "get", tag = "Tag::Audit")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        action: Query<Option<AuditAction>>,
+        result: Query<Option<AuditResult>>,
+        since: Query<Option<DateTime<Utc>>>,
+        until: Query<Option<DateTime<Utc>>>,
+        #[oai(name = "page")] page_no: Query<Option<u32>>,
+        page_size: Query<Option<u32>>,
+    ) -> ApiResult<Json<AuditLogList>> {
+        let caller = self.0.principal(&auth).await?;
+        let p = page(page_no.0, page_size.0)?;
+        let f = filter(&caller, action.0, result.0, since.0, until.0);
+        let r = self.0.store.list_audit(&f, p).await?;
+        let (next, previous) = page_links(req, &r);
+        Ok(Json(AuditLogList {
+            count: r.total,
+            next,
+            previous,
+            results: r.items,
+        }))
+    }
+
+    /// Event counts by action and result, over the same filters.
+    #[oai(path = "/audit-logs/stats", method = "get", tag = "Tag::Audit")]
+    async fn stats(
+        &self,
+        auth: BearerAuth,
+        action: Query<Option<AuditAction>>,
+        result: Query<Option<AuditResult>>,
+        since: Query<Option<DateTime<Utc>>>,
+        until: Query<Option<DateTime<Utc>>>,
+    ) -> ApiResult<Json<AuditStatsResponse>> {
+        let caller = self.0.principal(&auth).await?;
+        let counts = self
+            .0
+            .store
+            .audit_stats(&filter(&caller, action.0, result.0, since.0, until.0))
+            .await?;
+        Ok(Json(AuditStatsResponse {
+            total: counts.iter().map(|c| c.count).sum(),
+            counts,
+        }))
+    }
+}

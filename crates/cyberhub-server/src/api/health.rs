@@ -1,0 +1,77 @@
+//! `/health`, `/ready`, `/metrics`.
+
+use crate::state::AppState;
+use cyberhub_domain::api::{HealthResponse, ReadyCheck, ReadyResponse};
+use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::{ApiResponse, OpenApi, Tags};
+use std::sync::Arc;
+
+#[derive(Tags)]
+enum Tag {
+    /// Liveness, readiness, metrics.
+    Health,
+}
+
+/// Readiness answer.
+#[derive(ApiResponse)]
+pub enum Ready {
+    /// Every dependency answered.
+    #[oai(status = 200)]
+    Ready(Json<ReadyResponse>),
+    /// A dependency did not answer (named in `checks`).
+    #[oai(status = 503)]
+    NotReady(Json<ReadyResponse>),
+}
+
+/// Health routes.
+pub struct HealthApi(pub Arc<AppState>);
+
+/// The liveness body (no I/O).
+pub fn health_body() -> HealthResponse {
+    HealthResponse {
+        status: "healthy".into(),
+        service: "cyberhub-server".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    }
+}
+
+/// Checks every dependency.
+pub async fn readiness(state: &AppState) -> Ready {
+    let store = state.store.ping().await;
+    let checks = vec![ReadyCheck {
+        name: format!("relational_store ({})", state.store.backend()),
+        ok: store.is_ok(),
+        error: store.err().map(|e| e.to_string()),
+    }];
+    let ok = checks.iter().all(|c| c.ok);
+    let body = ReadyResponse {
+        status: if ok { "ready" } else { "not_ready" }.into(),
+        checks,
+    };
+    if ok {
+        Ready::Ready(Json(body))
+    } else {
+        Ready::NotReady(Json(body))
+    }
+}
+
+#[OpenApi]
+impl HealthApi {
+    /// Liveness: answers without touching any dependency.
+    #[oai(path = "/health", method = "get", tag = "Tag::Health")]
+    async fn health(&self) -> Json<HealthResponse> {
+        Json(health_body())
+    }
+
+    /// Readiness: 200 when the relational store answers, 503 naming the failing part otherwise.
+    #[oai(path = "/ready", method = "get", tag = "Tag::Health")]
+    async fn ready(&self) -> Ready {
+        readiness(&self.0).await
+    }
+
+    /// Prometheus metrics.
+    #[oai(path = "/metrics", method = "get", tag = "Tag::Health")]
+    async fn metrics(&self) -> PlainText<String> {
+        PlainText(self.0.metrics.render())
+    }
+}

@@ -1,0 +1,8 @@
+//! The HTTP routes, one module per area.
+
+pub mod accounts;
+pub mod audit;
+pub mod content;
+pub mod health;
+pub mod organizations;
+pub mod progress;

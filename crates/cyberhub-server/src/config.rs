@@ -1,0 +1,285 @@
+//! Server configuration: defaults that run with nothing set, overridden by a TOML file and
+//! then by `CYBERHUB_*` environment variables. The effective configuration is logged at
+//! start-up with secrets redacted (`Debug` never shows them).
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// Development (random JWT secret allowed, with a warning) or production (secrets required).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Local development: missing secrets are generated.
+    Development,
+    /// Production: a missing JWT secret is a start-up error.
+    Production,
+}
+
+/// Everything the server reads at start-up.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `development` (default) or `production`.
+    pub mode: Mode,
+    /// Address to listen on (default `127.0.0.1:8000`).
+    pub bind: SocketAddr,
+    /// Relational store URL (default `sqlite://./data/cyberhub.db`).
+    pub database_url: String,
+    /// JWT signing secret (at least 32 bytes). Required in production.
+    pub jwt_secret: Option<SecretString>,
+    /// Key id of `jwt_secret`.
+    pub jwt_key_id: String,
+    /// Previous signing secrets still accepted, as `kid:secret` pairs (key rotation).
+    pub jwt_previous_keys: Vec<SecretString>,
+    /// Origins allowed by CORS (`*` for any; empty: CORS off).
+    pub cors_origins: Vec<String>,
+    /// Largest accepted request body in bytes.
+    pub max_body_bytes: usize,
+    /// JSON log lines instead of human-readable ones.
+    pub log_json: bool,
+    /// `tracing` filter, e.g. `info,cyberhub_server=debug`.
+    pub log_filter: String,
+    /// Load the seed catalog into an empty catalog at start-up.
+    pub seed_catalog: bool,
+    /// E-mail of the first administrator, created at start-up when missing.
+    pub admin_email: Option<String>,
+    /// Password of the first administrator.
+    pub admin_password: Option<SecretString>,
+    /// Most argon2 hashes computed at once (default: one per core).
+    pub max_concurrent_hashes: Option<usize>,
+    /// Seconds in-flight requests get to finish on shutdown.
+    pub shutdown_grace_secs: u64,
+    /// Use the cheap argon2 parameters (tests only; refused in production).
+    pub insecure_fast_password_hashing: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Development,
+            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            database_url: "sqlite://./data/cyberhub.db".into(),
+            jwt_secret: None,
+            jwt_key_id: "k1".into(),
+            jwt_previous_keys: Vec::new(),
+            cors_origins: Vec::new(),
+            max_body_bytes: 1024 * 1024,
+            log_json: false,
+            log_filter: "info".into(),
+            seed_catalog: true,
+            admin_email: None,
+            admin_password: None,
+            max_concurrent_hashes: None,
+            shutdown_grace_secs: 20,
+            insecure_fast_password_hashing: false,
+        }
+    }
+}
+
+fn redact(s: &Option<SecretString>) -> &'static str {
+    if s.is_some() {
+        "[redacted]"
+    } else {
+        "(unset)"
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("mode", &self.mode)
+            .field("bind", &self.bind)
+            .field(
+                "database_url",
+                &cyberhub_store::redact_url(&self.database_url),
+            )
+            .field("jwt_secret", &redact(&self.jwt_secret))
+            .field("jwt_key_id", &self.jwt_key_id)
+            .field("jwt_previous_keys", &self.jwt_previous_keys.len())
+            .field("cors_origins", &self.cors_origins)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("log_json", &self.log_json)
+            .field("log_filter", &self.log_filter)
+            .field("seed_catalog", &self.seed_catalog)
+            .field("admin_email", &self.admin_email)
+            .field("admin_password", &redact(&self.admin_password))
+            .field("max_concurrent_hashes", &self.max_concurrent_hashes)
+            .field("shutdown_grace_secs", &self.shutdown_grace_secs)
+            .field(
+                "insecure_fast_password_hashing",
+                &self.insecure_fast_password_hashing,
+            )
+            .finish()
+    }
+}
+
+/// A configuration problem (start-up error).
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Defaults, then the TOML file (if given), then `CYBERHUB_*` variables from `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut cfg = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+                toml::from_str(&text)
+                    .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?
+            }
+            None => Config::default(),
+        };
+        for (key, value) in env {
+            let Some(name) = key.strip_prefix("CYBERHUB_") else {
+                continue;
+            };
+            cfg.set(name, &value)?;
+        }
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    fn set(&mut self, name: &str, v: &str) -> Result<(), ConfigError> {
+        let bad = |what: &str| ConfigError(format!("CYBERHUB_{name}: {what}"));
+        let parse_bool = |v: &str| match v.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err(bad("expected true or false")),
+        };
+        let list = |v: &str| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        match name {
+            "MODE" => {
+                self.mode = match v {
+                    "development" | "dev" => Mode::Development,
+                    "production" | "prod" => Mode::Production,
+                    _ => return Err(bad("expected development or production")),
+                }
+            }
+            "BIND" => self.bind = v.parse().map_err(|_| bad("expected HOST:PORT"))?,
+            "PORT" => self
+                .bind
+                .set_port(v.parse().map_err(|_| bad("expected a port number"))?),
+            "DATABASE_URL" => self.database_url = v.to_owned(),
+            "JWT_SECRET" => self.jwt_secret = Some(SecretString::from(v.to_owned())),
+            "JWT_KEY_ID" => self.jwt_key_id = v.to_owned(),
+            "JWT_PREVIOUS_KEYS" => {
+                self.jwt_previous_keys = list(v).into_iter().map(SecretString::from).collect()
+            }
+            "CORS_ORIGINS" => self.cors_origins = list(v),
+            "MAX_BODY_BYTES" => {
+                self.max_body_bytes = v.parse().map_err(|_| bad("expected a number of bytes"))?
+            }
+            "LOG_JSON" => self.log_json = parse_bool(v)?,
+            "LOG" | "LOG_FILTER" => self.log_filter = v.to_owned(),
+            "SEED_CATALOG" => self.seed_catalog = parse_bool(v)?,
+            "ADMIN_EMAIL" => self.admin_email = Some(v.to_owned()).filter(|s| !s.is_empty()),
+            "ADMIN_PASSWORD" => {
+                self.admin_password =
+                    Some(SecretString::from(v.to_owned())).filter(|s| !s.expose_secret().is_empty())
+            }
+            "MAX_CONCURRENT_HASHES" => {
+                self.max_concurrent_hashes = Some(v.parse().map_err(|_| bad("expected a number"))?)
+            }
+            "SHUTDOWN_GRACE_SECS" => {
+                self.shutdown_grace_secs = v.parse().map_err(|_| bad("expected seconds"))?
+            }
+            "INSECURE_FAST_PASSWORD_HASHING" => {
+                self.insecure_fast_password_hashing = parse_bool(v)?
+            }
+            "CONFIG" => {} // the file path itself, read by main
+            _ => return Err(ConfigError(format!("unknown setting CYBERHUB_{name}"))),
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.mode == Mode::Production {
+            if self.jwt_secret.is_none() {
+                return Err(ConfigError(
+                    "CYBERHUB_JWT_SECRET is required in production mode".into(),
+                ));
+            }
+            if self.insecure_fast_password_hashing {
+                return Err(ConfigError(
+                    "insecure_fast_password_hashing is not allowed in production mode".into(),
+                ));
+            }
+        }
+        if self.admin_email.is_some() != self.admin_password.is_some() {
+            return Err(ConfigError(
+                "set both CYBERHUB_ADMIN_EMAIL and CYBERHUB_ADMIN_PASSWORD, or neither".into(),
+            ));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError("max_body_bytes must be at least 1024".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_file_then_env() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.bind.port(), 8000);
+        assert_eq!(c.database_url, "sqlite://./data/cyberhub.db");
+        let dir = std::env::temp_dir().join(format!("cyberhub-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(
+            &file,
+            "bind = \"127.0.0.1:9000\"\ndatabase_url = \"postgres://u:pw@h/db\"\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&file),
+            env(&[("CYBERHUB_PORT", "9100"), ("OTHER", "x")]),
+        )
+        .unwrap();
+        assert_eq!(c.bind.port(), 9100);
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("u:***@h") && !shown.contains("pw"),
+            "{shown}"
+        );
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn production_needs_a_secret_and_typos_fail() {
+        assert!(Config::load(None, env(&[("CYBERHUB_MODE", "production")])).is_err());
+        let ok = Config::load(
+            None,
+            env(&[
+                ("CYBERHUB_MODE", "production"),
+                ("CYBERHUB_JWT_SECRET", "x".repeat(40).as_str()),
+            ]),
+        )
+        .unwrap();
+        assert!(!format!("{ok:?}").contains("xxxx"));
+        assert!(Config::load(None, env(&[("CYBERHUB_PROT", "1")])).is_err());
+        assert!(Config::load(None, env(&[("CYBERHUB_ADMIN_EMAIL", "a@b.co")])).is_err());
+    }
+}

@@ -1,0 +1,110 @@
+//! Shared server state and the helpers every route uses: authentication, client info,
+//! pagination links.
+
+use crate::config::Config;
+use crate::error::{ApiError, ApiResult};
+use crate::metrics::Metrics;
+use cyberhub_auth::{AuthService, ClientInfo, Principal};
+use cyberhub_domain::{Page, PageResult, SharedClock};
+use cyberhub_store::DynStore;
+use poem::Request;
+use poem_openapi::auth::Bearer;
+use poem_openapi::SecurityScheme;
+use std::sync::Arc;
+
+/// What every route shares.
+#[derive(Debug)]
+pub struct AppState {
+    /// Effective configuration.
+    pub config: Config,
+    /// The relational store.
+    pub store: DynStore,
+    /// Accounts, tokens, lock-out, audit.
+    pub auth: Arc<AuthService>,
+    /// Time.
+    pub clock: SharedClock,
+    /// Request counters.
+    pub metrics: Arc<Metrics>,
+}
+
+/// `Authorization: Bearer <access token>`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "JWT")]
+pub struct BearerAuth(pub Bearer);
+
+impl AppState {
+    /// The caller behind a bearer token (401 when the token or its session is not valid).
+    pub async fn principal(&self, auth: &BearerAuth) -> ApiResult<Principal> {
+        Ok(self.auth.authenticate(&auth.0.token).await?)
+    }
+
+    /// The caller, if the request carries an `Authorization: Bearer` header (for routes
+    /// that also serve anonymous callers).
+    pub async fn optional_principal(&self, req: &Request) -> ApiResult<Option<Principal>> {
+        let Some(value) = req.headers().get("authorization") else {
+            return Ok(None);
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .ok_or_else(|| {
+                ApiError::unauthorized("Malformed Authorization header; expected 'Bearer <token>'.")
+            })?;
+        Ok(Some(self.auth.authenticate(token.trim()).await?))
+    }
+}
+
+/// Client address and user agent of a request.
+pub fn client_info(req: &Request) -> ClientInfo {
+    let addr = req
+        .remote_addr()
+        .as_socket_addr()
+        .map(|a| a.ip().to_string());
+    let user_agent = req
+        .headers()
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(256).collect());
+    ClientInfo { addr, user_agent }
+}
+
+/// A validated page from `?page=&page_size=`.
+pub fn page(page: Option<u32>, page_size: Option<u32>) -> ApiResult<Page> {
+    Ok(Page::new(page, page_size)?)
+}
+
+/// The `next` and `previous` URLs of a page, keeping the request's other query parameters.
+pub fn page_links<T>(req: &Request, result: &PageResult<T>) -> (Option<String>, Option<String>) {
+    let host = req
+        .headers()
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let path = req.original_uri().path();
+    let others: Vec<(String, String)> = req
+        .original_uri()
+        .query()
+        .map(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).unwrap_or_default())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| k != "page" && k != "page_size")
+        .collect();
+    let link = |n: u32| {
+        let mut q = others.clone();
+        q.push(("page".into(), n.to_string()));
+        q.push(("page_size".into(), result.page.size().to_string()));
+        format!(
+            "http://{host}{path}?{}",
+            serde_urlencoded::to_string(&q).unwrap_or_default()
+        )
+    };
+    let n = result.page.number();
+    (
+        result.has_next().then(|| link(n + 1)),
+        result.has_previous().then(|| link(n - 1)),
+    )
+}

@@ -1,0 +1,1191 @@
+//! The HTTP API end to end: the real server on a free port, a real HTTP client, once on
+//! SQLite and once on PostgreSQL (a fresh database per case). Every route of `shared/API.md`
+//! outside the AI section is exercised, with its success and error paths.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code may fail loudly
+
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+const ADMIN_EMAIL: &str = "admin@cyberhub.test";
+const ADMIN_PASSWORD: &str = "admin-pass-for-tests-2026";
+const PASSWORD: &str = "blue-team-2026";
+
+struct TestApp {
+    base: String,
+    client: Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    cleanup: Option<(String, String)>,
+    dir: Option<std::path::PathBuf>,
+}
+
+struct Resp {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+impl TestApp {
+    async fn spawn(database_url: String) -> Self {
+        let cfg = cyberhub_server::Config {
+            database_url,
+            jwt_secret: Some("an-http-test-secret-of-at-least-32-bytes".to_owned().into()),
+            insecure_fast_password_hashing: true,
+            admin_email: Some(ADMIN_EMAIL.into()),
+            admin_password: Some(ADMIN_PASSWORD.to_owned().into()),
+            max_body_bytes: 64 * 1024,
+            shutdown_grace_secs: 5,
+            ..Default::default()
+        };
+        let app = cyberhub_server::build(cfg).await.expect("server builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            app.serve(listener, async {
+                rx.await.ok();
+            })
+            .await
+            .unwrap();
+        });
+        Self {
+            base,
+            client: Client::new(),
+            shutdown: Some(tx),
+            task: Some(task),
+            cleanup: None,
+            dir: None,
+        }
+    }
+
+    async fn sqlite() -> Option<Self> {
+        let dir =
+            std::env::temp_dir().join(format!("cyberhub-http-{}", uuid::Uuid::new_v4().simple()));
+        let mut app = Self::spawn(format!("sqlite://{}/api.db", dir.display())).await;
+        app.dir = Some(dir);
+        Some(app)
+    }
+
+    async fn postgres() -> Option<Self> {
+        let admin = cyberhub_store::conformance::postgres_admin_url()?;
+        let (url, name) = cyberhub_store::conformance::create_postgres_database(&admin).await;
+        let mut app = Self::spawn(url).await;
+        app.cleanup = Some((admin, name));
+        Some(app)
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            tx.send(()).ok();
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap();
+        }
+        if let Some((admin, name)) = self.cleanup.take() {
+            cyberhub_store::conformance::drop_postgres_database(&admin, &name).await;
+        }
+        if let Some(d) = self.dir.take() {
+            std::fs::remove_dir_all(d).ok();
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with('/')
+            && !path.starts_with("/api/")
+            && !matches!(path, "/health" | "/ready" | "/metrics")
+            && !path.starts_with("/docs")
+        {
+            format!("{}/api/v1{path}", self.base)
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut rb = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let r = rb.send().await.expect("request sent");
+        let status = r.status();
+        let headers = r.headers().clone();
+        let text = r.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        if status.is_server_error() {
+            panic!("{status} from {path}: {body}");
+        }
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Resp {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+    async fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+    async fn delete(&self, path: &str, token: &str) -> Resp {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Signs a new learner up; returns (user id, access token, refresh token).
+    async fn signup(&self, email: &str) -> (String, String, String) {
+        let r = self.post("/auth/signup", None, json!({"email": email, "password": PASSWORD, "first_name": "Test", "last_name": "Learner"})).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        (
+            s(&r.body["user"]["id"]),
+            s(&r.body["access_token"]),
+            s(&r.body["refresh_token"]),
+        )
+    }
+
+    async fn admin(&self) -> String {
+        let r = self
+            .post(
+                "/auth/login",
+                None,
+                json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        s(&r.body["access_token"])
+    }
+}
+
+fn s(v: &Value) -> String {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a string: {v}"))
+        .to_owned()
+}
+
+fn assert_detail(r: &Resp, status: u16) {
+    assert_eq!(r.status.as_u16(), status, "{}", r.body);
+    assert!(
+        r.body["detail"].is_string(),
+        "every error has a detail: {}",
+        r.body
+    );
+}
+
+macro_rules! http_cases {
+    ($backend:ident: $($case:ident),+ $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(app) = super::TestApp::$backend().await else { return };
+                    super::$case(&app).await;
+                    app.stop().await;
+                }
+            )+
+        }
+    };
+}
+
+macro_rules! all_cases {
+    ($($backend:ident),+) => {
+        $(http_cases!($backend: health_ready_metrics_docs, signup_login_refresh_logout, lockout_answers_429,
+            users_and_roles, organizations_and_members, content_catalog, progress_rules_and_visibility,
+            audit_log, framework_errors_are_json, concurrent_progress_writers);)+
+    };
+}
+
+all_cases!(sqlite, postgres);
+
+async fn health_ready_metrics_docs(app: &TestApp) {
+    let r = app.call(Method::GET, "/health", None, None).await;
+    assert_eq!(
+        (r.status.as_u16(), r.body["status"].as_str()),
+        (200, Some("healthy"))
+    );
+    let r = app.call(Method::GET, "/api/v1/health/", None, None).await;
+    assert_eq!(r.body["service"], "cyberhub-server");
+    let r = app.call(Method::GET, "/ready", None, None).await;
+    assert_eq!(
+        (r.status.as_u16(), r.body["status"].as_str()),
+        (200, Some("ready"))
+    );
+    let r = app.call(Method::GET, "/metrics", None, None).await;
+    assert!(s(&r.body).contains("cyberhub_http_requests_total{class=\"2xx\"}"));
+    let r = app
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(r.body["openapi"], "3.0.0");
+    for path in [
+        "/auth/login",
+        "/users/{id}",
+        "/organizations/{slug}/members/{user_id}",
+        "/progress/{id}",
+        "/audit-logs/stats",
+    ] {
+        assert!(r.body["paths"][path].is_object(), "spec documents {path}");
+    }
+    let docs = app.client.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.unwrap().contains("swagger"));
+}
+
+async fn signup_login_refresh_logout(app: &TestApp) {
+    let (id, access, refresh) = app.signup("Ada@Example.org").await;
+    let dup = app.post("/auth/signup", None, json!({"email": "ada@example.org", "password": PASSWORD, "first_name": "A", "last_name": "B"})).await;
+    assert_detail(&dup, 409);
+    let weak = app.post("/auth/signup", None, json!({"email": "weak@example.org", "password": "password123", "first_name": "A", "last_name": "B"})).await;
+    assert_detail(&weak, 400);
+    assert_eq!(weak.body["errors"][0]["field"], "password");
+    let bad = app
+        .post(
+            "/auth/signup",
+            None,
+            json!({"email": "nope", "password": PASSWORD, "first_name": "", "last_name": "B"}),
+        )
+        .await;
+    let fields: Vec<String> = bad.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| s(&e["field"]))
+        .collect();
+    assert_eq!(fields, ["email", "first_name"]);
+    let roles = app.post("/auth/signup", None, json!({"email": "sneaky@example.org", "password": PASSWORD, "first_name": "A", "last_name": "B", "roles": ["admin"]})).await;
+    assert_detail(&roles, 403);
+    // The original registration flow: POST /users without a token.
+    let legacy = app.post("/users", None, json!({"email": "legacy@example.org", "password": PASSWORD, "first_name": "Old", "last_name": "Flow"})).await;
+    assert_eq!(legacy.status, 201, "{}", legacy.body);
+    assert!(legacy.body["access_token"].is_string());
+
+    let me = app.get("/auth/me", &access).await;
+    assert_eq!(
+        (s(&me.body["user"]["id"]), me.body["roles"].clone()),
+        (id.clone(), json!(["mentee"]))
+    );
+    assert_eq!(
+        app.get("/users/me", &access).await.body["email"],
+        "ada@example.org"
+    );
+
+    let wrong = app
+        .post(
+            "/auth/login",
+            None,
+            json!({"email": "ada@example.org", "password": "not-my-password"}),
+        )
+        .await;
+    let unknown = app
+        .post(
+            "/auth/login",
+            None,
+            json!({"email": "ghost@example.org", "password": "not-my-password"}),
+        )
+        .await;
+    assert_detail(&wrong, 401);
+    assert_eq!(
+        wrong.body, unknown.body,
+        "wrong password and unknown e-mail look the same"
+    );
+    assert_eq!(wrong.body["detail"], "Invalid credentials");
+
+    let r1 = app
+        .post(
+            "/auth/token/refresh",
+            None,
+            json!({"refresh_token": refresh}),
+        )
+        .await;
+    assert_eq!(r1.status, 200, "{}", r1.body);
+    let (access2, refresh2) = (s(&r1.body["access_token"]), s(&r1.body["refresh_token"]));
+    assert_eq!(r1.body["token_type"], "Bearer");
+    let as_access = app.get("/auth/me", &refresh2).await;
+    assert_detail(&as_access, 401);
+    let as_refresh = app
+        .post(
+            "/auth/token/refresh",
+            None,
+            json!({"refresh_token": access2}),
+        )
+        .await;
+    assert_detail(&as_refresh, 401);
+    // Reuse of the first refresh token kills the family.
+    let reuse = app
+        .post(
+            "/auth/token/refresh",
+            None,
+            json!({"refresh_token": refresh}),
+        )
+        .await;
+    assert_detail(&reuse, 401);
+    assert_detail(
+        &app.post(
+            "/auth/token/refresh",
+            None,
+            json!({"refresh_token": refresh2}),
+        )
+        .await,
+        401,
+    );
+    assert_detail(&app.get("/auth/me", &access2).await, 401);
+
+    // Logout: the access token stops working.
+    let login = app
+        .post(
+            "/auth/login",
+            None,
+            json!({"email": "ada@example.org", "password": PASSWORD}),
+        )
+        .await;
+    let tok = s(&login.body["access_token"]);
+    assert_eq!(app.get("/auth/me", &tok).await.status, 200);
+    let out = app.post("/auth/logout", Some(&tok), json!({})).await;
+    assert_eq!(out.status, 200, "{}", out.body);
+    assert_detail(&app.get("/auth/me", &tok).await, 401);
+    assert_detail(&app.post("/auth/logout", None, json!({})).await, 401);
+
+    // Password change ends the other sessions.
+    let a = s(&app
+        .post(
+            "/auth/login",
+            None,
+            json!({"email": "ada@example.org", "password": PASSWORD}),
+        )
+        .await
+        .body["access_token"]);
+    let b = s(&app
+        .post(
+            "/auth/login",
+            None,
+            json!({"email": "ada@example.org", "password": PASSWORD}),
+        )
+        .await
+        .body["access_token"]);
+    let bad_current = app
+        .post(
+            "/auth/password/change",
+            Some(&a),
+            json!({"current_password": "nope-nope-nope", "new_password": "a-new-password-2026"}),
+        )
+        .await;
+    assert_detail(&bad_current, 400);
+    let ok = app
+        .post(
+            "/auth/password/change",
+            Some(&a),
+            json!({"current_password": PASSWORD, "new_password": "a-new-password-2026"}),
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(app.get("/auth/me", &a).await.status, 200);
+    assert_detail(&app.get("/auth/me", &b).await, 401);
+    let all = app
+        .post("/auth/logout", Some(&a), json!({"all": true}))
+        .await;
+    assert_eq!(all.status, 200);
+    assert_detail(&app.get("/auth/me", &a).await, 401);
+}
+
+async fn lockout_answers_429(app: &TestApp) {
+    app.signup("locked@example.org").await;
+    for _ in 0..5 {
+        assert_detail(
+            &app.post(
+                "/auth/login",
+                None,
+                json!({"email": "locked@example.org", "password": "wrong-password!"}),
+            )
+            .await,
+            401,
+        );
+    }
+    let r = app
+        .post(
+            "/auth/login",
+            None,
+            json!({"email": "locked@example.org", "password": PASSWORD}),
+        )
+        .await;
+    assert_detail(&r, 429);
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=30).contains(&retry), "{retry}");
+}
+
+async fn users_and_roles(app: &TestApp) {
+    let admin = app.admin().await;
+    let (ada, ada_tok, _) = app.signup("ada@example.org").await;
+    let (bob, bob_tok, _) = app.signup("bob@example.org").await;
+
+    let mine = app.get("/users", &ada_tok).await;
+    assert_eq!(
+        (
+            mine.body["count"].as_u64(),
+            s(&mine.body["results"][0]["id"])
+        ),
+        (Some(1), ada.clone())
+    );
+    let all = app.get("/users?page_size=2", &admin).await;
+    assert_eq!(all.body["count"], 3);
+    assert!(all.body["next"].as_str().unwrap().contains("page=2"));
+    assert_eq!(app.get("/users?search=BOB", &admin).await.body["count"], 1);
+    assert_eq!(app.get("/users?role=admin", &admin).await.body["count"], 1);
+    assert_detail(&app.get("/users?role=wizard", &admin).await, 400);
+
+    assert_detail(&app.get(&format!("/users/{bob}"), &ada_tok).await, 404);
+    assert_eq!(app.get(&format!("/users/{bob}"), &admin).await.status, 200);
+    let ok = app.patch(&format!("/users/{ada}"), &ada_tok, json!({"bio": "Blue teamer", "learning_preferences": {"preferred_tracks": ["defender"]}})).await;
+    assert_eq!(
+        (ok.status.as_u16(), ok.body["bio"].as_str()),
+        (200, Some("Blue teamer"))
+    );
+    for forbidden in [
+        json!({"roles": ["admin"]}),
+        json!({"status": "active"}),
+        json!({"email": "x@y.co"}),
+        json!({"is_superuser": true}),
+    ] {
+        assert_detail(
+            &app.patch(&format!("/users/{ada}"), &ada_tok, forbidden)
+                .await,
+            403,
+        );
+    }
+    assert_detail(
+        &app.patch(
+            &format!("/users/{ada}"),
+            &ada_tok,
+            json!({"favourite_colour": "red"}),
+        )
+        .await,
+        400,
+    );
+    assert_detail(
+        &app.patch(&format!("/users/{bob}"), &ada_tok, json!({"bio": "x"}))
+            .await,
+        404,
+    );
+    assert_detail(
+        &app.patch(
+            &format!("/users/{ada}"),
+            &ada_tok,
+            json!({"country": "Germany"}),
+        )
+        .await,
+        400,
+    );
+
+    // Administrators suspend; the suspended user's token stops working.
+    let sus = app
+        .patch(
+            &format!("/users/{bob}"),
+            &admin,
+            json!({"status": "suspended"}),
+        )
+        .await;
+    assert_eq!(sus.body["status"], "suspended");
+    assert_detail(&app.get("/auth/me", &bob_tok).await, 401);
+    assert_detail(
+        &app.post(
+            "/auth/login",
+            None,
+            json!({"email": "bob@example.org", "password": PASSWORD}),
+        )
+        .await,
+        401,
+    );
+    app.patch(
+        &format!("/users/{bob}"),
+        &admin,
+        json!({"status": "active"}),
+    )
+    .await;
+
+    // Admin creates users; anyone else with a token gets 403.
+    let created = app.post("/users", Some(&admin), json!({"email": "mentor@example.org", "password": PASSWORD, "first_name": "Men", "last_name": "Tor", "roles": ["mentor"]})).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert!(created.body["access_token"].is_null());
+    assert_detail(&app.post("/users", Some(&ada_tok), json!({"email": "x@example.org", "password": PASSWORD, "first_name": "A", "last_name": "B"})).await, 403);
+
+    // Roles: admin only.
+    assert_detail(
+        &app.post(
+            &format!("/users/{bob}/roles"),
+            Some(&ada_tok),
+            json!({"role": "admin"}),
+        )
+        .await,
+        403,
+    );
+    let g = app
+        .post(
+            &format!("/users/{bob}/roles"),
+            Some(&admin),
+            json!({"role": "analyst"}),
+        )
+        .await;
+    assert_eq!(
+        (g.status.as_u16(), g.body["scope"].as_str()),
+        (201, Some("global"))
+    );
+    assert_detail(
+        &app.post(
+            &format!("/users/{bob}/roles"),
+            Some(&admin),
+            json!({"role": "analyst"}),
+        )
+        .await,
+        409,
+    );
+    assert_detail(
+        &app.post(
+            &format!("/users/{bob}/roles"),
+            Some(&admin),
+            json!({"role": "mentor", "scope": "org", "scope_ref": "no-such-org"}),
+        )
+        .await,
+        404,
+    );
+    assert_detail(
+        &app.delete(&format!("/users/{bob}/roles/analyst"), &ada_tok)
+            .await,
+        403,
+    );
+    assert_eq!(
+        app.delete(&format!("/users/{bob}/roles/analyst"), &admin)
+            .await
+            .status,
+        204
+    );
+    assert_detail(
+        &app.delete(&format!("/users/{bob}/roles/analyst"), &admin)
+            .await,
+        404,
+    );
+    let roles = app.get("/roles", &ada_tok).await;
+    assert_eq!(roles.body.as_array().unwrap().len(), 8);
+
+    assert_detail(&app.delete(&format!("/users/{bob}"), &ada_tok).await, 404);
+    assert_eq!(
+        app.delete(&format!("/users/{ada}"), &ada_tok).await.status,
+        204
+    );
+    assert_detail(&app.get("/auth/me", &ada_tok).await, 401);
+}
+
+async fn organizations_and_members(app: &TestApp) {
+    let admin = app.admin().await;
+    let (_, mentee, _) = app.signup("mentee@example.org").await;
+    let (dir_id, _, _) = app.signup("director@example.org").await;
+    let (other_id, other, _) = app.signup("other@example.org").await;
+    app.post(
+        &format!("/users/{dir_id}/roles"),
+        Some(&admin),
+        json!({"role": "program_director"}),
+    )
+    .await;
+    let director = s(&app
+        .post(
+            "/auth/login",
+            None,
+            json!({"email": "director@example.org", "password": PASSWORD}),
+        )
+        .await
+        .body["access_token"]);
+
+    let body = json!({"name": "Acme Security", "slug": "acme-security", "org_type": "employer", "website": "https://acme.example"});
+    assert_detail(
+        &app.post("/organizations", Some(&mentee), body.clone())
+            .await,
+        403,
+    );
+    let created = app
+        .post("/organizations", Some(&director), body.clone())
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_detail(&app.post("/organizations", Some(&admin), body).await, 409);
+    assert_detail(
+        &app.post(
+            "/organizations",
+            Some(&director),
+            json!({"name": "X", "slug": "Bad Slug", "org_type": "sponsor"}),
+        )
+        .await,
+        400,
+    );
+    assert_detail(
+        &app.post(
+            "/organizations",
+            Some(&director),
+            json!({"name": "X", "slug": "x-org", "org_type": "charity"}),
+        )
+        .await,
+        400,
+    );
+    let other_org = app
+        .post(
+            "/organizations",
+            Some(&admin),
+            json!({"name": "Other", "slug": "other-org", "org_type": "partner"}),
+        )
+        .await;
+    assert_eq!(other_org.status, 201);
+
+    assert_eq!(app.get("/organizations", &director).await.body["count"], 1);
+    assert_eq!(app.get("/organizations", &admin).await.body["count"], 2);
+    assert_eq!(app.get("/organizations", &mentee).await.body["count"], 0);
+    assert_detail(&app.get("/organizations/acme-security", &mentee).await, 404);
+    assert_detail(
+        &app.get("/organizations/acme-security/members", &mentee)
+            .await,
+        404,
+    );
+
+    let me_id = s(&app.get("/auth/me", &mentee).await.body["user"]["id"]);
+    let add = app
+        .post(
+            "/organizations/acme-security/members",
+            Some(&director),
+            json!({"user_id": me_id}),
+        )
+        .await;
+    assert_eq!(
+        (add.status.as_u16(), add.body["role"].as_str()),
+        (201, Some("member"))
+    );
+    assert_detail(
+        &app.post(
+            "/organizations/acme-security/members",
+            Some(&director),
+            json!({"user_id": me_id}),
+        )
+        .await,
+        409,
+    );
+    assert_detail(
+        &app.post(
+            "/organizations/acme-security/members",
+            Some(&director),
+            json!({"user_id": uuid::Uuid::new_v4()}),
+        )
+        .await,
+        404,
+    );
+    assert_eq!(
+        app.get("/organizations/acme-security", &mentee).await.body["slug"],
+        "acme-security"
+    );
+    assert_eq!(
+        app.get("/organizations/acme-security/members", &mentee)
+            .await
+            .body["count"],
+        2
+    );
+    assert_detail(
+        &app.patch(
+            "/organizations/acme-security",
+            &mentee,
+            json!({"name": "Hacked"}),
+        )
+        .await,
+        403,
+    );
+    assert_detail(
+        &app.post(
+            "/organizations/acme-security/members",
+            Some(&mentee),
+            json!({"user_id": other_id}),
+        )
+        .await,
+        403,
+    );
+    let me_data = app.get("/auth/me", &mentee).await;
+    assert_eq!(me_data.body["organizations"][0]["role"], "member");
+    // Cross-organization: the other org's admin sees nothing of acme.
+    assert_detail(&app.get("/organizations/acme-security", &other).await, 404);
+
+    let renamed = app
+        .patch(
+            "/organizations/acme-security",
+            &director,
+            json!({"name": "ACME"}),
+        )
+        .await;
+    assert_eq!(renamed.body["name"], "ACME");
+    assert_detail(
+        &app.patch(
+            &format!("/organizations/acme-security/members/{dir_id}"),
+            &director,
+            json!({"role": "member"}),
+        )
+        .await,
+        409,
+    );
+    let promoted = app
+        .patch(
+            &format!("/organizations/acme-security/members/{me_id}"),
+            &director,
+            json!({"role": "admin"}),
+        )
+        .await;
+    assert_eq!(promoted.body["role"], "admin");
+    assert_eq!(
+        app.delete(
+            &format!("/organizations/acme-security/members/{dir_id}"),
+            &mentee
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(
+        app.get("/organizations/acme-security/members/", &mentee)
+            .await
+            .body["count"],
+        1
+    );
+    assert_detail(
+        &app.delete("/organizations/acme-security", &other).await,
+        404,
+    );
+    assert_eq!(
+        app.delete("/organizations/acme-security", &mentee)
+            .await
+            .status,
+        204
+    );
+    assert_detail(&app.get("/organizations/acme-security", &admin).await, 404);
+}
+
+async fn content_catalog(app: &TestApp) {
+    let admin = app.admin().await;
+    let (_, learner, _) = app.signup("reader@example.org").await;
+    let all = app.get("/content", &learner).await;
+    let total = all.body["count"].as_u64().unwrap();
+    assert!(total >= 60, "seed catalog loaded: {total}");
+    assert_eq!(all.body["results"].as_array().unwrap().len(), 20);
+    let p2 = app
+        .get(&s(&all.body["next"]).replace(&app.base, ""), &learner)
+        .await;
+    assert_eq!(p2.status, 200);
+    assert!(p2.body["previous"].is_string());
+    let off = app
+        .get("/content?track=offensive&content_type=lab", &learner)
+        .await;
+    assert!(off.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["track"] == "offensive" && i["content_type"] == "lab"));
+    assert!(
+        app.get("/content?search=ransomware", &learner).await.body["count"]
+            .as_u64()
+            .unwrap()
+            >= 2
+    );
+    assert_detail(&app.get("/content?page_size=101", &learner).await, 400);
+    assert_detail(&app.get("/content?page=abc", &learner).await, 400);
+    assert_detail(&app.call(Method::GET, "/content", None, None).await, 401);
+
+    let new = json!({"content_id": "test-lab-1", "content_type": "lab", "title": "Test lab", "description": "A lab.", "track": "defender", "difficulty": "beginner", "tags": ["Test"], "estimated_minutes": 30});
+    assert_detail(
+        &app.post("/content", Some(&learner), new.clone()).await,
+        403,
+    );
+    let c = app.post("/content", Some(&admin), new.clone()).await;
+    assert_eq!(c.status, 201, "{}", c.body);
+    assert_eq!(c.body["tags"], json!(["test"]));
+    assert_detail(&app.post("/content", Some(&admin), new).await, 409);
+    assert_detail(
+        &app.post(
+            "/content",
+            Some(&admin),
+            json!({"content_type": "podcast", "title": "x"}),
+        )
+        .await,
+        400,
+    );
+    assert_detail(
+        &app.post(
+            "/content",
+            Some(&admin),
+            json!({"content_type": "lab", "title": "", "estimated_minutes": 0}),
+        )
+        .await,
+        400,
+    );
+    let id = s(&c.body["id"]);
+    assert_eq!(
+        app.get(&format!("/content/{id}"), &learner).await.body["content_id"],
+        "test-lab-1"
+    );
+    assert_eq!(
+        app.get("/content/test-lab-1", &learner).await.body["id"],
+        id.as_str()
+    );
+    assert_detail(
+        &app.patch(&format!("/content/{id}"), &learner, json!({"title": "x"}))
+            .await,
+        403,
+    );
+    assert_eq!(
+        app.patch(
+            &format!("/content/{id}"),
+            &admin,
+            json!({"title": "Renamed lab"})
+        )
+        .await
+        .body["title"],
+        "Renamed lab"
+    );
+    assert_detail(&app.delete(&format!("/content/{id}"), &learner).await, 403);
+    assert_eq!(
+        app.delete(&format!("/content/{id}"), &admin).await.status,
+        204
+    );
+    assert_detail(&app.get(&format!("/content/{id}"), &learner).await, 404);
+}
+
+async fn progress_rules_and_visibility(app: &TestApp) {
+    let admin = app.admin().await;
+    let (ada_id, ada, _) = app.signup("ada@example.org").await;
+    let (_, eve, _) = app.signup("eve@example.org").await;
+    let (mentor_id, _, _) = app.signup("mentor@example.org").await;
+    app.post(
+        &format!("/users/{mentor_id}/roles"),
+        Some(&admin),
+        json!({"role": "mentor"}),
+    )
+    .await;
+    let mentor = s(&app
+        .post(
+            "/auth/login",
+            None,
+            json!({"email": "mentor@example.org", "password": PASSWORD}),
+        )
+        .await
+        .body["access_token"]);
+
+    let p = app.post("/progress", Some(&ada), json!({"content_id": "def-soc-foundations", "content_type": "course", "completion_percentage": 40})).await;
+    assert_eq!(
+        (p.status.as_u16(), p.body["status"].as_str()),
+        (201, Some("in_progress"))
+    );
+    assert!(p.body["started_at"].is_string());
+    let pid = s(&p.body["id"]);
+    assert_detail(
+        &app.post(
+            "/progress",
+            Some(&ada),
+            json!({"content_id": "def-soc-foundations", "content_type": "course"}),
+        )
+        .await,
+        409,
+    );
+    assert_detail(
+        &app.post(
+            "/progress",
+            Some(&ada),
+            json!({"content_id": "x", "content_type": "course", "completion_percentage": 150}),
+        )
+        .await,
+        400,
+    );
+    assert_detail(
+        &app.post(
+            "/progress",
+            Some(&ada),
+            json!({"content_id": "x", "content_type": "course", "score": -1}),
+        )
+        .await,
+        400,
+    );
+    assert_detail(&app.post("/progress", Some(&ada), json!({"content_id": "x", "content_type": "course", "status": "completed", "completion_percentage": 50})).await, 400);
+    assert_detail(
+        &app.post(
+            "/progress",
+            Some(&ada),
+            json!({"content_id": "x", "content_type": "course", "status": "done"}),
+        )
+        .await,
+        400,
+    );
+    for i in 0..4 {
+        let r = app.post("/progress", Some(&ada), json!({"content_id": format!("lab-{i}"), "content_type": "lab", "completion_percentage": i * 10, "metadata": {"n": i}})).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+
+    let done = app
+        .patch(
+            &format!("/progress/{pid}"),
+            &ada,
+            json!({"completion_percentage": 100, "score": 91.5}),
+        )
+        .await;
+    assert_eq!(
+        (
+            done.body["status"].as_str(),
+            done.body["completed_at"].is_string()
+        ),
+        (Some("completed"), true)
+    );
+    assert_detail(
+        &app.patch(
+            &format!("/progress/{pid}"),
+            &ada,
+            json!({"status": "not_started"}),
+        )
+        .await,
+        409,
+    );
+    assert_eq!(
+        app.get(&format!("/progress/{pid}"), &ada).await.body["status"],
+        "completed"
+    );
+
+    let list = app
+        .get(
+            "/progress?content_type=lab&ordering=-completion_percentage&page_size=3",
+            &ada,
+        )
+        .await;
+    assert_eq!(list.body["count"], 4);
+    assert_eq!(list.body["results"][0]["content_id"], "lab-3");
+    assert!(list.body["next"]
+        .as_str()
+        .unwrap()
+        .contains("content_type=lab"));
+    assert_eq!(
+        app.get("/progress?status=completed", &ada).await.body["count"],
+        1
+    );
+    assert_eq!(
+        app.get("/progress?search=LAB-", &ada).await.body["count"],
+        4
+    );
+    assert_detail(&app.get("/progress?ordering=password", &ada).await, 400);
+
+    // Others: 404 for rows and for ?user=.
+    assert_detail(&app.get(&format!("/progress/{pid}"), &eve).await, 404);
+    assert_detail(
+        &app.patch(&format!("/progress/{pid}"), &eve, json!({"score": 1}))
+            .await,
+        404,
+    );
+    assert_detail(&app.delete(&format!("/progress/{pid}"), &eve).await, 404);
+    assert_detail(
+        &app.get(&format!("/progress?user={ada_id}"), &eve).await,
+        404,
+    );
+    assert_eq!(app.get("/progress", &eve).await.body["count"], 0);
+    // A mentor sees Ada's progress only once they share an organization.
+    assert_detail(
+        &app.get(&format!("/progress?user={ada_id}"), &mentor).await,
+        404,
+    );
+    app.post(
+        "/organizations",
+        Some(&admin),
+        json!({"name": "Cohort", "slug": "cohort-one", "org_type": "sponsor"}),
+    )
+    .await;
+    for u in [&ada_id, &mentor_id] {
+        assert_eq!(
+            app.post(
+                "/organizations/cohort-one/members",
+                Some(&admin),
+                json!({"user_id": u})
+            )
+            .await
+            .status,
+            201
+        );
+    }
+    assert_eq!(
+        app.get(&format!("/progress?user={ada_id}"), &mentor)
+            .await
+            .body["count"],
+        5
+    );
+    assert_eq!(
+        app.get(&format!("/progress?user={ada_id}"), &admin)
+            .await
+            .body["count"],
+        5
+    );
+    assert_eq!(
+        app.get(&format!("/progress/{pid}"), &admin).await.status,
+        200
+    );
+    assert_eq!(
+        app.delete(&format!("/progress/{pid}"), &ada).await.status,
+        204
+    );
+    assert_detail(&app.get(&format!("/progress/{pid}"), &ada).await, 404);
+}
+
+async fn audit_log(app: &TestApp) {
+    let admin = app.admin().await;
+    let (_, ada, _) = app.signup("audited@example.org").await;
+    app.post(
+        "/auth/login",
+        None,
+        json!({"email": "audited@example.org", "password": "wrong-password"}),
+    )
+    .await;
+    let mine = app.get("/audit-logs", &ada).await;
+    let actions: Vec<String> = mine.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| s(&e["action"]))
+        .collect();
+    assert!(
+        actions.contains(&"signup".to_owned()) && actions.contains(&"login_failure".to_owned()),
+        "{actions:?}"
+    );
+    assert!(
+        !actions.contains(&"login_success".to_owned()),
+        "the admin's login is not Ada's event"
+    );
+    let all = app.get("/audit-logs?action=login_success", &admin).await;
+    assert!(all.body["count"].as_u64().unwrap() >= 1);
+    let failures = app.get("/audit-logs?result=failure", &admin).await;
+    assert!(failures.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["result"] == "failure"));
+    let stats = app.get("/audit-logs/stats", &admin).await;
+    assert!(stats.body["total"].as_u64().unwrap() >= 3);
+    let future = app
+        .get("/audit-logs?since=2999-01-01T00:00:00Z", &admin)
+        .await;
+    assert_eq!(future.body["count"], 0);
+    assert_detail(&app.get("/audit-logs?since=yesterday", &admin).await, 400);
+    let own_stats = app.get("/audit-logs/stats", &ada).await;
+    assert!(own_stats.body["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["action"] != "login_success"));
+}
+
+async fn framework_errors_are_json(app: &TestApp) {
+    let (_, tok, _) = app.signup("errors@example.org").await;
+    let raw = |m: Method, p: &str| app.client.request(m, app.url(p)).bearer_auth(&tok);
+    let malformed = raw(Method::POST, "/progress")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+    assert!(malformed.json::<Value>().await.unwrap()["detail"].is_string());
+    let wrong_type = raw(Method::POST, "/progress")
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_type.status(), 415);
+    assert!(wrong_type.json::<Value>().await.unwrap()["detail"].is_string());
+    let missing = raw(Method::GET, "/no/such/route").send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(missing.json::<Value>().await.unwrap()["detail"].is_string());
+    let method = raw(Method::PUT, "/progress").send().await.unwrap();
+    assert_eq!(method.status(), 405);
+    assert!(method.json::<Value>().await.unwrap()["detail"].is_string());
+    let huge = json!({"content_id": "x", "content_type": "lab", "metadata": {"blob": "x".repeat(100 * 1024)}});
+    let too_big = raw(Method::POST, "/progress")
+        .json(&huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_big.status(), 413);
+    assert!(too_big.json::<Value>().await.unwrap()["detail"].is_string());
+    assert_eq!(
+        app.get("/progress/", &tok).await.status,
+        200,
+        "trailing slash tolerated"
+    );
+    assert_eq!(app.get("/auth/me/", &tok).await.status, 200);
+    assert_detail(&app.get("/progress/not-a-uuid", &tok).await, 400);
+    assert_detail(&app.get("/auth/me", "garbage.token.here").await, 401);
+    let no_bearer = app
+        .client
+        .get(app.url("/auth/me"))
+        .header("authorization", "Basic abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_bearer.status(), 401);
+    assert!(no_bearer.json::<Value>().await.unwrap()["detail"].is_string());
+    let unicode = app
+        .post(
+            "/progress",
+            Some(&tok),
+            json!({"content_id": "ünï\u{0000}cödé", "content_type": "lab"}),
+        )
+        .await;
+    assert_detail(&unicode, 400);
+}
+
+async fn concurrent_progress_writers(app: &TestApp) {
+    let app = Arc::new(TestApp {
+        base: app.base.clone(),
+        client: app.client.clone(),
+        shutdown: None,
+        task: None,
+        cleanup: None,
+        dir: None,
+    });
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let (_, tok, _) = app.signup(&format!("racer{i}@example.org")).await;
+            let mut ids = Vec::new();
+            for j in 0..3 {
+                let r = app.post("/progress", Some(&tok), json!({"content_id": format!("item-{j}"), "content_type": "module", "completion_percentage": 10})).await;
+                assert_eq!(r.status, 201, "{}", r.body);
+                ids.push(s(&r.body["id"]));
+            }
+            for id in &ids {
+                let r = app.patch(&format!("/progress/{id}"), &tok, json!({"completion_percentage": 60 + i % 30})).await;
+                assert_eq!(r.status, 200, "{}", r.body);
+            }
+            (tok, i)
+        }));
+    }
+    for t in tasks {
+        let (tok, i) = t.await.unwrap();
+        let list = app.get("/progress", &tok).await;
+        assert_eq!(list.body["count"], 3, "no write lost");
+        assert!(list.body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["completion_percentage"].as_f64() == Some(f64::from(60 + i % 30))));
+    }
+}
