@@ -51,7 +51,15 @@ step "embedded example"
 cargo run --locked --example embedded
 
 step "benchmarks, one pass each in test mode (numbers: cargo bench)"
-cargo test --locked --bench auth
+cargo test --locked --bench auth --bench load
+
+step "the committed OpenAPI document matches the server"
+cargo run --locked -q -p cyberhub-server -- openapi > "$CYBERHUB_CACHE/openapi.json"
+if ! diff -q docs/openapi.json "$CYBERHUB_CACHE/openapi.json" >/dev/null; then
+  diff -u docs/openapi.json "$CYBERHUB_CACHE/openapi.json" | head -40
+  echo "docs/openapi.json is stale: run  cargo run -p cyberhub-server -- openapi > docs/openapi.json" >&2
+  exit 1
+fi
 
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
