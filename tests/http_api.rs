@@ -1189,3 +1189,34 @@ async fn concurrent_progress_writers(app: &TestApp) {
             .all(|p| p["completion_percentage"].as_f64() == Some(f64::from(60 + i % 30))));
     }
 }
+
+/// SIGTERM-style shutdown lets a request that is already in flight finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_in_flight_requests() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut app = TestApp::sqlite().await.unwrap();
+    let body = json!({"email": "late@example.org", "password": PASSWORD, "first_name": "Late", "last_name": "Comer"}).to_string();
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!("POST /api/v1/auth/signup HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len());
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let (first, rest) = body.split_at(10);
+    conn.write_all(first.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    app.shutdown.take().unwrap().send(()).unwrap(); // shutdown starts while the body is half sent
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    conn.write_all(rest.as_bytes()).await.unwrap();
+    let mut response = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), conn.read(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&response[..n]);
+    assert!(text.starts_with("HTTP/1.1 201"), "{text}");
+    app.task.take().unwrap().await.unwrap();
+    assert!(
+        tokio::net::TcpStream::connect(&addr).await.is_err(),
+        "no new connections after shutdown"
+    );
+    app.stop().await;
+}
