@@ -41,30 +41,10 @@ impl PostgresStore {
     }
 }
 
-crate::sql_store::impl_sql_store!(PostgresStore, sqlx::Postgres, for_update = " FOR UPDATE");
-
-#[async_trait]
-impl Store for PostgresStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
-
-    async fn migrate(&self) -> Result<()> {
-        sqlx::migrate!("./migrations/postgres")
-            .run(&self.write)
-            .await?;
-        Ok(())
-    }
-
-    async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.read)
-            .await
-            .map_err(db_err("database"))?;
-        Ok(())
-    }
-
-    async fn close(&self) {
-        self.write.close().await;
-    }
-}
+crate::sql_store::impl_sql_store!(
+    PostgresStore,
+    sqlx::Postgres,
+    backend = "postgres",
+    migrations = "./migrations/postgres",
+    for_update = " FOR UPDATE"
+);

@@ -7,7 +7,7 @@
 //! transaction, so an error leaves nothing half-written.
 
 macro_rules! impl_sql_store {
-    ($store:ty, $db:ty, for_update = $for_update:literal) => {
+    ($store:ty, $db:ty, backend = $backend:literal, migrations = $migrations:literal, for_update = $for_update:literal) => {
         use $crate::error::{Result, StoreError};
         use $crate::rows::*;
         use $crate::session::{RotateOutcome, Session};
@@ -26,6 +26,20 @@ macro_rules! impl_sql_store {
 
         fn db_err(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
             move |e| StoreError::from_sqlx(what, e)
+        }
+
+        /// `NotFound` for `what` unless a statement touched a row.
+        fn one_row(what: &'static str, rows_affected: u64) -> Result<()> {
+            if rows_affected == 0 {
+                Err(StoreError::not_found(what))
+            } else {
+                Ok(())
+            }
+        }
+
+        async fn delete_by_id(pool: &sqlx::Pool<$db>, sql: &'static str, id: Uuid, what: &'static str) -> Result<()> {
+            let r = sqlx::query(sql).bind(id).execute(pool).await.map_err(db_err(what))?;
+            one_row(what, r.rows_affected())
         }
 
         fn total(n: i64) -> u64 {
@@ -192,22 +206,11 @@ macro_rules! impl_sql_store {
                     .execute(&self.write)
                     .await
                     .map_err(db_err("user"))?;
-                if r.rows_affected() == 0 {
-                    return Err(StoreError::not_found("user"));
-                }
-                Ok(())
+                one_row("user", r.rows_affected())
             }
 
             async fn delete_user(&self, id: UserId) -> Result<()> {
-                let r = sqlx::query("DELETE FROM users WHERE id = $1")
-                    .bind(id.0)
-                    .execute(&self.write)
-                    .await
-                    .map_err(db_err("user"))?;
-                if r.rows_affected() == 0 {
-                    return Err(StoreError::not_found("user"));
-                }
-                Ok(())
+                delete_by_id(&self.write, "DELETE FROM users WHERE id = $1", id.0, "user").await
             }
 
             async fn list_users(&self, filter: &UserFilter, page: Page) -> Result<PageResult<User>> {
@@ -290,10 +293,7 @@ macro_rules! impl_sql_store {
                 .execute(&self.write)
                 .await
                 .map_err(db_err("session"))?;
-                if r.rows_affected() == 0 {
-                    return Err(StoreError::not_found("session"));
-                }
-                Ok(())
+                one_row("session", r.rows_affected())
             }
 
             async fn revoke_user_sessions(
@@ -343,10 +343,7 @@ macro_rules! impl_sql_store {
                     .await,
                 }
                 .map_err(db_err("role grant"))?;
-                if r.rows_affected() == 0 {
-                    return Err(StoreError::not_found("role grant"));
-                }
-                Ok(())
+                one_row("role grant", r.rows_affected())
             }
 
             async fn list_roles(&self, user_id: UserId) -> Result<Vec<RoleGrant>> {
@@ -506,15 +503,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn delete_org(&self, id: OrgId) -> Result<()> {
-                let r = sqlx::query("DELETE FROM organizations WHERE id = $1")
-                    .bind(id.0)
-                    .execute(&self.write)
-                    .await
-                    .map_err(db_err("organization"))?;
-                if r.rows_affected() == 0 {
-                    return Err(StoreError::not_found("organization"));
-                }
-                Ok(())
+                delete_by_id(&self.write, "DELETE FROM organizations WHERE id = $1", id.0, "organization").await
             }
 
             async fn add_member(&self, m: &Membership) -> Result<()> {
@@ -677,10 +666,7 @@ macro_rules! impl_sql_store {
                 .execute(ex)
                 .await
                 .map_err(db_err("content item"))?;
-            if r.rows_affected() == 0 {
-                return Err(StoreError::not_found("content item"));
-            }
-            Ok(())
+            one_row("content item", r.rows_affected())
         }
 
         #[async_trait]
@@ -728,15 +714,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn delete_content(&self, id: ContentUuid) -> Result<()> {
-                let r = sqlx::query("DELETE FROM content_items WHERE id = $1")
-                    .bind(id.0)
-                    .execute(&self.write)
-                    .await
-                    .map_err(db_err("content item"))?;
-                if r.rows_affected() == 0 {
-                    return Err(StoreError::not_found("content item"));
-                }
-                Ok(())
+                delete_by_id(&self.write, "DELETE FROM content_items WHERE id = $1", id.0, "content item").await
             }
 
             async fn list_content(&self, filter: &ContentFilter, page: Page) -> Result<PageResult<ContentItem>> {
@@ -859,10 +837,7 @@ macro_rules! impl_sql_store {
                 q.push_bind(id.0);
                 push_owner(&mut q, owner);
                 let r = q.build().execute(&self.write).await.map_err(db_err("progress"))?;
-                if r.rows_affected() == 0 {
-                    return Err(StoreError::not_found("progress"));
-                }
-                Ok(())
+                one_row("progress", r.rows_affected())
             }
 
             async fn list_progress(&self, filter: &ProgressFilter, page: Page) -> Result<PageResult<Progress>> {
@@ -947,6 +922,29 @@ macro_rules! impl_sql_store {
                         })
                     })
                     .collect()
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn migrate(&self) -> Result<()> {
+                sqlx::migrate!($migrations).run(&self.write).await?;
+                Ok(())
+            }
+
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.read).await.map_err(db_err("database"))?;
+                Ok(())
+            }
+
+            async fn close(&self) {
+                // For PostgreSQL both handles are the same pool; closing twice is harmless.
+                self.write.close().await;
+                self.read.close().await;
             }
         }
     };

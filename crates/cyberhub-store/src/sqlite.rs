@@ -70,31 +70,10 @@ impl SqliteStore {
     }
 }
 
-crate::sql_store::impl_sql_store!(SqliteStore, sqlx::Sqlite, for_update = "");
-
-#[async_trait]
-impl Store for SqliteStore {
-    fn backend(&self) -> &'static str {
-        "sqlite"
-    }
-
-    async fn migrate(&self) -> Result<()> {
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&self.write)
-            .await?;
-        Ok(())
-    }
-
-    async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.read)
-            .await
-            .map_err(db_err("database"))?;
-        Ok(())
-    }
-
-    async fn close(&self) {
-        self.write.close().await;
-        self.read.close().await;
-    }
-}
+crate::sql_store::impl_sql_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    backend = "sqlite",
+    migrations = "./migrations/sqlite",
+    for_update = ""
+);
