@@ -15,11 +15,12 @@ T0=$(date +%s)
 step() { printf '\n[test.sh +%ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
 
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-export CYBERHUB_CACHE="${CYBERHUB_CACHE:-$HOME/.cache/cyberhub}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CYBERHUB_CACHE/target}"
+CACHE_DIR="${CYBERHUB_CACHE:-$HOME/.cache/cyberhub}"
+unset CYBERHUB_CACHE  # not a server setting; keep CYBERHUB_* for the server's own
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE_DIR/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
-mkdir -p "$CYBERHUB_CACHE"
+mkdir -p "$CACHE_DIR"
 
 step "PostgreSQL"
 if [ -z "${DATABASE_URL:-}" ]; then
@@ -54,9 +55,9 @@ step "benchmarks, one pass each in test mode (numbers: cargo bench)"
 cargo test --locked --bench auth --bench load
 
 step "the committed OpenAPI document matches the server"
-cargo run --locked -q -p cyberhub-server -- openapi > "$CYBERHUB_CACHE/openapi.json"
-if ! diff -q docs/openapi.json "$CYBERHUB_CACHE/openapi.json" >/dev/null; then
-  diff -u docs/openapi.json "$CYBERHUB_CACHE/openapi.json" | head -40
+cargo run --locked -q -p cyberhub-server -- openapi > "$CACHE_DIR/openapi.json"
+if ! diff -q docs/openapi.json "$CACHE_DIR/openapi.json" >/dev/null; then
+  diff -u docs/openapi.json "$CACHE_DIR/openapi.json" | head -40
   echo "docs/openapi.json is stale: run  cargo run -p cyberhub-server -- openapi > docs/openapi.json" >&2
   exit 1
 fi

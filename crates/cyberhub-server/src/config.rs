@@ -53,6 +53,9 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Use the cheap argon2 parameters (tests only; refused in production).
     pub insecure_fast_password_hashing: bool,
+    /// `CYBERHUB_*` variables that are not settings (logged as warnings at start-up).
+    #[serde(skip)]
+    pub ignored_env: Vec<String>,
 }
 
 impl Default for Config {
@@ -74,6 +77,7 @@ impl Default for Config {
             max_concurrent_hashes: None,
             shutdown_grace_secs: 20,
             insecure_fast_password_hashing: false,
+            ignored_env: Vec::new(),
         }
     }
 }
@@ -199,7 +203,7 @@ impl Config {
                 self.insecure_fast_password_hashing = parse_bool(v)?
             }
             "CONFIG" => {} // the file path itself, read by main
-            _ => return Err(ConfigError(format!("unknown setting CYBERHUB_{name}"))),
+            _ => self.ignored_env.push(format!("CYBERHUB_{name}")),
         }
         Ok(())
     }
@@ -279,7 +283,13 @@ mod tests {
         )
         .unwrap();
         assert!(!format!("{ok:?}").contains("xxxx"));
-        assert!(Config::load(None, env(&[("CYBERHUB_PROT", "1")])).is_err());
+        let typo = Config::load(None, env(&[("CYBERHUB_PROT", "1")])).unwrap();
+        assert_eq!(
+            typo.ignored_env,
+            ["CYBERHUB_PROT"],
+            "unknown variables are reported, not fatal"
+        );
+        assert!(Config::load(None, env(&[("CYBERHUB_PORT", "eighty")])).is_err());
         assert!(Config::load(None, env(&[("CYBERHUB_ADMIN_EMAIL", "a@b.co")])).is_err());
     }
 }

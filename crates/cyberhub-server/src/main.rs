@@ -56,6 +56,9 @@ async fn main() -> ExitCode {
     }
     init_logging(&config);
     tracing::info!(config = ?config, "starting cyberhub-server {}", env!("CARGO_PKG_VERSION"));
+    for name in &config.ignored_env {
+        tracing::warn!(variable = %name, "ignoring an environment variable that is not a CyberHub setting (typo?)");
+    }
     let listener = match tokio::net::TcpListener::bind(config.bind).await {
         Ok(l) => l,
         Err(e) => {
