@@ -4,7 +4,8 @@
 # Starts what the tests need (PostgreSQL on 127.0.0.1:5432, installed with apt if missing),
 # creates a fresh database for this run, then: rustfmt check, clippy -D warnings, every
 # test of the workspace (cargo-nextest, plus doc tests), the embedded example, and one
-# pass of each benchmark in test mode. Build outputs live outside the clone
+# pass of each benchmark in test mode, the OpenAPI drift check and a wasm32 compile check of
+# the domain crate. Build outputs live outside the clone
 # (CARGO_TARGET_DIR, default ~/.cache/cyberhub/target) so a warm run takes minutes.
 #
 # Environment: CYBERHUB_CACHE (default ~/.cache/cyberhub), CARGO_TARGET_DIR,
@@ -61,6 +62,10 @@ if ! diff -q docs/openapi.json "$CACHE_DIR/openapi.json" >/dev/null; then
   echo "docs/openapi.json is stale: run  cargo run -p cyberhub-server -- openapi > docs/openapi.json" >&2
   exit 1
 fi
+
+step "cyberhub-domain compiles for wasm32 (Debian rustc-web + build-std)"
+bash scripts/install-wasm-toolchain.sh --no-browser --no-clippy --no-bindgen
+CARGO_WASM_TARGET_DIR="$CACHE_DIR/target-wasm" cargo-wasm check --locked -p cyberhub-domain
 
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
