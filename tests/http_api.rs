@@ -33,7 +33,14 @@ struct Resp {
 
 impl TestApp {
     async fn spawn(database_url: String) -> Self {
-        let cfg = cyberhub_server::Config {
+        Self::spawn_with(database_url, |_| {}).await
+    }
+
+    async fn spawn_with(
+        database_url: String,
+        tweak: impl FnOnce(&mut cyberhub_server::Config),
+    ) -> Self {
+        let mut cfg = cyberhub_server::Config {
             database_url,
             jwt_secret: Some("an-http-test-secret-of-at-least-32-bytes".to_owned().into()),
             insecure_fast_password_hashing: true,
@@ -43,6 +50,7 @@ impl TestApp {
             shutdown_grace_secs: 5,
             ..Default::default()
         };
+        tweak(&mut cfg);
         let app = cyberhub_server::build(cfg).await.expect("server builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -1218,5 +1226,42 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
         tokio::net::TcpStream::connect(&addr).await.is_err(),
         "no new connections after shutdown"
     );
+    app.stop().await;
+}
+
+/// CORS is off by default and answers preflights for configured origins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_is_configurable() {
+    let dir = std::env::temp_dir().join(format!("cyberhub-http-{}", uuid::Uuid::new_v4().simple()));
+    let mut app = TestApp::spawn_with(format!("sqlite://{}/cors.db", dir.display()), |c| {
+        c.cors_origins = vec!["http://localhost:5173".into()];
+    })
+    .await;
+    app.dir = Some(dir);
+    let pre = app
+        .client
+        .request(Method::OPTIONS, app.url("/progress"))
+        .header("origin", "http://localhost:5173")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(pre.status().is_success(), "{}", pre.status());
+    assert_eq!(
+        pre.headers()["access-control-allow-origin"],
+        "http://localhost:5173"
+    );
+    let other = app
+        .client
+        .get(app.url("/health"))
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
     app.stop().await;
 }
