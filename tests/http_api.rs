@@ -1229,6 +1229,54 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     app.stop().await;
 }
 
+/// Behind a trusted proxy the per-client lock-out follows `X-Forwarded-For`; otherwise the
+/// header is ignored (a client cannot dodge the lock-out by inventing addresses).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_address_from_trusted_proxy_only() {
+    for trust in [true, false] {
+        let dir =
+            std::env::temp_dir().join(format!("cyberhub-http-{}", uuid::Uuid::new_v4().simple()));
+        let mut app = TestApp::spawn_with(format!("sqlite://{}/xff.db", dir.display()), |c| {
+            c.trust_forwarded_for = trust
+        })
+        .await;
+        app.dir = Some(dir);
+        let login = |email: String, xff: &'static str| {
+            app.client
+                .post(app.url("/auth/login"))
+                .header("x-forwarded-for", xff)
+                .json(&json!({"email": email, "password": "Winter2026!x"}))
+                .send()
+        };
+        for i in 0..20 {
+            assert_eq!(
+                login(format!("spray{i}@example.org"), "203.0.113.7")
+                    .await
+                    .unwrap()
+                    .status(),
+                401
+            );
+        }
+        assert_eq!(
+            login("next@example.org".into(), "203.0.113.7")
+                .await
+                .unwrap()
+                .status(),
+            429
+        );
+        let other = login("next@example.org".into(), "198.51.100.9")
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(
+            other,
+            if trust { 401 } else { 429 },
+            "trust_forwarded_for = {trust}"
+        );
+        app.stop().await;
+    }
+}
+
 /// CORS is off by default and answers preflights for configured origins.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_is_configurable() {

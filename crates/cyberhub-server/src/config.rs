@@ -53,6 +53,9 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Use the cheap argon2 parameters (tests only; refused in production).
     pub insecure_fast_password_hashing: bool,
+    /// Take the client address from `X-Forwarded-For` (set only behind a trusted reverse
+    /// proxy: the per-client lock-out and the audit log use this address).
+    pub trust_forwarded_for: bool,
     /// `CYBERHUB_*` variables that are not settings (logged as warnings at start-up).
     #[serde(skip)]
     pub ignored_env: Vec<String>,
@@ -77,6 +80,7 @@ impl Default for Config {
             max_concurrent_hashes: None,
             shutdown_grace_secs: 20,
             insecure_fast_password_hashing: false,
+            trust_forwarded_for: false,
             ignored_env: Vec::new(),
         }
     }
@@ -202,6 +206,7 @@ impl Config {
             "INSECURE_FAST_PASSWORD_HASHING" => {
                 self.insecure_fast_password_hashing = parse_bool(v)?
             }
+            "TRUST_FORWARDED_FOR" => self.trust_forwarded_for = parse_bool(v)?,
             "CONFIG" => {} // the file path itself, read by main
             _ => self.ignored_env.push(format!("CYBERHUB_{name}")),
         }

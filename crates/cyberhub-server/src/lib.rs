@@ -217,6 +217,7 @@ impl App {
             .with(NormalizePath::new(TrailingSlash::Trim))
             .with(body_limit::BodyLimit(self.state.config.max_body_bytes))
             .with_if(!self.state.config.cors_origins.is_empty(), cors)
+            .data(state::ForwardedFor(self.state.config.trust_forwarded_for))
             .with(Observe(self.state.metrics.clone()))
             .catch_all_error(error::render_error);
         ep.into_endpoint().boxed()

@@ -58,12 +58,22 @@ impl AppState {
     }
 }
 
-/// Client address and user agent of a request.
+/// Client address and user agent of a request. The address is the peer's, or with
+/// `trust_forwarded_for` the first `X-Forwarded-For` entry (when it parses as an IP).
 pub fn client_info(req: &Request) -> ClientInfo {
-    let addr = req
-        .remote_addr()
-        .as_socket_addr()
-        .map(|a| a.ip().to_string());
+    let forwarded = req
+        .data::<ForwardedFor>()
+        .filter(|f| f.0)
+        .and_then(|_| req.headers().get("x-forwarded-for"))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
+        .map(|ip| ip.to_string());
+    let addr = forwarded.or_else(|| {
+        req.remote_addr()
+            .as_socket_addr()
+            .map(|a| a.ip().to_string())
+    });
     let user_agent = req
         .headers()
         .get("user-agent")
@@ -108,3 +118,7 @@ pub fn page_links<T>(req: &Request, result: &PageResult<T>) -> (Option<String>, 
         result.has_previous().then(|| link(n - 1)),
     )
 }
+
+/// Request data: whether `X-Forwarded-For` is trusted (set from the configuration).
+#[derive(Debug, Clone, Copy)]
+pub struct ForwardedFor(pub bool);
