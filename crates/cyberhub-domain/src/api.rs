@@ -222,9 +222,9 @@ pub struct UserPatchRequest {
 impl UserPatchRequest {
     /// Names of fields present that no self-service request may set.
     pub fn protected_fields(&self) -> Vec<&'static str> {
-        let mut v = Vec::new();
-        let checks: [(&'static str, bool); 8] = [
-            ("status", self.status.is_some()),
+        // Administrator-only domain fields (status), then the account fields never edited here.
+        let mut v = self.to_patch().admin_only_fields();
+        let never: [(&'static str, bool); 7] = [
             ("roles", self.roles.is_some()),
             ("email", self.email.is_some()),
             ("password", self.password.is_some()),
@@ -233,11 +233,12 @@ impl UserPatchRequest {
             ("is_active", self.is_active.is_some()),
             ("organization", self.organization.is_some()),
         ];
-        for (name, set) in checks {
-            if set {
-                v.push(name);
-            }
-        }
+        v.extend(
+            never
+                .into_iter()
+                .filter(|(_, set)| *set)
+                .map(|(name, _)| name),
+        );
         v
     }
 

@@ -33,14 +33,6 @@ impl Page {
         errs.into_result(Self { page, page_size })
     }
 
-    /// The first page of `page_size` items (clamped into range).
-    pub fn first(page_size: u32) -> Self {
-        Self {
-            page: 1,
-            page_size: page_size.clamp(1, Self::MAX_SIZE),
-        }
-    }
-
     /// 1-based page number.
     pub fn number(&self) -> u32 {
         self.page
@@ -91,15 +83,6 @@ impl<T> PageResult<T> {
     /// Whether a page precedes this one.
     pub fn has_previous(&self) -> bool {
         self.page.number() > 1
-    }
-
-    /// Maps the items, keeping the counts.
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> PageResult<U> {
-        PageResult {
-            items: self.items.into_iter().map(f).collect(),
-            total: self.total,
-            page: self.page,
-        }
     }
 }
 

@@ -246,25 +246,6 @@ impl UserPatch {
         }
         v
     }
-
-    /// Fields of a user record that no self-service request may carry at all
-    /// (the server answers 403 when a self-PATCH names one of them).
-    pub const PROTECTED_FIELDS: &'static [&'static str] = &[
-        "status",
-        "roles",
-        "role",
-        "is_staff",
-        "is_superuser",
-        "is_active",
-        "organization",
-        "organizations",
-        "password",
-        "password_hash",
-        "email",
-        "id",
-        "created_at",
-        "updated_at",
-    ];
 }
 
 impl Validate for UserPatch {

@@ -218,8 +218,8 @@ impl App {
             .with(body_limit::BodyLimit(self.state.config.max_body_bytes))
             .with_if(!self.state.config.cors_origins.is_empty(), cors)
             .data(state::ForwardedFor(self.state.config.trust_forwarded_for))
-            .with(Observe(self.state.metrics.clone()))
-            .catch_all_error(error::render_error);
+            // Outermost: renders every error (ours and poem's) as {"detail"} JSON, counts it.
+            .with(Observe(self.state.metrics.clone()));
         ep.into_endpoint().boxed()
     }
 
