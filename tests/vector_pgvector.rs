@@ -15,7 +15,9 @@ struct PgVector(String);
 #[async_trait::async_trait]
 impl Harness for PgVector {
     async fn open(&self) -> DynVectorStore {
-        cyberhub_vector::open(&format!("pgvector+{}", self.0)).await.unwrap()
+        cyberhub_vector::open(&format!("pgvector+{}", self.0))
+            .await
+            .unwrap()
     }
 }
 

@@ -19,7 +19,9 @@ struct Qdrant(String);
 #[async_trait::async_trait]
 impl Harness for Qdrant {
     async fn open(&self) -> DynVectorStore {
-        cyberhub_vector::open(&format!("qdrant+{}", self.0)).await.unwrap()
+        cyberhub_vector::open(&format!("qdrant+{}", self.0))
+            .await
+            .unwrap()
     }
 }
 

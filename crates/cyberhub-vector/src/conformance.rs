@@ -117,7 +117,10 @@ fn payload(track: &str, kind: &str, tags: &[&str]) -> Payload {
 
 async fn collection(store: &DynVectorStore, prefix: &str, dim: usize, d: Distance) -> String {
     let name = unique(prefix);
-    assert!(store.create_collection(&CollectionSpec::new(&name, dim, d)).await.unwrap());
+    assert!(store
+        .create_collection(&CollectionSpec::new(&name, dim, d))
+        .await
+        .unwrap());
     name
 }
 
@@ -127,7 +130,13 @@ async fn upsert_all(store: &DynVectorStore, name: &str, points: Vec<Point>) {
     }
 }
 
-fn brute_force(points: &[Point], q: &[f32], k: usize, d: Distance, keep: impl Fn(&Point) -> bool) -> Vec<PointId> {
+fn brute_force(
+    points: &[Point],
+    q: &[f32],
+    k: usize,
+    d: Distance,
+    keep: impl Fn(&Point) -> bool,
+) -> Vec<PointId> {
     let mut scored: Vec<(f32, PointId)> = points
         .iter()
         .filter(|p| keep(p))
@@ -150,7 +159,10 @@ pub async fn round_trip(h: &dyn Harness) {
     let name = unique("rt");
     let spec = CollectionSpec::new(&name, 8, Distance::Cosine);
     assert!(store.create_collection(&spec).await.unwrap(), "created");
-    assert!(!store.create_collection(&spec).await.unwrap(), "identical create is a no-op");
+    assert!(
+        !store.create_collection(&spec).await.unwrap(),
+        "identical create is a no-op"
+    );
     let other = CollectionSpec::new(&name, 9, Distance::Cosine);
     let e = store.create_collection(&other).await.unwrap_err();
     assert_eq!(e.kind(), VectorErrorKind::CollectionExists);
@@ -174,7 +186,10 @@ pub async fn round_trip(h: &dyn Harness) {
     for p in &points {
         let got = store.get(&name, p.id).await.unwrap().expect("stored point");
         assert_eq!(got.id, p.id);
-        assert!(close(&got.vector, &unit(&p.vector), 1e-5), "cosine stores unit vectors");
+        assert!(
+            close(&got.vector, &unit(&p.vector), 1e-5),
+            "cosine stores unit vectors"
+        );
         assert_eq!(got.payload, p.payload);
         let hits = store
             .search(&name, &SearchRequest::new(p.vector.clone(), 3))
@@ -182,8 +197,15 @@ pub async fn round_trip(h: &dyn Harness) {
             .unwrap();
         assert_eq!(hits.len(), 3);
         assert_eq!(hits[0].id, p.id, "a point is its own nearest neighbour");
-        assert!((hits[0].score - 1.0).abs() < 1e-4, "cosine score {}", hits[0].score);
-        assert!(hits.windows(2).all(|w| w[0].score >= w[1].score), "closest first");
+        assert!(
+            (hits[0].score - 1.0).abs() < 1e-4,
+            "cosine score {}",
+            hits[0].score
+        );
+        assert!(
+            hits.windows(2).all(|w| w[0].score >= w[1].score),
+            "closest first"
+        );
     }
     assert!(store.get(&name, id(99)).await.unwrap().is_none());
     assert!(store.drop_collection(&name).await.unwrap());
@@ -198,8 +220,14 @@ pub async fn payload_round_trip(h: &dyn Harness) {
     let store = h.open().await;
     let name = collection(&store, "pl", 4, Distance::Cosine).await;
     let mut extra = serde_json::Map::new();
-    extra.insert("title".into(), serde_json::json!("Intro to Nmap — ünïcode ✓"));
-    extra.insert("nested".into(), serde_json::json!({"a": [1, 2.5, null, true], "b": {"c": "d"}}));
+    extra.insert(
+        "title".into(),
+        serde_json::json!("Intro to Nmap — ünïcode ✓"),
+    );
+    extra.insert(
+        "nested".into(),
+        serde_json::json!({"a": [1, 2.5, null, true], "b": {"c": "d"}}),
+    );
     let p = Payload {
         content_id: Some("nmap-101".into()),
         content_type: Some("course".into()),
@@ -219,7 +247,10 @@ pub async fn payload_round_trip(h: &dyn Harness) {
         .await
         .unwrap();
     assert_eq!(store.get(&name, id(1)).await.unwrap().unwrap().payload, p);
-    assert_eq!(store.get(&name, id(2)).await.unwrap().unwrap().payload, bare);
+    assert_eq!(
+        store.get(&name, id(2)).await.unwrap().unwrap().payload,
+        bare
+    );
     let hits = store
         .search(&name, &SearchRequest::new(vec![1.0, 0.1, 0.0, 0.0], 1))
         .await
@@ -236,13 +267,31 @@ pub async fn invalid_input_is_rejected_whole(h: &dyn Harness) {
     let kind = |r: crate::Result<()>| r.unwrap_err().kind();
 
     let cases: Vec<(Vec<Point>, VectorErrorKind)> = vec![
-        (vec![good(1), with(vec![1.0, 2.0, 3.0])], VectorErrorKind::DimensionMismatch),
-        (vec![good(1), with(vec![1.0; 5])], VectorErrorKind::DimensionMismatch),
-        (vec![good(1), with(vec![1.0, f32::NAN, 0.0, 0.0])], VectorErrorKind::InvalidVector),
-        (vec![good(1), with(vec![f32::INFINITY, 0.0, 0.0, 0.0])], VectorErrorKind::InvalidVector),
-        (vec![good(1), with(vec![0.0; 4])], VectorErrorKind::InvalidVector),
+        (
+            vec![good(1), with(vec![1.0, 2.0, 3.0])],
+            VectorErrorKind::DimensionMismatch,
+        ),
+        (
+            vec![good(1), with(vec![1.0; 5])],
+            VectorErrorKind::DimensionMismatch,
+        ),
+        (
+            vec![good(1), with(vec![1.0, f32::NAN, 0.0, 0.0])],
+            VectorErrorKind::InvalidVector,
+        ),
+        (
+            vec![good(1), with(vec![f32::INFINITY, 0.0, 0.0, 0.0])],
+            VectorErrorKind::InvalidVector,
+        ),
+        (
+            vec![good(1), with(vec![0.0; 4])],
+            VectorErrorKind::InvalidVector,
+        ),
         (vec![], VectorErrorKind::InvalidInput),
-        ((0..MAX_BATCH as u64 + 1).map(good).collect(), VectorErrorKind::InvalidInput),
+        (
+            (0..MAX_BATCH as u64 + 1).map(good).collect(),
+            VectorErrorKind::InvalidInput,
+        ),
     ];
     for (batch, want) in cases {
         let n = batch.len();
@@ -250,24 +299,42 @@ pub async fn invalid_input_is_rejected_whole(h: &dyn Harness) {
     }
     let mut long_tag = good(2);
     long_tag.payload.tags = vec!["x".repeat(1000)];
-    assert_eq!(kind(store.upsert(&name, vec![good(1), long_tag]).await), VectorErrorKind::InvalidInput);
-    assert_eq!(store.count(&name, None).await.unwrap(), 0, "nothing of a rejected batch is written");
+    assert_eq!(
+        kind(store.upsert(&name, vec![good(1), long_tag]).await),
+        VectorErrorKind::InvalidInput
+    );
+    assert_eq!(
+        store.count(&name, None).await.unwrap(),
+        0,
+        "nothing of a rejected batch is written"
+    );
 
     store.upsert(&name, vec![good(1)]).await.unwrap();
     let search = |v: Vec<f32>, k: usize| SearchRequest::new(v, k);
     for (req, want) in [
         (search(vec![1.0; 3], 1), VectorErrorKind::DimensionMismatch),
-        (search(vec![f32::NAN, 0.0, 0.0, 0.0], 1), VectorErrorKind::InvalidVector),
+        (
+            search(vec![f32::NAN, 0.0, 0.0, 0.0], 1),
+            VectorErrorKind::InvalidVector,
+        ),
         (search(vec![1.0; 4], 0), VectorErrorKind::InvalidInput),
         (search(vec![1.0; 4], 100_000), VectorErrorKind::InvalidInput),
         (
-            search(vec![1.0; 4], 1).with_filter(Filter::new().must(Condition::In(KeywordField::Track, vec![]))),
+            search(vec![1.0; 4], 1)
+                .with_filter(Filter::new().must(Condition::In(KeywordField::Track, vec![]))),
             VectorErrorKind::InvalidInput,
         ),
     ] {
-        assert_eq!(store.search(&name, &req).await.unwrap_err().kind(), want, "{req:?}");
+        assert_eq!(
+            store.search(&name, &req).await.unwrap_err().kind(),
+            want,
+            "{req:?}"
+        );
     }
-    assert_eq!(kind(store.delete(&name, &[]).await), VectorErrorKind::InvalidInput);
+    assert_eq!(
+        kind(store.delete(&name, &[]).await),
+        VectorErrorKind::InvalidInput
+    );
     for bad in ["", "Has-Caps", "1abc", "a b", "x".repeat(49).as_str()] {
         let e = store
             .create_collection(&CollectionSpec::new(bad, 4, Distance::Cosine))
@@ -309,7 +376,11 @@ fn catalog(n: u64, dim: usize, seed: u64) -> Vec<Point> {
             let mut p = payload(
                 TRACKS[(i % 3) as usize],
                 TYPES[(i / 3 % 2) as usize],
-                if i % 5 == 0 { &["ctf", "web"] } else { &["web"] },
+                if i % 5 == 0 {
+                    &["ctf", "web"]
+                } else {
+                    &["web"]
+                },
             );
             p.content_id = Some(format!("item-{i}"));
             Point::new(id(i), random_unit(&mut rng, dim), p)
@@ -325,13 +396,22 @@ pub async fn filters(h: &dyn Harness) {
     let q = points[7].vector.clone();
     let cases = [
         Filter::new().must(Condition::Eq(KeywordField::Track, "offensive".into())),
-        Filter::new().must(Condition::In(KeywordField::Track, vec!["offensive".into(), "cloud".into()])),
+        Filter::new().must(Condition::In(
+            KeywordField::Track,
+            vec!["offensive".into(), "cloud".into()],
+        )),
         Filter::new().must(Condition::Eq(KeywordField::Tag, "ctf".into())),
-        Filter::new().must(Condition::In(KeywordField::Tag, vec!["ctf".into(), "nope".into()])),
+        Filter::new().must(Condition::In(
+            KeywordField::Tag,
+            vec!["ctf".into(), "nope".into()],
+        )),
         Filter::new().must_not(Condition::Eq(KeywordField::Track, "defensive".into())),
         Filter::new()
             .must(Condition::Eq(KeywordField::ContentType, "lab".into()))
-            .must_not(Condition::In(KeywordField::ContentId, vec!["item-3".into(), "item-4".into()])),
+            .must_not(Condition::In(
+                KeywordField::ContentId,
+                vec!["item-3".into(), "item-4".into()],
+            )),
         Filter::new()
             .must(Condition::Eq(KeywordField::Track, "cloud".into()))
             .must(Condition::Eq(KeywordField::ContentType, "course".into())),
@@ -339,13 +419,23 @@ pub async fn filters(h: &dyn Harness) {
     ];
     for f in cases {
         let expected: Vec<&Point> = points.iter().filter(|p| f.matches(&p.payload)).collect();
-        assert_eq!(store.count(&name, Some(&f)).await.unwrap(), expected.len() as u64, "count {f:?}");
+        assert_eq!(
+            store.count(&name, Some(&f)).await.unwrap(),
+            expected.len() as u64,
+            "count {f:?}"
+        );
         let hits = store
-            .search(&name, &SearchRequest::new(q.clone(), 100).with_filter(f.clone()))
+            .search(
+                &name,
+                &SearchRequest::new(q.clone(), 100).with_filter(f.clone()),
+            )
             .await
             .unwrap();
         assert_eq!(hits.len(), expected.len(), "{f:?}");
-        assert!(hits.iter().all(|h| f.matches(&h.payload)), "every hit passes {f:?}");
+        assert!(
+            hits.iter().all(|h| f.matches(&h.payload)),
+            "every hit passes {f:?}"
+        );
         let want = brute_force(&points, &q, 5, Distance::Cosine, |p| f.matches(&p.payload));
         let got: Vec<PointId> = hits.iter().take(5).map(|h| h.id).collect();
         assert_eq!(got, want, "closest filtered hits for {f:?}");
@@ -368,11 +458,16 @@ pub async fn selective_filter_returns_k(h: &dyn Harness) {
     for _ in 0..5 {
         let q = random_unit(&mut rng, dim);
         let hits = store
-            .search(&name, &SearchRequest::new(q.clone(), 10).with_filter(f.clone()))
+            .search(
+                &name,
+                &SearchRequest::new(q.clone(), 10).with_filter(f.clone()),
+            )
             .await
             .unwrap();
         assert_eq!(hits.len(), 10, "12 points qualify, 10 asked for");
-        assert!(hits.iter().all(|h| h.payload.track.as_deref() == Some("rare")));
+        assert!(hits
+            .iter()
+            .all(|h| h.payload.track.as_deref() == Some("rare")));
         let want = brute_force(&points, &q, 10, Distance::Cosine, |p| f.matches(&p.payload));
         let got: Vec<PointId> = hits.iter().map(|h| h.id).collect();
         assert_eq!(got, want);
@@ -385,7 +480,12 @@ pub async fn deletes(h: &dyn Harness) {
     let name = collection(&store, "del", 8, Distance::Cosine).await;
     let points = catalog(20, 8, 4);
     upsert_all(&store, &name, points.clone()).await;
-    let gone: Vec<PointId> = points.iter().take(5).map(|p| p.id).chain([id(999)]).collect();
+    let gone: Vec<PointId> = points
+        .iter()
+        .take(5)
+        .map(|p| p.id)
+        .chain([id(999)])
+        .collect();
     store.delete(&name, &gone).await.unwrap();
     store.delete(&name, &gone).await.unwrap(); // again: a no-op
     assert_eq!(store.count(&name, None).await.unwrap(), 15);
@@ -397,7 +497,10 @@ pub async fn deletes(h: &dyn Harness) {
         .await
         .unwrap();
     assert_eq!(hits.len(), 15);
-    assert!(hits.iter().all(|h| !gone.contains(&h.id)), "deleted points never come back");
+    assert!(
+        hits.iter().all(|h| !gone.contains(&h.id)),
+        "deleted points never come back"
+    );
     store.drop_collection(&name).await.unwrap();
 }
 
@@ -412,22 +515,49 @@ pub async fn idempotent_upserts(h: &dyn Harness) {
     let mut p = points[3].clone();
     p.payload.track = Some("renamed".into());
     store.upsert(&name, vec![p.clone()]).await.unwrap();
-    assert_eq!(store.get(&name, p.id).await.unwrap().unwrap().payload.track.as_deref(), Some("renamed"));
+    assert_eq!(
+        store
+            .get(&name, p.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .payload
+            .track
+            .as_deref(),
+        Some("renamed")
+    );
     // New vector: search finds it where it now is.
     let mut rng = StdRng::seed_from_u64(55);
     let moved = random_unit(&mut rng, 8);
     p.vector = moved.clone();
     store.upsert(&name, vec![p.clone()]).await.unwrap();
-    let hits = store.search(&name, &SearchRequest::new(moved.clone(), 1)).await.unwrap();
+    let hits = store
+        .search(&name, &SearchRequest::new(moved.clone(), 1))
+        .await
+        .unwrap();
     assert_eq!(hits[0].id, p.id);
-    assert!(close(&store.get(&name, p.id).await.unwrap().unwrap().vector, &moved, 1e-5));
+    assert!(close(
+        &store.get(&name, p.id).await.unwrap().unwrap().vector,
+        &moved,
+        1e-5
+    ));
     // Duplicate ids in one batch: the last one wins.
     let mut a = points[4].clone();
     let mut b = points[4].clone();
     a.payload.track = Some("first".into());
     b.payload.track = Some("last".into());
     store.upsert(&name, vec![a, b]).await.unwrap();
-    assert_eq!(store.get(&name, id(4)).await.unwrap().unwrap().payload.track.as_deref(), Some("last"));
+    assert_eq!(
+        store
+            .get(&name, id(4))
+            .await
+            .unwrap()
+            .unwrap()
+            .payload
+            .track
+            .as_deref(),
+        Some("last")
+    );
     assert_eq!(store.count(&name, None).await.unwrap(), 10);
     store.drop_collection(&name).await.unwrap();
 }
@@ -442,11 +572,20 @@ pub async fn concurrent_writers(h: &dyn Harness) {
             let mut rng = StdRng::seed_from_u64(100 + w);
             for b in 0..10u64 {
                 let batch: Vec<Point> = (0..10u64)
-                    .map(|i| Point::new(id(w * 1000 + b * 10 + i), random_unit(&mut rng, 16), payload("cloud", "lab", &[])))
+                    .map(|i| {
+                        Point::new(
+                            id(w * 1000 + b * 10 + i),
+                            random_unit(&mut rng, 16),
+                            payload("cloud", "lab", &[]),
+                        )
+                    })
                     .collect();
                 store.upsert(&name, batch).await.unwrap();
                 let q = random_unit(&mut rng, 16);
-                store.search(&name, &SearchRequest::new(q, 5)).await.unwrap();
+                store
+                    .search(&name, &SearchRequest::new(q, 5))
+                    .await
+                    .unwrap();
             }
         }));
     }
@@ -473,7 +612,10 @@ pub async fn persistence_across_reopen(h: &dyn Harness) {
     assert!(store.get(&name, points[3].id).await.unwrap().is_none());
     let p = store.get(&name, points[42].id).await.unwrap().unwrap();
     assert_eq!(p.payload, points[42].payload);
-    let hits = store.search(&name, &SearchRequest::new(points[42].vector.clone(), 1)).await.unwrap();
+    let hits = store
+        .search(&name, &SearchRequest::new(points[42].vector.clone(), 1))
+        .await
+        .unwrap();
     assert_eq!(hits[0].id, points[42].id);
     store.drop_collection(&name).await.unwrap();
 }
@@ -491,10 +633,16 @@ pub async fn dot_and_l2_distances(h: &dyn Harness) {
             .collect();
         upsert_all(&store, &name, points.clone()).await;
         let got = store.get(&name, id(5)).await.unwrap().unwrap();
-        assert!(close(&got.vector, &points[5].vector, 1e-6), "{d:?} stores vectors as given");
+        assert!(
+            close(&got.vector, &points[5].vector, 1e-6),
+            "{d:?} stores vectors as given"
+        );
         for _ in 0..5 {
             let q: Vec<f32> = (0..8).map(|_| rng.random::<f32>() * 2.0 - 1.0).collect();
-            let hits = store.search(&name, &SearchRequest::new(q.clone(), 5).exact()).await.unwrap();
+            let hits = store
+                .search(&name, &SearchRequest::new(q.clone(), 5).exact())
+                .await
+                .unwrap();
             let want = brute_force(&points, &q, 5, d, |_| true);
             assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), want, "{d:?}");
             let best = &points[want[0].as_u64_pair().1 as usize].vector;
@@ -502,9 +650,19 @@ pub async fn dot_and_l2_distances(h: &dyn Harness) {
                 Distance::Dot => crate::math::dot(best, &q),
                 _ => crate::math::l2_squared(best, &q).sqrt(),
             };
-            assert!((hits[0].score - expected).abs() < 1e-3, "{d:?} score {} vs {expected}", hits[0].score);
-            let approx = store.search(&name, &SearchRequest::new(q.clone(), 5)).await.unwrap();
-            assert_eq!(approx[0].id, want[0], "{d:?} approximate search finds the nearest of 200");
+            assert!(
+                (hits[0].score - expected).abs() < 1e-3,
+                "{d:?} score {} vs {expected}",
+                hits[0].score
+            );
+            let approx = store
+                .search(&name, &SearchRequest::new(q.clone(), 5))
+                .await
+                .unwrap();
+            assert_eq!(
+                approx[0].id, want[0],
+                "{d:?} approximate search finds the nearest of 200"
+            );
         }
         store.drop_collection(&name).await.unwrap();
     }
@@ -519,8 +677,16 @@ pub async fn recall_at_10(h: &dyn Harness) {
     let mut rng = StdRng::seed_from_u64(10);
     let points: Vec<Point> = (0..n)
         .map(|i| {
-            let track = if i % 10 == 0 { "excluded" } else { TRACKS[(i % 3) as usize] };
-            Point::new(id(i), random_unit(&mut rng, dim), payload(track, "course", &[]))
+            let track = if i % 10 == 0 {
+                "excluded"
+            } else {
+                TRACKS[(i % 3) as usize]
+            };
+            Point::new(
+                id(i),
+                random_unit(&mut rng, dim),
+                payload(track, "course", &[]),
+            )
         })
         .collect();
     upsert_all(&store, &name, points.clone()).await;
@@ -530,11 +696,17 @@ pub async fn recall_at_10(h: &dyn Harness) {
     for _ in 0..queries {
         let q = random_unit(&mut rng, dim);
         let want = brute_force(&points, &q, 10, Distance::Cosine, |_| true);
-        let hits = store.search(&name, &SearchRequest::new(q.clone(), 10)).await.unwrap();
+        let hits = store
+            .search(&name, &SearchRequest::new(q.clone(), 10))
+            .await
+            .unwrap();
         found += hits.iter().filter(|h| want.contains(&h.id)).count();
         let want_f = brute_force(&points, &q, 10, Distance::Cosine, |p| f.matches(&p.payload));
         let hits_f = store
-            .search(&name, &SearchRequest::new(q.clone(), 10).with_filter(f.clone()))
+            .search(
+                &name,
+                &SearchRequest::new(q.clone(), 10).with_filter(f.clone()),
+            )
             .await
             .unwrap();
         assert!(hits_f.iter().all(|h| f.matches(&h.payload)));
@@ -542,7 +714,10 @@ pub async fn recall_at_10(h: &dyn Harness) {
     }
     let recall = found as f64 / (queries * 10) as f64;
     let recall_f = found_f as f64 / (queries * 10) as f64;
-    eprintln!("{}: recall@10 = {recall:.3}, filtered = {recall_f:.3}", store.backend());
+    eprintln!(
+        "{}: recall@10 = {recall:.3}, filtered = {recall_f:.3}",
+        store.backend()
+    );
     assert!(recall >= 0.95, "recall@10 {recall:.3} < 0.95");
     assert!(recall_f >= 0.95, "filtered recall@10 {recall_f:.3} < 0.95");
     store.drop_collection(&name).await.unwrap();

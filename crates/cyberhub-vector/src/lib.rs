@@ -22,7 +22,10 @@
 //! assert_eq!(hits[0].id, id);
 //! # Ok(()) }
 //! ```
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
 mod error;
 pub mod math;

@@ -7,9 +7,8 @@
 //! the scan still comes back short (`hnsw.max_scan_tuples`) an exact scan answers instead.
 
 use crate::{
-    validate, CollectionSpec, Condition, Distance,
-    Filter, KeywordField, Payload, Point, PointId, Result, ScoredPoint, SearchRequest,
-    VectorError, VectorErrorKind, VectorStore,
+    validate, CollectionSpec, Condition, Distance, Filter, KeywordField, Payload, Point, PointId,
+    Result, ScoredPoint, SearchRequest, VectorError, VectorErrorKind, VectorStore,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
@@ -27,15 +26,13 @@ const HNSW_EF_CONSTRUCTION: u32 = 100;
 const EF_SEARCH: usize = 300;
 
 /// Schema steps, applied in order once each (append-only).
-const MIGRATIONS: &[&str] = &[
-    "CREATE EXTENSION IF NOT EXISTS vector;
+const MIGRATIONS: &[&str] = &["CREATE EXTENSION IF NOT EXISTS vector;
      CREATE TABLE IF NOT EXISTS cyberhub_vector_collections (
          name text PRIMARY KEY,
          dimension integer NOT NULL CHECK (dimension > 0),
          distance text NOT NULL CHECK (distance IN ('cosine', 'dot', 'l2')),
          created_at timestamptz NOT NULL DEFAULT now()
-     );",
-];
+     );"];
 
 /// PostgreSQL + pgvector (see the module docs).
 #[derive(Debug)]
@@ -46,9 +43,13 @@ pub struct PgVectorStore {
 
 fn db_err(what: &str, e: sqlx::Error) -> VectorError {
     let (kind, message) = match &e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
-            (VectorErrorKind::Unavailable, format!("PostgreSQL is not available ({what})"))
-        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => (
+            VectorErrorKind::Unavailable,
+            format!("PostgreSQL is not available ({what})"),
+        ),
         sqlx::Error::Configuration(_) => (
             VectorErrorKind::ConfigInvalid,
             "invalid pgvector URL".to_owned(),
@@ -57,11 +58,18 @@ fn db_err(what: &str, e: sqlx::Error) -> VectorError {
             VectorErrorKind::CollectionNotFound,
             format!("collection not found ({what})"),
         ),
-        sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40001" | "40P01" | "53300")) => (
-            VectorErrorKind::Unavailable,
-            format!("PostgreSQL is busy ({what}); try again"),
+        sqlx::Error::Database(db)
+            if matches!(db.code().as_deref(), Some("40001" | "40P01" | "53300")) =>
+        {
+            (
+                VectorErrorKind::Unavailable,
+                format!("PostgreSQL is busy ({what}); try again"),
+            )
+        }
+        _ => (
+            VectorErrorKind::Internal,
+            format!("PostgreSQL error while {what}"),
         ),
-        _ => (VectorErrorKind::Internal, format!("PostgreSQL error while {what}")),
     };
     VectorError::new(kind, message).with_source(e)
 }
@@ -103,10 +111,11 @@ impl PgVectorStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| db_err("migrating", e))?;
-        let applied: Option<i32> = sqlx::query_scalar("SELECT max(version) FROM cyberhub_vector_schema")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| db_err("migrating", e))?;
+        let applied: Option<i32> =
+            sqlx::query_scalar("SELECT max(version) FROM cyberhub_vector_schema")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| db_err("migrating", e))?;
         for (i, step) in MIGRATIONS.iter().enumerate() {
             let version = i as i32 + 1;
             if applied.is_some_and(|a| a >= version) {
@@ -144,6 +153,31 @@ impl PgVectorStore {
         &self.pool
     }
 
+    /// Drops a collection's HNSW index, for a bulk load: inserting without the index and
+    /// building it once with [`PgVectorStore::build_index`] is many times faster than
+    /// maintaining it row by row. Searches are exact (and slow) until the index is back.
+    pub async fn drop_index(&self, collection: &str) -> Result<()> {
+        self.spec(collection).await?;
+        sqlx::query(&format!("DROP INDEX IF EXISTS {}", hnsw_index(collection)))
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| db_err("dropping an index", e))
+    }
+
+    /// (Re)builds a collection's HNSW index if it is missing (see [`PgVectorStore::drop_index`]).
+    pub async fn build_index(&self, collection: &str) -> Result<()> {
+        let spec = self.spec(collection).await?;
+        if spec.dimension > HNSW_MAX_DIMENSION {
+            return Ok(());
+        }
+        sqlx::query(hnsw_ddl(&spec).trim_end_matches(';'))
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| db_err("building an index", e))
+    }
+
     async fn spec(&self, name: &str) -> Result<CollectionSpec> {
         if let Some(s) = self
             .specs
@@ -153,7 +187,10 @@ impl PgVectorStore {
         {
             return Ok(s.clone());
         }
-        let spec = self.load_spec(name).await?.ok_or_else(|| VectorError::not_found(name))?;
+        let spec = self
+            .load_spec(name)
+            .await?
+            .ok_or_else(|| VectorError::not_found(name))?;
         self.specs
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -162,11 +199,13 @@ impl PgVectorStore {
     }
 
     async fn load_spec(&self, name: &str) -> Result<Option<CollectionSpec>> {
-        let row = sqlx::query("SELECT name, dimension, distance FROM cyberhub_vector_collections WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| db_err("reading the catalog", e))?;
+        let row = sqlx::query(
+            "SELECT name, dimension, distance FROM cyberhub_vector_collections WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| db_err("reading the catalog", e))?;
         row.map(|r| spec_from_row(&r)).transpose()
     }
 
@@ -194,8 +233,9 @@ fn spec_from_row(r: &PgRow) -> Result<CollectionSpec> {
     Ok(CollectionSpec {
         name: r.try_get("name").map_err(bad)?,
         dimension: usize::try_from(dimension).unwrap_or(0),
-        distance: Distance::parse(&distance)
-            .ok_or_else(|| VectorError::internal(format!("unknown distance {distance:?} in the catalog")))?,
+        distance: Distance::parse(&distance).ok_or_else(|| {
+            VectorError::internal(format!("unknown distance {distance:?} in the catalog"))
+        })?,
     })
 }
 
@@ -206,6 +246,20 @@ fn ops(d: Distance) -> (&'static str, &'static str) {
         Distance::Dot => ("<#>", "vector_ip_ops"),
         Distance::L2 => ("<->", "vector_l2_ops"),
     }
+}
+
+fn hnsw_index(name: &str) -> String {
+    format!("\"cvec_{name}_hnsw\"")
+}
+
+fn hnsw_ddl(spec: &CollectionSpec) -> String {
+    let (_, opclass) = ops(spec.distance);
+    format!(
+        "CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw (embedding {opclass}) \
+         WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION});",
+        hnsw_index(&spec.name),
+        table(&spec.name)
+    )
 }
 
 fn push_condition(qb: &mut QueryBuilder<'_, Postgres>, c: &Condition) {
@@ -273,11 +327,13 @@ impl VectorStore for PgVectorStore {
             .execute(&mut *tx)
             .await
             .map_err(err)?;
-        let existing = sqlx::query("SELECT name, dimension, distance FROM cyberhub_vector_collections WHERE name = $1")
-            .bind(&spec.name)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(err)?;
+        let existing = sqlx::query(
+            "SELECT name, dimension, distance FROM cyberhub_vector_collections WHERE name = $1",
+        )
+        .bind(&spec.name)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(err)?;
         if let Some(row) = existing {
             let existing = spec_from_row(&row)?;
             return if &existing == spec {
@@ -287,7 +343,6 @@ impl VectorStore for PgVectorStore {
             };
         }
         let t = table(&spec.name);
-        let (_, opclass) = ops(spec.distance);
         let mut ddl = format!(
             "DROP TABLE IF EXISTS {t};
              CREATE TABLE {t} (
@@ -306,10 +361,7 @@ impl VectorStore for PgVectorStore {
             dim = spec.dimension
         );
         if spec.dimension <= HNSW_MAX_DIMENSION {
-            ddl.push_str(&format!(
-                "CREATE INDEX ON {t} USING hnsw (embedding {opclass}) \
-                 WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION});"
-            ));
+            ddl.push_str(&hnsw_ddl(spec));
         } else {
             tracing::warn!(collection = %spec.name, dimension = spec.dimension,
                 "pgvector cannot index more than {HNSW_MAX_DIMENSION} dimensions with HNSW; searches are exact");
@@ -330,14 +382,18 @@ impl VectorStore for PgVectorStore {
     }
 
     async fn collection(&self, name: &str) -> Result<CollectionSpec> {
-        self.load_spec(name).await?.ok_or_else(|| VectorError::not_found(name))
+        self.load_spec(name)
+            .await?
+            .ok_or_else(|| VectorError::not_found(name))
     }
 
     async fn list_collections(&self) -> Result<Vec<CollectionSpec>> {
-        let rows = sqlx::query("SELECT name, dimension, distance FROM cyberhub_vector_collections ORDER BY name")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| db_err("reading the catalog", e))?;
+        let rows = sqlx::query(
+            "SELECT name, dimension, distance FROM cyberhub_vector_collections ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db_err("reading the catalog", e))?;
         rows.iter().map(spec_from_row).collect()
     }
 
@@ -398,12 +454,15 @@ impl VectorStore for PgVectorStore {
     async fn delete(&self, collection: &str, ids: &[PointId]) -> Result<()> {
         validate::batch_len(ids.len())?;
         self.spec(collection).await?;
-        sqlx::query(&format!("DELETE FROM {} WHERE id = ANY($1)", table(collection)))
-            .bind(ids)
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(|e| self.missing(collection, db_err("deleting points", e)))
+        sqlx::query(&format!(
+            "DELETE FROM {} WHERE id = ANY($1)",
+            table(collection)
+        ))
+        .bind(ids)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(|e| self.missing(collection, db_err("deleting points", e)))
     }
 
     async fn get(&self, collection: &str, id: PointId) -> Result<Option<Point>> {

@@ -32,7 +32,9 @@ pub struct QdrantStore {
 
 impl std::fmt::Debug for QdrantStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QdrantStore").field("endpoint", &self.endpoint).finish_non_exhaustive()
+        f.debug_struct("QdrantStore")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
     }
 }
 
@@ -47,16 +49,22 @@ fn q_err(what: &str, e: QdrantError) -> VectorError {
             | tonic::Code::ResourceExhausted
             | tonic::Code::Aborted
             | tonic::Code::Cancelled => VectorErrorKind::Unavailable,
-            tonic::Code::Unauthenticated | tonic::Code::PermissionDenied => VectorErrorKind::ConfigInvalid,
+            tonic::Code::Unauthenticated | tonic::Code::PermissionDenied => {
+                VectorErrorKind::ConfigInvalid
+            }
             _ => VectorErrorKind::Internal,
         },
-        QdrantError::ResourceExhaustedError { .. } | QdrantError::Io(_) => VectorErrorKind::Unavailable,
+        QdrantError::ResourceExhaustedError { .. } | QdrantError::Io(_) => {
+            VectorErrorKind::Unavailable
+        }
         QdrantError::InvalidUri(_) => VectorErrorKind::ConfigInvalid,
         _ => VectorErrorKind::Internal,
     };
     let message = match kind {
         VectorErrorKind::Unavailable => format!("Qdrant is not available ({what})"),
-        VectorErrorKind::ConfigInvalid => format!("Qdrant refused the client's configuration ({what})"),
+        VectorErrorKind::ConfigInvalid => {
+            format!("Qdrant refused the client's configuration ({what})")
+        }
         _ => format!("Qdrant error while {what}"),
     };
     VectorError::new(kind, message).with_source(e)
@@ -92,16 +100,16 @@ fn to_q_payload(p: &Payload) -> Result<qdrant_client::Payload> {
 }
 
 fn from_q_payload(p: HashMap<String, q::Value>) -> Result<Payload> {
-    qdrant_client::Payload::from(p)
-        .deserialize()
-        .map_err(|e| VectorError::internal("Qdrant returned a payload this crate did not write").with_source(e))
+    qdrant_client::Payload::from(p).deserialize().map_err(|e| {
+        VectorError::internal("Qdrant returned a payload this crate did not write").with_source(e)
+    })
 }
 
 fn from_q_id(id: Option<q::PointId>) -> Result<PointId> {
     match id.and_then(|i| i.point_id_options) {
-        Some(PointIdOptions::Uuid(s)) => s
-            .parse()
-            .map_err(|_| VectorError::internal(format!("Qdrant returned a malformed point id {s:?}"))),
+        Some(PointIdOptions::Uuid(s)) => s.parse().map_err(|_| {
+            VectorError::internal(format!("Qdrant returned a malformed point id {s:?}"))
+        }),
         other => Err(VectorError::internal(format!(
             "Qdrant returned a point id this crate did not write: {other:?}"
         ))),
@@ -166,7 +174,9 @@ impl QdrantStore {
                     _ => {
                         return Err(VectorError::new(
                             VectorErrorKind::Internal,
-                            format!("collection {name:?} uses a distance this crate does not support"),
+                            format!(
+                                "collection {name:?} uses a distance this crate does not support"
+                            ),
                         ))
                     }
                 };
@@ -192,7 +202,10 @@ impl QdrantStore {
             return Ok(s.clone());
         }
         validate::collection_name(name).map_err(|_| VectorError::not_found(name))?;
-        let spec = self.fetch_spec(name).await?.ok_or_else(|| VectorError::not_found(name))?;
+        let spec = self
+            .fetch_spec(name)
+            .await?
+            .ok_or_else(|| VectorError::not_found(name))?;
         self.specs
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -241,17 +254,17 @@ impl VectorStore for QdrantStore {
         }
         let created = self
             .client
-            .create_collection(
-                CreateCollectionBuilder::new(&spec.name).vectors_config(VectorParamsBuilder::new(
-                    spec.dimension as u64,
-                    to_q_distance(spec.distance),
-                )),
-            )
+            .create_collection(CreateCollectionBuilder::new(&spec.name).vectors_config(
+                VectorParamsBuilder::new(spec.dimension as u64, to_q_distance(spec.distance)),
+            ))
             .await;
         if let Err(e) = created {
             let err = q_err("creating a collection", e);
             // Lost a race with another creator: report as if we had looked first.
-            if matches!(err.kind(), VectorErrorKind::CollectionExists | VectorErrorKind::InvalidInput) {
+            if matches!(
+                err.kind(),
+                VectorErrorKind::CollectionExists | VectorErrorKind::InvalidInput
+            ) {
                 if let Some(existing) = self.fetch_spec(&spec.name).await? {
                     return if &existing == spec {
                         Ok(false)
@@ -265,8 +278,12 @@ impl VectorStore for QdrantStore {
         for field in crate::KeywordField::ALL {
             self.client
                 .create_field_index(
-                    CreateFieldIndexCollectionBuilder::new(&spec.name, field.key(), FieldType::Keyword)
-                        .wait(true),
+                    CreateFieldIndexCollectionBuilder::new(
+                        &spec.name,
+                        field.key(),
+                        FieldType::Keyword,
+                    )
+                    .wait(true),
                 )
                 .await
                 .map_err(|e| q_err("creating a payload index", e))?;
@@ -276,7 +293,9 @@ impl VectorStore for QdrantStore {
     }
 
     async fn collection(&self, name: &str) -> Result<CollectionSpec> {
-        self.fetch_spec(name).await?.ok_or_else(|| VectorError::not_found(name))
+        self.fetch_spec(name)
+            .await?
+            .ok_or_else(|| VectorError::not_found(name))
     }
 
     async fn list_collections(&self) -> Result<Vec<CollectionSpec>> {
@@ -331,7 +350,11 @@ impl VectorStore for QdrantStore {
         let points = validate::points(&spec, points)?;
         let mut q_points = Vec::with_capacity(points.len());
         for p in points {
-            q_points.push(PointStruct::new(q_id(p.id), p.vector, to_q_payload(&p.payload)?));
+            q_points.push(PointStruct::new(
+                q_id(p.id),
+                p.vector,
+                to_q_payload(&p.payload)?,
+            ));
         }
         self.client
             .upsert_points(UpsertPointsBuilder::new(collection, q_points).wait(true))
@@ -369,7 +392,11 @@ impl VectorStore for QdrantStore {
         };
         let vector = match p.vectors.and_then(|v| v.get_vector()) {
             Some(vector_output::Vector::Dense(d)) => d.data,
-            _ => return Err(VectorError::internal("Qdrant returned a point without a dense vector")),
+            _ => {
+                return Err(VectorError::internal(
+                    "Qdrant returned a point without a dense vector",
+                ))
+            }
         };
         Ok(Some(Point {
             id: from_q_id(p.id)?,

@@ -148,12 +148,7 @@ pub enum KeywordField {
 
 impl KeywordField {
     /// Every field, for backends that index them all.
-    pub const ALL: [KeywordField; 4] = [
-        Self::ContentId,
-        Self::ContentType,
-        Self::Track,
-        Self::Tag,
-    ];
+    pub const ALL: [KeywordField; 4] = [Self::ContentId, Self::ContentType, Self::Track, Self::Tag];
 
     /// The payload key (also the column / Qdrant payload key).
     pub fn key(self) -> &'static str {

@@ -215,10 +215,23 @@ mod tests {
 
     #[test]
     fn names() {
-        for ok in ["a", "content_v1", "a23456789012345678901234567890123456789012345678"] {
+        for ok in [
+            "a",
+            "content_v1",
+            "a23456789012345678901234567890123456789012345678",
+        ] {
             assert!(collection_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "1a", "A", "a-b", "a b", "ä", "_a", "a23456789012345678901234567890123456789012345678x"] {
+        for bad in [
+            "",
+            "1a",
+            "A",
+            "a-b",
+            "a b",
+            "ä",
+            "_a",
+            "a23456789012345678901234567890123456789012345678x",
+        ] {
             assert!(collection_name(bad).is_err(), "{bad}");
         }
     }
@@ -231,7 +244,10 @@ mod tests {
         let kind = |v: &[f32]| vector(&s, v).unwrap_err().kind();
         assert_eq!(kind(&[1.0, 2.0]), VectorErrorKind::DimensionMismatch);
         assert_eq!(kind(&[1.0, f32::NAN, 0.0]), VectorErrorKind::InvalidVector);
-        assert_eq!(kind(&[f32::INFINITY, 0.0, 0.0]), VectorErrorKind::InvalidVector);
+        assert_eq!(
+            kind(&[f32::INFINITY, 0.0, 0.0]),
+            VectorErrorKind::InvalidVector
+        );
         assert_eq!(kind(&[0.0, 0.0, 0.0]), VectorErrorKind::InvalidVector);
         let dot = CollectionSpec::new("d", 3, Distance::Dot);
         assert_eq!(vector(&dot, &[0.0, 0.0, 0.0]).unwrap(), vec![0.0; 3]);

@@ -83,7 +83,7 @@ impl<'a> Reader<'a> {
         Ok(Uuid::from_bytes(self.array()?))
     }
     pub fn f32s_into(&mut self, n: usize, out: &mut Vec<f32>) -> Result<()> {
-        let s = self.take(n.checked_mul(4).unwrap_or(usize::MAX))?;
+        let s = self.take(n.saturating_mul(4))?;
         let (chunks, _) = s.as_chunks::<4>();
         out.extend(chunks.iter().map(|c| f32::from_le_bytes(*c)));
         Ok(())

@@ -47,7 +47,9 @@ pub struct Collection {
 
 impl std::fmt::Debug for Collection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Collection").field("spec", &self.spec).finish_non_exhaustive()
+        f.debug_struct("Collection")
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
     }
 }
 
@@ -56,7 +58,11 @@ impl Collection {
     /// built under a temporary name, then renamed.
     pub fn create(dir: &Path, spec: &CollectionSpec) -> Result<Self> {
         let parent = dir.parent().unwrap_or(Path::new("."));
-        let tmp = parent.join(format!(".tmp-{}-{}", spec.name, uuid::Uuid::new_v4().simple()));
+        let tmp = parent.join(format!(
+            ".tmp-{}-{}",
+            spec.name,
+            uuid::Uuid::new_v4().simple()
+        ));
         fs::create_dir_all(&tmp).map_err(io_err(format!("cannot create {}", tmp.display())))?;
         let json = serde_json::to_vec_pretty(spec).unwrap_or_default();
         write_synced(&tmp.join(SPEC_FILE), &json)?;
@@ -68,10 +74,11 @@ impl Collection {
 
     /// Loads a collection directory: spec, snapshot, then the log.
     pub fn open(dir: &Path) -> Result<Self> {
-        let spec_bytes =
-            fs::read(dir.join(SPEC_FILE)).map_err(io_err(format!("cannot read {}", dir.display())))?;
+        let spec_bytes = fs::read(dir.join(SPEC_FILE))
+            .map_err(io_err(format!("cannot read {}", dir.display())))?;
         let spec: CollectionSpec = serde_json::from_slice(&spec_bytes).map_err(|e| {
-            VectorError::internal(format!("{} is not a collection spec", dir.display())).with_source(e)
+            VectorError::internal(format!("{} is not a collection spec", dir.display()))
+                .with_source(e)
         })?;
         let snap_path = dir.join(SNAPSHOT_FILE);
         let (mut state, snapshot_len) = match fs::read(&snap_path) {
@@ -121,7 +128,9 @@ impl Collection {
 
     /// Shared access for reads.
     pub fn read(&self) -> RwLockReadGuard<'_, State> {
-        self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Logs, syncs, then applies validated points.
@@ -147,7 +156,10 @@ impl Collection {
     }
 
     fn write(&self, body: Vec<u8>, apply: impl FnOnce(&mut State)) -> Result<()> {
-        let mut wal = self.wal.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut wal = self
+            .wal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut rec = Vec::with_capacity(body.len() + 8);
         rec.extend_from_slice(&(body.len() as u32).to_le_bytes());
         rec.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
@@ -160,7 +172,10 @@ impl Collection {
         }
         wal.len += rec.len() as u64;
         {
-            let mut state = self.state.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut state = self
+                .state
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             apply(&mut state);
             if state.needs_compaction() {
                 *state = state.compacted();
@@ -175,7 +190,10 @@ impl Collection {
 
     /// Writes a snapshot of the current state and empties the log.
     pub fn checkpoint(&self) -> Result<()> {
-        let mut wal = self.wal.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut wal = self
+            .wal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.snapshot(&mut wal)
     }
 
@@ -187,15 +205,20 @@ impl Collection {
         w.u32(crc);
         let tmp = self.dir.join(format!("{SNAPSHOT_FILE}.tmp"));
         write_synced(&tmp, &w.0)?;
-        fs::rename(&tmp, self.dir.join(SNAPSHOT_FILE))
-            .map_err(io_err(format!("cannot replace the snapshot in {}", self.dir.display())))?;
+        fs::rename(&tmp, self.dir.join(SNAPSHOT_FILE)).map_err(io_err(format!(
+            "cannot replace the snapshot in {}",
+            self.dir.display()
+        )))?;
         sync_dir(&self.dir)?;
         // A crash before this truncation replays the log onto the new snapshot: upserts and
         // deletes are idempotent, so the result is the same.
         wal.file
             .set_len(0)
             .and_then(|()| wal.file.sync_all())
-            .map_err(io_err(format!("cannot truncate the log in {}", self.dir.display())))?;
+            .map_err(io_err(format!(
+                "cannot truncate the log in {}",
+                self.dir.display()
+            )))?;
         wal.len = 0;
         wal.snapshot_len = w.0.len() as u64;
         Ok(())

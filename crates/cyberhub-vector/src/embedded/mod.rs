@@ -71,7 +71,8 @@ impl EmbeddedStore {
             .write(true)
             .open(dir.join("LOCK"))
             .map_err(|e| {
-                VectorError::unavailable(format!("cannot open {}/LOCK", dir.display())).with_source(e)
+                VectorError::unavailable(format!("cannot open {}/LOCK", dir.display()))
+                    .with_source(e)
             })?;
         lock.try_lock().map_err(|e| {
             VectorError::unavailable(format!(
@@ -146,11 +147,15 @@ impl EmbeddedStore {
 
 impl Inner {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Collection>>> {
-        self.collections.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.collections
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Arc<Collection>>> {
-        self.collections.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.collections
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -164,7 +169,8 @@ impl VectorStore for EmbeddedStore {
         let root = self.inner.root.clone();
         tokio::task::spawn_blocking(move || {
             fs::metadata(&root).map(|_| ()).map_err(|e| {
-                VectorError::unavailable(format!("{} is not accessible", root.display())).with_source(e)
+                VectorError::unavailable(format!("{} is not accessible", root.display()))
+                    .with_source(e)
             })
         })
         .await
@@ -197,7 +203,12 @@ impl VectorStore for EmbeddedStore {
     }
 
     async fn list_collections(&self) -> Result<Vec<CollectionSpec>> {
-        Ok(self.inner.read().values().map(|c| c.spec().clone()).collect())
+        Ok(self
+            .inner
+            .read()
+            .values()
+            .map(|c| c.spec().clone())
+            .collect())
     }
 
     async fn drop_collection(&self, name: &str) -> Result<bool> {

@@ -64,7 +64,8 @@ impl State {
             let slot = self.vectors.push(&p.vector);
             self.slot_ids.push(p.id);
             self.payloads.push(Some(p.payload.clone()));
-            self.graph.insert(&self.vectors, slot, hnsw::level_for(&p.id));
+            self.graph
+                .insert(&self.vectors, slot, hnsw::level_for(&p.id));
             self.ids.insert(p.id, slot);
         }
     }
@@ -111,7 +112,12 @@ impl State {
     pub fn count(&self, filter: Option<&Filter>) -> u64 {
         match filter.filter(|f| !f.is_empty()) {
             None => self.live() as u64,
-            Some(f) => self.payloads.iter().flatten().filter(|p| f.matches(p)).count() as u64,
+            Some(f) => self
+                .payloads
+                .iter()
+                .flatten()
+                .filter(|p| f.matches(p))
+                .count() as u64,
         }
     }
 
@@ -205,7 +211,8 @@ impl State {
 
     /// Reads what [`State::encode`] wrote.
     pub fn decode(spec: CollectionSpec, r: &mut Reader<'_>) -> Result<Self> {
-        let corrupt = || VectorError::internal(format!("snapshot of {:?} is inconsistent", spec.name));
+        let corrupt =
+            || VectorError::internal(format!("snapshot of {:?} is inconsistent", spec.name));
         let n = usize::try_from(r.u64()?).map_err(|_| corrupt())?;
         let mut state = Self::new(spec.clone());
         let mut links = Vec::with_capacity(n.min(1 << 24));
