@@ -33,6 +33,7 @@ mod organization;
 mod pagination;
 mod permission;
 mod progress;
+mod redact;
 mod role;
 mod user;
 mod validation;
@@ -53,6 +54,7 @@ pub use progress::{
     NewProgress, Progress, ProgressFilter, ProgressOrdering, ProgressPatch, ProgressStatus,
     MAX_METADATA_BYTES,
 };
+pub use redact::redact_url;
 pub use role::{Role, RoleGrant, RoleScope};
 pub use user::{
     AccountStatus, LearningPreferences, LearningStyle, NewUser, User, UserFilter, UserPatch,

@@ -68,39 +68,10 @@ pub async fn open(url: &str) -> Result<DynStore> {
     }
 }
 
-/// The URL with any password replaced by `***`, for logs.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s + 3 => {
-            let creds = url.get(s + 3..at).unwrap_or_default();
-            match creds.split_once(':') {
-                Some((user, _)) => format!(
-                    "{}{user}:***{}",
-                    url.get(..s + 3).unwrap_or_default(),
-                    url.get(at..).unwrap_or_default()
-                ),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
+pub use cyberhub_domain::redact_url;
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(
-            super::redact_url("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(
-            super::redact_url("sqlite://./data/x.db"),
-            "sqlite://./data/x.db"
-        );
-    }
-
     #[tokio::test]
     async fn unknown_scheme_is_config_error() {
         let e = super::open("mysql://x").await.err().unwrap();
