@@ -85,7 +85,7 @@ step "embedded example"
 cargo run --locked --example embedded
 
 step "benchmarks, one pass each in test mode (numbers: cargo bench)"
-cargo test --locked --bench auth --bench load --bench vector
+cargo test --locked --bench auth --bench load --bench vector --bench embed
 
 step "the committed OpenAPI document matches the server"
 cargo run --locked -q -p cyberhub-server -- openapi > "$CACHE_DIR/openapi.json"

@@ -1,0 +1,86 @@
+//! Embedding throughput: sentences per second for the candle backend at batch 1 and 32.
+//!
+//! `cargo bench --bench embed` measures (512 security-flavoured sentences, 2 rounds after a
+//! warm-up); under `cargo test --bench embed` it runs one small batch. Needs
+//! `CYBERHUB_MODEL_DIR` (scripts/fetch-model.sh); without it the bench says so and exits.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)] // bench code may fail loudly
+
+use cyberhub_ai::{CandleEmbedder, Embedder, InferencePool};
+use std::time::Instant;
+
+const SUBJECTS: [&str; 8] = [
+    "A phishing email",
+    "The SOC analyst",
+    "An attacker",
+    "The firewall",
+    "A ransomware sample",
+    "The incident responder",
+    "A misconfigured S3 bucket",
+    "The red team",
+];
+const ACTIONS: [&str; 8] = [
+    "exfiltrates credentials from",
+    "blocks outbound traffic to",
+    "escalates privileges on",
+    "detects lateral movement in",
+    "encrypts files across",
+    "triages alerts from",
+    "exposes customer records in",
+    "pivots through",
+];
+const OBJECTS: [&str; 8] = [
+    "the domain controller",
+    "a legacy VPN gateway",
+    "the production Kubernetes cluster",
+    "an unpatched web server",
+    "the finance department's file share",
+    "a compromised laptop",
+    "the CI/CD pipeline",
+    "a cloud IAM role with broad permissions",
+];
+
+fn sentences(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            format!(
+                "{} {} {} after hours.",
+                SUBJECTS[i % 8],
+                ACTIONS[(i / 8) % 8],
+                OBJECTS[(i / 64) % 8]
+            )
+        })
+        .collect()
+}
+
+#[tokio::main]
+async fn main() {
+    let measuring = std::env::args().any(|a| a == "--bench");
+    let Ok(dir) = std::env::var("CYBERHUB_MODEL_DIR") else {
+        eprintln!("CYBERHUB_MODEL_DIR not set: run scripts/fetch-model.sh DIR and point it there");
+        return;
+    };
+    let e = CandleEmbedder::load_async(dir.into(), InferencePool::new(1))
+        .await
+        .unwrap();
+    let texts = sentences(if measuring { 512 } else { 32 });
+    let rounds = if measuring { 2 } else { 1 };
+    for batch in [1usize, 32] {
+        for chunk in texts.chunks(batch).take(4) {
+            e.embed(chunk).await.unwrap(); // warm-up
+        }
+        let t = Instant::now();
+        for _ in 0..rounds {
+            for chunk in texts.chunks(batch) {
+                e.embed(chunk).await.unwrap();
+            }
+        }
+        let per_s = (texts.len() * rounds) as f64 / t.elapsed().as_secs_f64();
+        println!("candle  batch {batch:>2}: {per_s:7.1} sentences/s (one job at a time; candle uses every core)");
+    }
+}
