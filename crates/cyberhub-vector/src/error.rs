@@ -77,18 +77,21 @@ impl VectorError {
         self.kind == VectorErrorKind::Unavailable
     }
 
-    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+    /// [`VectorErrorKind::InvalidInput`] (for backends outside this crate too).
+    pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(VectorErrorKind::InvalidInput, message)
     }
 
-    pub(crate) fn not_found(collection: &str) -> Self {
+    /// [`VectorErrorKind::CollectionNotFound`] for `collection`.
+    pub fn not_found(collection: &str) -> Self {
         Self::new(
             VectorErrorKind::CollectionNotFound,
             format!("collection {collection:?} not found"),
         )
     }
 
-    pub(crate) fn collection_exists(existing: &crate::CollectionSpec) -> Self {
+    /// [`VectorErrorKind::CollectionExists`]: `existing` has another dimension or distance.
+    pub fn collection_exists(existing: &crate::CollectionSpec) -> Self {
         Self::new(
             VectorErrorKind::CollectionExists,
             format!(
@@ -100,11 +103,13 @@ impl VectorError {
         )
     }
 
-    pub(crate) fn internal(message: impl Into<String>) -> Self {
+    /// [`VectorErrorKind::Internal`].
+    pub fn internal(message: impl Into<String>) -> Self {
         Self::new(VectorErrorKind::Internal, message)
     }
 
-    pub(crate) fn unavailable(message: impl Into<String>) -> Self {
+    /// [`VectorErrorKind::Unavailable`] (retryable).
+    pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(VectorErrorKind::Unavailable, message)
     }
 }

@@ -39,6 +39,8 @@ pub mod embedded;
 mod pgvector;
 #[cfg(feature = "qdrant")]
 mod qdrant;
+#[cfg(any(feature = "pgvector", feature = "qdrant"))]
+mod spec_cache;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

@@ -6,14 +6,13 @@
 //! scanning until `limit` rows pass the filter; results are re-sorted by distance, and when
 //! the scan still comes back short (`hnsw.max_scan_tuples`) an exact scan answers instead.
 
+use crate::spec_cache::SpecCache;
 use crate::{
     validate, CollectionSpec, Condition, Distance, Filter, KeywordField, Payload, Point, PointId,
     Result, ScoredPoint, SearchRequest, VectorError, VectorErrorKind, VectorStore,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
-use std::collections::HashMap;
-use std::sync::RwLock;
 use std::time::Duration;
 
 /// Largest dimension pgvector can index with HNSW; larger collections are searched exactly.
@@ -38,7 +37,7 @@ const MIGRATIONS: &[&str] = &["CREATE EXTENSION IF NOT EXISTS vector;
 #[derive(Debug)]
 pub struct PgVectorStore {
     pool: PgPool,
-    specs: RwLock<HashMap<String, CollectionSpec>>,
+    specs: SpecCache,
 }
 
 fn db_err(what: &str, e: sqlx::Error) -> VectorError {
@@ -144,7 +143,7 @@ impl PgVectorStore {
         tx.commit().await.map_err(|e| db_err("migrating", e))?;
         Ok(Self {
             pool,
-            specs: RwLock::new(HashMap::new()),
+            specs: SpecCache::default(),
         })
     }
 
@@ -179,23 +178,7 @@ impl PgVectorStore {
     }
 
     async fn spec(&self, name: &str) -> Result<CollectionSpec> {
-        if let Some(s) = self
-            .specs
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(name)
-        {
-            return Ok(s.clone());
-        }
-        let spec = self
-            .load_spec(name)
-            .await?
-            .ok_or_else(|| VectorError::not_found(name))?;
-        self.specs
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(name.to_owned(), spec.clone());
-        Ok(spec)
+        self.specs.get_or_load(name, || self.load_spec(name)).await
     }
 
     async fn load_spec(&self, name: &str) -> Result<Option<CollectionSpec>> {
@@ -207,22 +190,6 @@ impl PgVectorStore {
         .await
         .map_err(|e| db_err("reading the catalog", e))?;
         row.map(|r| spec_from_row(&r)).transpose()
-    }
-
-    fn forget(&self, name: &str) {
-        self.specs
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(name);
-    }
-
-    /// Maps "table missing" to not-found and drops the cached spec (another process dropped it).
-    fn missing(&self, name: &str, e: VectorError) -> VectorError {
-        if e.kind() == VectorErrorKind::CollectionNotFound {
-            self.forget(name);
-            return VectorError::not_found(name);
-        }
-        e
     }
 }
 
@@ -377,7 +344,7 @@ impl VectorStore for PgVectorStore {
             .await
             .map_err(err)?;
         tx.commit().await.map_err(err)?;
-        self.forget(&spec.name);
+        self.specs.forget(&spec.name);
         Ok(true)
     }
 
@@ -419,7 +386,7 @@ impl VectorStore for PgVectorStore {
             .await
             .map_err(err)?;
         tx.commit().await.map_err(err)?;
-        self.forget(name);
+        self.specs.forget(name);
         Ok(gone > 0)
     }
 
@@ -448,7 +415,7 @@ impl VectorStore for PgVectorStore {
             .execute(&self.pool)
             .await
             .map(|_| ())
-            .map_err(|e| self.missing(collection, db_err("writing points", e)))
+            .map_err(|e| self.specs.missing(collection, db_err("writing points", e)))
     }
 
     async fn delete(&self, collection: &str, ids: &[PointId]) -> Result<()> {
@@ -462,7 +429,7 @@ impl VectorStore for PgVectorStore {
         .execute(&self.pool)
         .await
         .map(|_| ())
-        .map_err(|e| self.missing(collection, db_err("deleting points", e)))
+        .map_err(|e| self.specs.missing(collection, db_err("deleting points", e)))
     }
 
     async fn get(&self, collection: &str, id: PointId) -> Result<Option<Point>> {
@@ -474,7 +441,7 @@ impl VectorStore for PgVectorStore {
         .bind(id)
         .fetch_optional(&self.pool)
         .await
-        .map_err(|e| self.missing(collection, db_err("reading a point", e)))?;
+        .map_err(|e| self.specs.missing(collection, db_err("reading a point", e)))?;
         let Some(r) = row else { return Ok(None) };
         let vector: pgvector::Vector = r
             .try_get("embedding")
@@ -511,7 +478,7 @@ impl VectorStore for PgVectorStore {
             .build_query_scalar()
             .fetch_one(&self.pool)
             .await
-            .map_err(|e| self.missing(collection, db_err("counting points", e)))?;
+            .map_err(|e| self.specs.missing(collection, db_err("counting points", e)))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 }
@@ -527,7 +494,7 @@ impl PgVectorStore {
         exact: bool,
     ) -> Result<Vec<ScoredPoint>> {
         let (op, _) = ops(spec.distance);
-        let err = |e| self.missing(&spec.name, db_err("searching", e));
+        let err = |e| self.specs.missing(&spec.name, db_err("searching", e));
         let mut tx = self.pool.begin().await.map_err(err)?;
         sqlx::query(
             "SELECT set_config('hnsw.ef_search', $1, true), \

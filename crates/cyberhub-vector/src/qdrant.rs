@@ -5,6 +5,7 @@
 //! Payload layout in Qdrant: `content_id`, `content_type`, `track`, `tags` at the top level
 //! (indexed, filterable) and the free-form JSON under `extra`.
 
+use crate::spec_cache::SpecCache;
 use crate::{
     validate, CollectionSpec, Condition, Distance, Filter, Payload, Point, PointId, Result,
     ScoredPoint, SearchRequest, VectorError, VectorErrorKind, VectorStore,
@@ -17,7 +18,6 @@ use qdrant_client::qdrant::{
 };
 use qdrant_client::{Qdrant, QdrantError};
 use std::collections::HashMap;
-use std::sync::RwLock;
 use std::time::Duration;
 
 /// Default `hnsw_ef` for searches.
@@ -27,7 +27,7 @@ const EF_SEARCH: usize = 128;
 pub struct QdrantStore {
     client: Qdrant,
     endpoint: String,
-    specs: RwLock<HashMap<String, CollectionSpec>>,
+    specs: SpecCache,
 }
 
 impl std::fmt::Debug for QdrantStore {
@@ -134,7 +134,7 @@ impl QdrantStore {
         let store = Self {
             client,
             endpoint: endpoint.to_owned(),
-            specs: RwLock::new(HashMap::new()),
+            specs: SpecCache::default(),
         };
         store.ping().await?;
         Ok(store)
@@ -193,39 +193,8 @@ impl QdrantStore {
     }
 
     async fn spec(&self, name: &str) -> Result<CollectionSpec> {
-        if let Some(s) = self
-            .specs
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(name)
-        {
-            return Ok(s.clone());
-        }
         validate::collection_name(name).map_err(|_| VectorError::not_found(name))?;
-        let spec = self
-            .fetch_spec(name)
-            .await?
-            .ok_or_else(|| VectorError::not_found(name))?;
-        self.specs
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(name.to_owned(), spec.clone());
-        Ok(spec)
-    }
-
-    fn forget(&self, name: &str) {
-        self.specs
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(name);
-    }
-
-    fn missing(&self, name: &str, e: VectorError) -> VectorError {
-        if e.kind() == VectorErrorKind::CollectionNotFound {
-            self.forget(name);
-            return VectorError::not_found(name);
-        }
-        e
+        self.specs.get_or_load(name, || self.fetch_spec(name)).await
     }
 }
 
@@ -288,7 +257,7 @@ impl VectorStore for QdrantStore {
                 .await
                 .map_err(|e| q_err("creating a payload index", e))?;
         }
-        self.forget(&spec.name);
+        self.specs.forget(&spec.name);
         Ok(true)
     }
 
@@ -320,7 +289,7 @@ impl VectorStore for QdrantStore {
     }
 
     async fn drop_collection(&self, name: &str) -> Result<bool> {
-        self.forget(name);
+        self.specs.forget(name);
         if validate::collection_name(name).is_err() {
             return Ok(false);
         }
@@ -360,7 +329,7 @@ impl VectorStore for QdrantStore {
             .upsert_points(UpsertPointsBuilder::new(collection, q_points).wait(true))
             .await
             .map(|_| ())
-            .map_err(|e| self.missing(collection, q_err("writing points", e)))
+            .map_err(|e| self.specs.missing(collection, q_err("writing points", e)))
     }
 
     async fn delete(&self, collection: &str, ids: &[PointId]) -> Result<()> {
@@ -373,7 +342,7 @@ impl VectorStore for QdrantStore {
             .delete_points(DeletePointsBuilder::new(collection).points(ids).wait(true))
             .await
             .map(|_| ())
-            .map_err(|e| self.missing(collection, q_err("deleting points", e)))
+            .map_err(|e| self.specs.missing(collection, q_err("deleting points", e)))
     }
 
     async fn get(&self, collection: &str, id: PointId) -> Result<Option<Point>> {
@@ -386,7 +355,7 @@ impl VectorStore for QdrantStore {
                     .with_payload(true),
             )
             .await
-            .map_err(|e| self.missing(collection, q_err("reading a point", e)))?;
+            .map_err(|e| self.specs.missing(collection, q_err("reading a point", e)))?;
         let Some(p) = res.result.into_iter().next() else {
             return Ok(None);
         };
@@ -423,7 +392,7 @@ impl VectorStore for QdrantStore {
             .client
             .query(query)
             .await
-            .map_err(|e| self.missing(collection, q_err("searching", e)))?;
+            .map_err(|e| self.specs.missing(collection, q_err("searching", e)))?;
         res.result
             .into_iter()
             .map(|p| {
@@ -449,7 +418,7 @@ impl VectorStore for QdrantStore {
             .client
             .count(req)
             .await
-            .map_err(|e| self.missing(collection, q_err("counting points", e)))?;
+            .map_err(|e| self.specs.missing(collection, q_err("counting points", e)))?;
         Ok(res.result.map(|r| r.count).unwrap_or(0))
     }
 }
