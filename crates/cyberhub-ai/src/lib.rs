@@ -17,6 +17,8 @@
 #[cfg(feature = "candle")]
 mod candle;
 mod embedder;
+#[cfg(feature = "fastembed")]
+mod fastembed;
 mod error;
 mod hashing;
 
@@ -26,6 +28,8 @@ pub use embedder::{
     check_batch, normalize, DynEmbedder, Embedder, InferencePool, MAX_BATCH, MAX_TEXT_BYTES,
 };
 pub use error::{AiError, AiErrorKind, Result};
+#[cfg(feature = "fastembed")]
+pub use crate::fastembed::FastembedEmbedder;
 pub use hashing::HashingEmbedder;
 
 /// Dimension of all-MiniLM-L6-v2 sentence embeddings, the model CyberHub uses.

@@ -1,7 +1,9 @@
-//! The candle embedder against reference vectors computed once, independently, by a float64
-//! numpy BERT forward pass over the same weights (`scripts/reference_embeddings.py`; output
-//! committed in `crates/cyberhub-ai/tests/data/minilm_reference.json`). Needs the model files
-//! in `CYBERHUB_MODEL_DIR` (scripts/fetch-model.sh); under `CI=true` a missing directory fails.
+//! The embedder backends (candle, fastembed/ONNX Runtime) against reference vectors computed
+//! once, independently, by a float64 numpy BERT forward pass over the same weights
+//! (`scripts/reference_embeddings.py`; output committed in
+//! `crates/cyberhub-ai/tests/data/minilm_reference.json`), and against each other. Needs the
+//! model files in `CYBERHUB_MODEL_DIR` (scripts/fetch-model.sh --onnxruntime, then
+//! scripts/build-fp32-onnx.sh); under `CI=true` a missing directory fails.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,7 +11,9 @@
     clippy::indexing_slicing
 )] // test code may fail loudly
 
-use cyberhub_ai::{AiErrorKind, CandleEmbedder, Embedder, InferencePool, MINILM_DIMENSION};
+use cyberhub_ai::{
+    AiErrorKind, CandleEmbedder, Embedder, FastembedEmbedder, InferencePool, MINILM_DIMENSION,
+};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -30,6 +34,17 @@ fn embedder() -> Option<&'static CandleEmbedder> {
     static E: OnceLock<Option<CandleEmbedder>> = OnceLock::new();
     E.get_or_init(|| {
         model_dir().map(|d| CandleEmbedder::load(&d, InferencePool::new(2)).expect("model loads"))
+    })
+    .as_ref()
+}
+
+fn fastembed() -> Option<&'static FastembedEmbedder> {
+    static E: OnceLock<Option<FastembedEmbedder>> = OnceLock::new();
+    E.get_or_init(|| {
+        model_dir().map(|d| {
+            let lib = d.join("lib/libonnxruntime.so");
+            FastembedEmbedder::load(&d, &lib, InferencePool::new(2)).expect("ONNX model loads")
+        })
     })
     .as_ref()
 }
@@ -152,4 +167,30 @@ fn a_missing_model_names_the_fetch_command() {
     let e = CandleEmbedder::load(&dir, InferencePool::new(1)).unwrap_err();
     assert_eq!(e.kind(), AiErrorKind::ModelMissing);
     assert!(e.to_string().contains("fetch-model.sh"), "{e}");
+}
+
+#[tokio::test]
+async fn fastembed_matches_the_reference_and_candle() {
+    let (Some(fe), Some(ca)) = (fastembed(), embedder()) else { return };
+    let r = reference();
+    assert_eq!(fe.dimension(), MINILM_DIMENSION);
+    assert_eq!(fe.model_id(), ca.model_id());
+    let got = fe.embed(&r.texts).await.unwrap();
+    let cand = ca.embed(&r.texts).await.unwrap();
+    for (((text, want), got), cand) in r.texts.iter().zip(&r.vectors).zip(&got).zip(&cand) {
+        let max_diff = want.iter().zip(got).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(cos(want, got) >= 0.9999, "{text:?}: cosine to the reference {}", cos(want, got));
+        assert!(max_diff <= 1e-4, "{text:?}: max abs diff {max_diff}");
+        assert!(cos(cand, got) >= 0.999, "{text:?}: candle vs fastembed cosine {}", cos(cand, got));
+    }
+    let kind = fe.embed(&[]).await.unwrap_err().kind();
+    assert_eq!(kind, AiErrorKind::InvalidInput);
+}
+
+#[test]
+fn fastembed_without_the_runtime_library_is_a_clear_error() {
+    let Some(dir) = model_dir() else { return };
+    let e = FastembedEmbedder::load(&dir, &dir.join("lib/no-such-runtime.so"), InferencePool::new(1)).unwrap_err();
+    assert_eq!(e.kind(), AiErrorKind::ModelMissing);
+    assert!(e.to_string().contains("build-fp32-onnx.sh"), "{e}");
 }
