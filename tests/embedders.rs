@@ -171,17 +171,31 @@ fn a_missing_model_names_the_fetch_command() {
 
 #[tokio::test]
 async fn fastembed_matches_the_reference_and_candle() {
-    let (Some(fe), Some(ca)) = (fastembed(), embedder()) else { return };
+    let (Some(fe), Some(ca)) = (fastembed(), embedder()) else {
+        return;
+    };
     let r = reference();
     assert_eq!(fe.dimension(), MINILM_DIMENSION);
     assert_eq!(fe.model_id(), ca.model_id());
     let got = fe.embed(&r.texts).await.unwrap();
     let cand = ca.embed(&r.texts).await.unwrap();
     for (((text, want), got), cand) in r.texts.iter().zip(&r.vectors).zip(&got).zip(&cand) {
-        let max_diff = want.iter().zip(got).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        assert!(cos(want, got) >= 0.9999, "{text:?}: cosine to the reference {}", cos(want, got));
+        let max_diff = want
+            .iter()
+            .zip(got)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            cos(want, got) >= 0.9999,
+            "{text:?}: cosine to the reference {}",
+            cos(want, got)
+        );
         assert!(max_diff <= 1e-4, "{text:?}: max abs diff {max_diff}");
-        assert!(cos(cand, got) >= 0.999, "{text:?}: candle vs fastembed cosine {}", cos(cand, got));
+        assert!(
+            cos(cand, got) >= 0.999,
+            "{text:?}: candle vs fastembed cosine {}",
+            cos(cand, got)
+        );
     }
     let kind = fe.embed(&[]).await.unwrap_err().kind();
     assert_eq!(kind, AiErrorKind::InvalidInput);
@@ -190,7 +204,12 @@ async fn fastembed_matches_the_reference_and_candle() {
 #[test]
 fn fastembed_without_the_runtime_library_is_a_clear_error() {
     let Some(dir) = model_dir() else { return };
-    let e = FastembedEmbedder::load(&dir, &dir.join("lib/no-such-runtime.so"), InferencePool::new(1)).unwrap_err();
+    let e = FastembedEmbedder::load(
+        &dir,
+        &dir.join("lib/no-such-runtime.so"),
+        InferencePool::new(1),
+    )
+    .unwrap_err();
     assert_eq!(e.kind(), AiErrorKind::ModelMissing);
     assert!(e.to_string().contains("build-fp32-onnx.sh"), "{e}");
 }

@@ -54,17 +54,23 @@ impl FastembedEmbedder {
             special_tokens_map_file: read("special_tokens_map.json")?,
             tokenizer_config_file: read("tokenizer_config.json")?,
         };
-        let model = UserDefinedEmbeddingModel::new(read(ONNX_FILE)?, files).with_pooling(Pooling::Mean);
+        let model =
+            UserDefinedEmbeddingModel::new(read(ONNX_FILE)?, files).with_pooling(Pooling::Mean);
         if !runtime_library.is_file() {
-            return Err(missing(dir, &format!("no ONNX Runtime library at {}", runtime_library.display())));
+            return Err(missing(
+                dir,
+                &format!("no ONNX Runtime library at {}", runtime_library.display()),
+            ));
         }
         let env = ort::init_from(runtime_library)
             .map_err(|e| missing(dir, "ONNX Runtime did not load").with_source(Box::new(e)))?
-            .commit();
-        let _ = env;
-        let opts = InitOptionsUserDefined::new().with_max_length(256);
+            .build()
+            .map_err(|e| missing(dir, "ONNX Runtime did not start").with_source(Box::new(e)))?;
+        let opts = InitOptionsUserDefined::new()
+            .with_max_length(256)
+            .with_environment(env);
         let te = TextEmbedding::try_new_from_user_defined(model, opts)
-            .map_err(|e| missing(dir, "the ONNX model did not load").with_source(e.into_boxed_dyn_error()))?;
+            .map_err(|e| missing(dir, "the ONNX model did not load").with_source(e))?;
         Ok(Self {
             model: Arc::new(Mutex::new(te)),
             pool,
@@ -91,8 +97,7 @@ impl Embedder for FastembedEmbedder {
             .run(move || {
                 let mut m = model.lock().unwrap_or_else(PoisonError::into_inner);
                 m.embed(&texts, Some(32)).map_err(|e| {
-                    AiError::new(AiErrorKind::Internal, "embedding inference failed")
-                        .with_source(e.into_boxed_dyn_error())
+                    AiError::new(AiErrorKind::Internal, "embedding inference failed").with_source(e)
                 })
             })
             .await

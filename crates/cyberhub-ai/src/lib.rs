@@ -17,19 +17,19 @@
 #[cfg(feature = "candle")]
 mod candle;
 mod embedder;
+mod error;
 #[cfg(feature = "fastembed")]
 mod fastembed;
-mod error;
 mod hashing;
 
 #[cfg(feature = "candle")]
 pub use crate::candle::CandleEmbedder;
+#[cfg(feature = "fastembed")]
+pub use crate::fastembed::FastembedEmbedder;
 pub use embedder::{
     check_batch, normalize, DynEmbedder, Embedder, InferencePool, MAX_BATCH, MAX_TEXT_BYTES,
 };
 pub use error::{AiError, AiErrorKind, Result};
-#[cfg(feature = "fastembed")]
-pub use crate::fastembed::FastembedEmbedder;
 pub use hashing::HashingEmbedder;
 
 /// Dimension of all-MiniLM-L6-v2 sentence embeddings, the model CyberHub uses.
