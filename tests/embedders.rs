@@ -14,20 +14,13 @@
 use cyberhub_ai::{
     AiErrorKind, CandleEmbedder, Embedder, FastembedEmbedder, InferencePool, MINILM_DIMENSION,
 };
+use cyberhub_vector::conformance::service_url;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 fn model_dir() -> Option<PathBuf> {
-    match std::env::var("CYBERHUB_MODEL_DIR") {
-        Ok(d) if !d.is_empty() => Some(PathBuf::from(d)),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("CYBERHUB_MODEL_DIR is not set but CI is: scripts/test.sh fetches the model")
-        }
-        _ => {
-            eprintln!("skipping: CYBERHUB_MODEL_DIR is not set (bash scripts/fetch-model.sh DIR)");
-            None
-        }
-    }
+    // Same rule as the services the other suites need: skip locally, fail under CI.
+    service_url("CYBERHUB_MODEL_DIR").map(PathBuf::from)
 }
 
 fn embedder() -> Option<&'static CandleEmbedder> {

@@ -42,13 +42,14 @@ pub trait Harness: Send + Sync {
     async fn open(&self) -> DynVectorStore;
 }
 
-/// Reads a service URL from the environment. Unset: `None` (the case is skipped) on a
-/// developer machine, a failure under `CI` so that CI cannot pass by skipping.
+/// Reads a service URL (or another required setting, such as a model directory) from the
+/// environment. Unset: `None` (the case is skipped) on a developer machine, a failure under
+/// `CI` so that CI cannot pass by skipping.
 pub fn service_url(var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(url) if !url.is_empty() => Some(url),
         _ if std::env::var_os("CI").is_some() => {
-            panic!("{var} is not set but CI is: start the service (scripts/test.sh does)")
+            panic!("{var} is not set but CI is: scripts/test.sh sets it")
         }
         _ => {
             eprintln!("skipping: {var} is not set");

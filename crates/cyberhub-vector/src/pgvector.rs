@@ -303,11 +303,7 @@ impl VectorStore for PgVectorStore {
         .map_err(err)?;
         if let Some(row) = existing {
             let existing = spec_from_row(&row)?;
-            return if &existing == spec {
-                Ok(false)
-            } else {
-                Err(VectorError::collection_exists(&existing))
-            };
+            return validate::existing_collection(&existing, spec);
         }
         let t = table(&spec.name);
         let mut ddl = format!(

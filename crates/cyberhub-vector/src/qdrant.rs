@@ -215,11 +215,7 @@ impl VectorStore for QdrantStore {
     async fn create_collection(&self, spec: &CollectionSpec) -> Result<bool> {
         validate::spec(spec)?;
         if let Some(existing) = self.fetch_spec(&spec.name).await? {
-            return if &existing == spec {
-                Ok(false)
-            } else {
-                Err(VectorError::collection_exists(&existing))
-            };
+            return validate::existing_collection(&existing, spec);
         }
         let created = self
             .client
@@ -235,11 +231,7 @@ impl VectorStore for QdrantStore {
                 VectorErrorKind::CollectionExists | VectorErrorKind::InvalidInput
             ) {
                 if let Some(existing) = self.fetch_spec(&spec.name).await? {
-                    return if &existing == spec {
-                        Ok(false)
-                    } else {
-                        Err(VectorError::collection_exists(&existing))
-                    };
+                    return validate::existing_collection(&existing, spec);
                 }
             }
             return Err(err);

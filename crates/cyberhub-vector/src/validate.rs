@@ -51,6 +51,16 @@ pub fn spec(spec: &CollectionSpec) -> Result<()> {
     Ok(())
 }
 
+/// The answer to creating `wanted` when `existing` has its name: `Ok(false)` (nothing to do)
+/// when they are identical, [`VectorErrorKind::CollectionExists`] when they differ.
+pub fn existing_collection(existing: &CollectionSpec, wanted: &CollectionSpec) -> Result<bool> {
+    if existing == wanted {
+        Ok(false)
+    } else {
+        Err(VectorError::collection_exists(existing))
+    }
+}
+
 /// Checks one vector against the collection and returns the form to store
 /// (unit length for cosine).
 pub fn vector(spec: &CollectionSpec, v: &[f32]) -> Result<Vec<f32>> {

@@ -184,11 +184,7 @@ impl VectorStore for EmbeddedStore {
         tokio::task::spawn_blocking(move || {
             let mut map = inner.write();
             if let Some(existing) = map.get(&spec.name) {
-                return if existing.spec() == &spec {
-                    Ok(false)
-                } else {
-                    Err(VectorError::collection_exists(existing.spec()))
-                };
+                return validate::existing_collection(existing.spec(), &spec);
             }
             let c = Collection::create(&inner.root.join(&spec.name), &spec)?;
             map.insert(spec.name.clone(), Arc::new(c));

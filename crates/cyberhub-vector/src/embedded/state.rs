@@ -132,9 +132,12 @@ impl State {
                 .is_some_and(|p| filter.is_none_or(|f| f.matches(p)))
         };
         let mut exact = req.exact || self.live() <= EXACT_BELOW;
+        // How many points pass the filter; counted once, only when the filter can matter.
+        let mut matching = self.live();
         if !exact {
             if let Some(f) = filter {
-                exact = self.count(Some(f)) as usize <= EXACT_FILTERED_BELOW;
+                matching = self.count(Some(f)) as usize;
+                exact = matching <= EXACT_FILTERED_BELOW;
             }
         }
         let mut hits = Vec::new();
@@ -144,7 +147,7 @@ impl State {
             hits.truncate(k);
             // The graph walk can come back short under a filter or many tombstones; exact
             // search then guarantees k hits whenever k points qualify.
-            exact = hits.len() < k && self.count(filter) as usize > hits.len();
+            exact = hits.len() < k && matching > hits.len();
         }
         if exact {
             hits = self.exact(q, k, &accept);
