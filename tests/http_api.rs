@@ -48,6 +48,8 @@ impl TestApp {
             admin_password: Some(ADMIN_PASSWORD.to_owned().into()),
             max_body_bytes: 64 * 1024,
             shutdown_grace_secs: 5,
+            // The AI routes have their own suite (tests/http_ai.rs); these need no model.
+            service: cyberhub_server::Service::Core,
             ..Default::default()
         };
         tweak(&mut cfg);

@@ -50,6 +50,11 @@ impl AiError {
         }
     }
 
+    /// An `InvalidInput` error.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(AiErrorKind::InvalidInput, message)
+    }
+
     /// Attaches the underlying error.
     pub fn with_source(
         mut self,
@@ -62,6 +67,18 @@ impl AiError {
     /// What went wrong.
     pub fn kind(&self) -> AiErrorKind {
         self.kind
+    }
+}
+
+impl From<cyberhub_vector::VectorError> for AiError {
+    fn from(e: cyberhub_vector::VectorError) -> Self {
+        use cyberhub_domain::ErrorKind as K;
+        let kind = match e.kind().error_kind() {
+            K::Validation => AiErrorKind::InvalidInput,
+            K::Unavailable | K::RateLimited => AiErrorKind::Unavailable,
+            _ => AiErrorKind::Internal,
+        };
+        Self::new(kind, format!("vector store: {e}")).with_source(e)
     }
 }
 

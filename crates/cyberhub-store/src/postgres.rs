@@ -46,5 +46,7 @@ crate::sql_store::impl_sql_store!(
     sqlx::Postgres,
     backend = "postgres",
     migrations = "./migrations/postgres",
-    for_update = " FOR UPDATE"
+    for_update = " FOR UPDATE",
+    claim_lock = "SELECT pg_advisory_xact_lock(7202611260)",
+    skip_locked = " FOR UPDATE SKIP LOCKED"
 );

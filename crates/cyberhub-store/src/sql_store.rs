@@ -7,7 +7,7 @@
 //! transaction, so an error leaves nothing half-written.
 
 macro_rules! impl_sql_store {
-    ($store:ty, $db:ty, backend = $backend:literal, migrations = $migrations:literal, for_update = $for_update:literal) => {
+    ($store:ty, $db:ty, backend = $backend:literal, migrations = $migrations:literal, for_update = $for_update:literal, claim_lock = $claim_lock:literal, skip_locked = $skip_locked:literal) => {
         use $crate::error::{Result, StoreError};
         use $crate::rows::*;
         use $crate::session::{RotateOutcome, Session};
@@ -673,7 +673,10 @@ macro_rules! impl_sql_store {
         impl ContentStore for $store {
             async fn insert_content(&self, item: &ContentItem) -> Result<()> {
                 let item = item.clone().validated()?;
-                write_content(&self.write, &item, true).await
+                let mut tx = self.write.begin().await.map_err(db_err("content item"))?;
+                write_content(&mut *tx, &item, true).await?;
+                enqueue_index(&mut *tx, item.id, item.updated_at).await?;
+                tx.commit().await.map_err(db_err("content item"))
             }
 
             async fn get_content(&self, id: ContentUuid) -> Result<ContentItem> {
@@ -709,12 +712,21 @@ macro_rules! impl_sql_store {
                 .into_item()?;
                 item.apply(&patch, now);
                 write_content(&mut *tx, &item, false).await?;
+                enqueue_index(&mut *tx, item.id, now).await?;
                 tx.commit().await.map_err(db_err("content item"))?;
                 Ok(item)
             }
 
             async fn delete_content(&self, id: ContentUuid) -> Result<()> {
-                delete_by_id(&self.write, "DELETE FROM content_items WHERE id = $1", id.0, "content item").await
+                let mut tx = self.write.begin().await.map_err(db_err("content item"))?;
+                let r = sqlx::query("DELETE FROM content_items WHERE id = $1")
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err("content item"))?;
+                one_row("content item", r.rows_affected())?;
+                enqueue_index(&mut *tx, id, Utc::now()).await?;
+                tx.commit().await.map_err(db_err("content item"))
             }
 
             async fn list_content(&self, filter: &ContentFilter, page: Page) -> Result<PageResult<ContentItem>> {
@@ -735,6 +747,137 @@ macro_rules! impl_sql_store {
                     .await
                     .map_err(db_err("content item"))?;
                 Ok(total(n))
+            }
+        }
+
+        async fn enqueue_index<'e, E>(ex: E, id: ContentUuid, at: DateTime<Utc>) -> Result<()>
+        where
+            E: sqlx::Executor<'e, Database = $db>,
+        {
+            sqlx::query("INSERT INTO index_outbox (content_uuid, created_at) VALUES ($1, $2)")
+                .bind(id.0)
+                .bind(at)
+                .execute(ex)
+                .await
+                .map_err(db_err("index outbox"))?;
+            Ok(())
+        }
+
+        #[async_trait]
+        impl IndexOutbox for $store {
+            async fn claim_index_events(
+                &self,
+                worker: &str,
+                limit: u32,
+                now: DateTime<Utc>,
+                lease: chrono::Duration,
+            ) -> Result<Vec<IndexEvent>> {
+                let now_ms = now.timestamp_millis();
+                let until_ms = (now + lease).timestamp_millis();
+                let mut tx = self.write.begin().await.map_err(db_err("index outbox"))?;
+                // Claims are serialised (PostgreSQL: a transaction-scoped advisory lock;
+                // SQLite: its single writer), so two claims never see the same free item.
+                sqlx::query($claim_lock).execute(&mut *tx).await.map_err(db_err("index outbox"))?;
+                let rows: Vec<(i64, Uuid, i64)> = sqlx::query_as(concat!(
+                    "UPDATE index_outbox SET leased_by = $1, leased_until_ms = $2, attempts = attempts + 1 ",
+                    "WHERE id IN (SELECT o.id FROM index_outbox o ",
+                    "WHERE (o.leased_until_ms IS NULL OR o.leased_until_ms <= $3) ",
+                    "AND NOT EXISTS (SELECT 1 FROM index_outbox b WHERE b.content_uuid = o.content_uuid ",
+                    "AND b.leased_by IS NOT NULL AND b.leased_until_ms > $3) ",
+                    "ORDER BY o.id LIMIT $4", $skip_locked, ") ",
+                    "RETURNING id, content_uuid, attempts"
+                ))
+                .bind(worker)
+                .bind(until_ms)
+                .bind(now_ms)
+                .bind(i64::from(limit.max(1)))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err("index outbox"))?;
+                tx.commit().await.map_err(db_err("index outbox"))?;
+                let mut events: Vec<IndexEvent> = rows
+                    .into_iter()
+                    .map(|(id, content, attempts)| IndexEvent {
+                        id,
+                        content: ContentUuid(content),
+                        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                    })
+                    .collect();
+                events.sort_by_key(|e| e.id);
+                Ok(events)
+            }
+
+            async fn complete_index_events(&self, worker: &str, ids: &[i64]) -> Result<u64> {
+                if ids.is_empty() {
+                    return Ok(0);
+                }
+                let mut q = QueryBuilder::<$db>::new("DELETE FROM index_outbox WHERE leased_by = ");
+                q.push_bind(worker).push(" AND id IN (");
+                let mut sep = q.separated(", ");
+                for id in ids {
+                    sep.push_bind(*id);
+                }
+                q.push(")");
+                let r = q.build().execute(&self.write).await.map_err(db_err("index outbox"))?;
+                Ok(r.rows_affected())
+            }
+
+            async fn release_index_event(&self, worker: &str, id: i64, error: &str, retry_at: DateTime<Utc>) -> Result<()> {
+                let error: String = error.chars().take(1000).collect();
+                sqlx::query(
+                    "UPDATE index_outbox SET leased_by = NULL, leased_until_ms = $1, last_error = $2 WHERE id = $3 AND leased_by = $4",
+                )
+                .bind(retry_at.timestamp_millis())
+                .bind(error)
+                .bind(id)
+                .bind(worker)
+                .execute(&self.write)
+                .await
+                .map_err(db_err("index outbox"))?;
+                Ok(())
+            }
+
+            async fn enqueue_full_reindex(&self, now: DateTime<Utc>) -> Result<u64> {
+                let r = sqlx::query("INSERT INTO index_outbox (content_uuid, created_at) SELECT id, $1 FROM content_items")
+                    .bind(now)
+                    .execute(&self.write)
+                    .await
+                    .map_err(db_err("index outbox"))?;
+                Ok(r.rows_affected())
+            }
+
+            async fn index_backlog(&self) -> Result<u64> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM index_outbox")
+                    .fetch_one(&self.read)
+                    .await
+                    .map_err(db_err("index outbox"))?;
+                Ok(total(n))
+            }
+        }
+
+        #[async_trait]
+        impl PersonalityStore for $store {
+            async fn save_personality(&self, user: UserId, at: DateTime<Utc>, analysis: &serde_json::Value) -> Result<()> {
+                sqlx::query("INSERT INTO personality_analyses (id, user_id, analyzed_at, analysis) VALUES ($1, $2, $3, $4)")
+                    .bind(Uuid::new_v4())
+                    .bind(user.0)
+                    .bind(at)
+                    .bind(Json(analysis))
+                    .execute(&self.write)
+                    .await
+                    .map_err(db_err("personality analysis"))?;
+                Ok(())
+            }
+
+            async fn latest_personality(&self, user: UserId) -> Result<Option<serde_json::Value>> {
+                let row: Option<(Json<serde_json::Value>,)> = sqlx::query_as(
+                    "SELECT analysis FROM personality_analyses WHERE user_id = $1 ORDER BY analyzed_at DESC, id LIMIT 1",
+                )
+                .bind(user.0)
+                .fetch_optional(&self.read)
+                .await
+                .map_err(db_err("personality analysis"))?;
+                Ok(row.map(|r| r.0 .0))
             }
         }
 

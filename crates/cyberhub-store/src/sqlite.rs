@@ -75,5 +75,7 @@ crate::sql_store::impl_sql_store!(
     sqlx::Sqlite,
     backend = "sqlite",
     migrations = "./migrations/sqlite",
-    for_update = ""
+    for_update = "",
+    claim_lock = "SELECT 1",
+    skip_locked = ""
 );

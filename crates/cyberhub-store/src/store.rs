@@ -198,6 +198,63 @@ pub trait AuditStore: Send + Sync {
     async fn audit_stats(&self, filter: &AuditFilter) -> Result<Vec<AuditCount>>;
 }
 
+/// One leased catalog-indexing event: "content item `content` changed; index its current state".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexEvent {
+    /// Outbox row id (increasing in write order).
+    pub id: i64,
+    /// The item that changed (it may be gone: then its vector is deleted).
+    pub content: ContentUuid,
+    /// How many times the event has been leased, this lease included.
+    pub attempts: u32,
+}
+
+/// The catalog-indexing outbox. Every content write appends an event in the same
+/// transaction; workers lease events, index the item's current state and complete them.
+///
+/// Leases make concurrent workers safe: a claim never returns an event that another
+/// worker holds an unexpired lease on, nor an event for an item another worker is
+/// indexing; an expired lease (a worker that died) makes its events claimable again.
+#[async_trait]
+pub trait IndexOutbox: Send + Sync {
+    /// Leases up to `limit` pending events to `worker` until `now + lease`, oldest first.
+    async fn claim_index_events(
+        &self,
+        worker: &str,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Vec<IndexEvent>>;
+    /// Deletes events `worker` still holds the lease on; returns how many.
+    async fn complete_index_events(&self, worker: &str, ids: &[i64]) -> Result<u64>;
+    /// Gives a failed event back: it becomes claimable at `retry_at`; the error is kept.
+    async fn release_index_event(
+        &self,
+        worker: &str,
+        id: i64,
+        error: &str,
+        retry_at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Appends one event per catalog item (a full re-index); returns how many.
+    async fn enqueue_full_reindex(&self, now: DateTime<Utc>) -> Result<u64>;
+    /// Events not yet completed.
+    async fn index_backlog(&self) -> Result<u64>;
+}
+
+/// Stored personality analyses (opaque JSON documents, newest wins).
+#[async_trait]
+pub trait PersonalityStore: Send + Sync {
+    /// Appends an analysis of `user` made at `at`.
+    async fn save_personality(
+        &self,
+        user: UserId,
+        at: DateTime<Utc>,
+        analysis: &serde_json::Value,
+    ) -> Result<()>;
+    /// The newest analysis of `user`, if any.
+    async fn latest_personality(&self, user: UserId) -> Result<Option<serde_json::Value>>;
+}
+
 /// Everything CyberHub keeps in its relational database.
 #[async_trait]
 pub trait Store:
@@ -208,6 +265,8 @@ pub trait Store:
     + ContentStore
     + ProgressStore
     + AuditStore
+    + IndexOutbox
+    + PersonalityStore
     + std::fmt::Debug
 {
     /// `"sqlite"` or `"postgres"`.

@@ -114,6 +114,7 @@ impl ContentApi {
         );
         self.0.store.insert_content(&item).await?;
         self.audit(req, &caller, &item, "create").await;
+        self.0.catalog_changed();
         Ok(ContentCreated::Created(Json(item)))
     }
 
@@ -135,6 +136,7 @@ impl ContentApi {
             .update_content(item.id, &body.0, self.0.clock.now())
             .await?;
         self.audit(req, &caller, &item, "update").await;
+        self.0.catalog_changed();
         Ok(Json(item))
     }
 
@@ -151,6 +153,7 @@ impl ContentApi {
         let item = self.find(&id.0).await?;
         self.0.store.delete_content(item.id).await?;
         self.audit(req, &caller, &item, "delete").await;
+        self.0.catalog_changed();
         Ok(Deleted::NoContent)
     }
 }

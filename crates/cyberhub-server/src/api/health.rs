@@ -38,11 +38,34 @@ pub fn health_body() -> HealthResponse {
 /// Checks every dependency.
 pub async fn readiness(state: &AppState) -> Ready {
     let store = state.store.ping().await;
-    let checks = vec![ReadyCheck {
+    let mut checks = vec![ReadyCheck {
         name: format!("relational_store ({})", state.store.backend()),
         ok: store.is_ok(),
         error: store.err().map(|e| e.to_string()),
     }];
+    if let Some(ai) = &state.ai {
+        let index = ai.index();
+        let vectors = index.vectors().ping().await;
+        checks.push(ReadyCheck {
+            name: format!("vector_store ({})", index.vectors().backend()),
+            ok: vectors.is_ok(),
+            error: vectors.err().map(|e| e.to_string()),
+        });
+        let embed = index.embed_one("ready").await;
+        checks.push(ReadyCheck {
+            name: format!("embedder ({})", index.embedder().model_id()),
+            ok: embed.is_ok(),
+            error: embed.err().map(|e| e.to_string()),
+        });
+        if let crate::ai::ProgressSource::Remote(core) = &ai.progress {
+            let up = core.health().await;
+            checks.push(ReadyCheck {
+                name: "core_service".into(),
+                ok: up.is_ok(),
+                error: up.err(),
+            });
+        }
+    }
     let ok = checks.iter().all(|c| c.ok);
     let body = ReadyResponse {
         status: if ok { "ready" } else { "not_ready" }.into(),
@@ -63,7 +86,9 @@ impl HealthApi {
         Json(health_body())
     }
 
-    /// Readiness: 200 when the relational store answers, 503 naming the failing part otherwise.
+    /// Readiness: 200 when every dependency answers (relational store; with the AI routes
+    /// also the vector store, the embedder and, in split mode, the core service), 503
+    /// naming the failing part otherwise.
     #[oai(path = "/ready", method = "get", tag = "Tag::Health")]
     async fn ready(&self) -> Ready {
         readiness(&self.0).await

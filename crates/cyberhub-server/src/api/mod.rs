@@ -1,6 +1,7 @@
 //! The HTTP routes, one module per area.
 
 pub mod accounts;
+pub mod ai;
 pub mod audit;
 pub mod content;
 pub mod health;

@@ -128,6 +128,7 @@ impl ProgressApi {
             _ => e.into(),
         }
             })?;
+        self.0.progress_changed(p.user_id);
         Ok(ProgressCreated::Created(Json(p)))
     }
 
@@ -162,6 +163,7 @@ impl ProgressApi {
                 self.0.clock.now(),
             )
             .await?;
+        self.0.progress_changed(p.user_id);
         Ok(Json(p))
     }
 
@@ -178,6 +180,7 @@ impl ProgressApi {
             .store
             .delete_progress(id.0, Self::owner_scope(&caller, Action::Delete))
             .await?;
+        self.0.progress_changed(caller.user_id);
         self.0
             .auth
             .audit(

@@ -1,0 +1,159 @@
+//! The catalog-indexing worker: leases outbox events, indexes each changed item's current
+//! state (embed + upsert, or delete when the item is gone), completes the events.
+//!
+//! Any number of workers (processes) may share one database: leases keep them from
+//! processing the same event, and an event whose worker died is picked up once its lease
+//! expires. Failures are retried with exponential back-off (2^attempts seconds, at most
+//! five minutes); nothing is lost.
+
+use cyberhub_ai::CatalogIndex;
+use cyberhub_domain::{ContentItem, ErrorKind, SharedClock};
+use cyberhub_store::DynStore;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Events claimed per round.
+pub const CLAIM_BATCH: u32 = 64;
+
+/// How long a claimed event stays leased.
+pub const LEASE: Duration = Duration::from_secs(120);
+
+/// One indexing worker.
+#[derive(Debug, Clone)]
+pub struct Indexer {
+    store: DynStore,
+    index: CatalogIndex,
+    clock: SharedClock,
+    worker: String,
+}
+
+impl Indexer {
+    /// A worker with a unique id.
+    pub fn new(store: DynStore, index: CatalogIndex, clock: SharedClock) -> Self {
+        Self {
+            store,
+            index,
+            clock,
+            worker: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    /// This worker's id (as written into leases).
+    pub fn worker_id(&self) -> &str {
+        &self.worker
+    }
+
+    /// One round: claims up to [`CLAIM_BATCH`] events, indexes them, returns how many
+    /// events it completed (0 when the outbox had nothing claimable).
+    pub async fn run_once(&self) -> Result<usize, String> {
+        let lease = chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::minutes(2));
+        let events = self
+            .store
+            .claim_index_events(&self.worker, CLAIM_BATCH, self.clock.now(), lease)
+            .await
+            .map_err(|e| e.to_string())?;
+        if events.is_empty() {
+            return Ok(0);
+        }
+        // One indexing per item, however many events it has.
+        let mut by_item: BTreeMap<uuid::Uuid, Vec<(i64, u32)>> = BTreeMap::new();
+        for e in &events {
+            by_item
+                .entry(e.content.0)
+                .or_default()
+                .push((e.id, e.attempts));
+        }
+        let mut upserts: Vec<(ContentItem, Vec<i64>)> = Vec::new();
+        let mut deletes: Vec<(uuid::Uuid, Vec<i64>)> = Vec::new();
+        let mut failed: Vec<(i64, u32, String)> = Vec::new();
+        for (id, evs) in by_item {
+            let ids = evs.iter().map(|(i, _)| *i).collect();
+            match self.store.get_content(cyberhub_domain::ContentUuid(id)).await {
+                Ok(item) => upserts.push((item, ids)),
+                Err(e) if e.kind() == ErrorKind::NotFound => deletes.push((id, ids)),
+                Err(e) => failed.extend(evs.iter().map(|(i, a)| (*i, *a, e.to_string()))),
+            }
+        }
+        let mut done: Vec<i64> = Vec::new();
+        if !upserts.is_empty() {
+            let items: Vec<ContentItem> = upserts.iter().map(|(i, _)| i.clone()).collect();
+            match self.index.upsert(&items).await {
+                Ok(()) => done.extend(upserts.iter().flat_map(|(_, ids)| ids.iter().copied())),
+                Err(e) => {
+                    for (_, ids) in &upserts {
+                        failed.extend(ids.iter().map(|i| (*i, attempts_of(&events, *i), e.to_string())));
+                    }
+                }
+            }
+        }
+        if !deletes.is_empty() {
+            let ids: Vec<uuid::Uuid> = deletes.iter().map(|(id, _)| *id).collect();
+            match self.index.remove(&ids).await {
+                Ok(()) => done.extend(deletes.iter().flat_map(|(_, ids)| ids.iter().copied())),
+                Err(e) => {
+                    for (_, ids) in &deletes {
+                        failed.extend(ids.iter().map(|i| (*i, attempts_of(&events, *i), e.to_string())));
+                    }
+                }
+            }
+        }
+        let completed = self
+            .store
+            .complete_index_events(&self.worker, &done)
+            .await
+            .map_err(|e| e.to_string())?;
+        for (id, attempts, error) in failed {
+            let backoff = 2_i64.saturating_pow(attempts.min(16)).min(300);
+            tracing::warn!(event = id, attempts, %error, retry_in_secs = backoff, "indexing failed; will retry");
+            self.store
+                .release_index_event(
+                    &self.worker,
+                    id,
+                    &error,
+                    self.clock.now() + chrono::Duration::seconds(backoff),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(usize::try_from(completed).unwrap_or(usize::MAX))
+    }
+
+    /// Runs until `stop` resolves: a round, then (when idle) a wait of `poll` or until
+    /// `wakeup` is notified.
+    pub async fn run(
+        self,
+        poll: Duration,
+        wakeup: Arc<tokio::sync::Notify>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        tracing::info!(worker = %self.worker, "indexing worker started");
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let idle = match self.run_once().await {
+                Ok(n) => n == 0,
+                Err(e) => {
+                    tracing::warn!(error = %e, "indexing round failed");
+                    true
+                }
+            };
+            if idle {
+                tokio::select! {
+                    () = tokio::time::sleep(poll) => {}
+                    () = wakeup.notified() => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+        tracing::info!(worker = %self.worker, "indexing worker stopped");
+    }
+}
+
+fn attempts_of(events: &[cyberhub_store::IndexEvent], id: i64) -> u32 {
+    events
+        .iter()
+        .find(|e| e.id == id)
+        .map_or(1, |e| e.attempts)
+}
