@@ -34,12 +34,12 @@ pub mod recommend;
 pub use crate::candle::CandleEmbedder;
 #[cfg(feature = "fastembed")]
 pub use crate::fastembed::FastembedEmbedder;
+pub use cache::{CacheKey, InProcessCache, RecommendationCache};
+pub use catalog::{CatalogIndex, CONTENT_COLLECTION};
 pub use embedder::{
     check_batch, normalize, DynEmbedder, Embedder, InferencePool, MAX_BATCH, MAX_TEXT_BYTES,
 };
 pub use error::{AiError, AiErrorKind, Result};
-pub use cache::{CacheKey, InProcessCache, RecommendationCache};
-pub use catalog::{CatalogIndex, CONTENT_COLLECTION};
 pub use hashing::HashingEmbedder;
 pub use history::HistoryEntry;
 pub use recommend::{Recommendations, Recommender};

@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::history::{is_hands_on, track_shares, HistoryEntry};
 use crate::questionnaire::{question_count, score_answers};
 use chrono::{DateTime, Utc};
-use cyberhub_domain::api_ai::{Answer, PersonalityAnalysis, Trait, TrackFit};
+use cyberhub_domain::api_ai::{Answer, PersonalityAnalysis, TrackFit, Trait};
 use cyberhub_domain::{Track, UserId};
 use std::collections::HashSet;
 
@@ -41,7 +41,11 @@ fn traits(history: &[HistoryEntry], now: DateTime<Utc>) -> Vec<Trait> {
         return Vec::new();
     }
     let n = started.len() as f64;
-    let hands_on = started.iter().filter(|h| is_hands_on(h.content_type)).count() as f64 / n;
+    let hands_on = started
+        .iter()
+        .filter(|h| is_hands_on(h.content_type))
+        .count() as f64
+        / n;
     let completed = started.iter().filter(|h| h.is_completed()).count() as f64;
     let persistence = completed / n;
     let scores: Vec<f64> = started.iter().filter_map(|h| h.score).collect();
@@ -193,8 +197,9 @@ pub fn analyze(
     for t in &traits {
         match t.name.as_str() {
             "learning_style" => summary.push(t.description.clone()),
-            "persistence" if t.score < 0.34 => recommendations
-                .push("Finish an in-progress item before starting a new one.".into()),
+            "persistence" if t.score < 0.34 => {
+                recommendations.push("Finish an in-progress item before starting a new one.".into())
+            }
             "performance" if t.score < 0.6 && t.description.starts_with("Average") => {
                 recommendations.push("Revisit modules where your score was low.".into())
             }
@@ -230,7 +235,12 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
     }
 
-    fn entry(track: Track, ty: ContentType, status: ProgressStatus, score: Option<f64>) -> HistoryEntry {
+    fn entry(
+        track: Track,
+        ty: ContentType,
+        status: ProgressStatus,
+        score: Option<f64>,
+    ) -> HistoryEntry {
         HistoryEntry {
             point: uuid::Uuid::new_v4(),
             content_id: format!("c-{}", uuid::Uuid::new_v4().simple()),
@@ -238,7 +248,11 @@ mod tests {
             content_type: ty,
             track: Some(track),
             status,
-            completion: if status == ProgressStatus::Completed { 100.0 } else { 40.0 },
+            completion: if status == ProgressStatus::Completed {
+                100.0
+            } else {
+                40.0
+            },
             score,
             updated_at: now() - chrono::Duration::days(3),
         }

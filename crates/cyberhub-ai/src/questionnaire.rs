@@ -15,102 +15,318 @@ type Opt = (&'static str, &'static str, &'static [(Track, f64)]);
 
 /// (question id, text, options (id, text, track weights)).
 const ITEMS: &[(&str, &str, &[Opt])] = &[
-    ("q01", "A new alert fires at 2 a.m. What do you want to do?", &[
-        ("a", "Dig into the logs and find out what happened", &[(D, 1.0)]),
-        ("b", "Work out how the attacker got in and try it myself", &[(O, 1.0)]),
-        ("c", "Check which policy or control should have stopped it", &[(G, 1.0)]),
-        ("d", "Make sure the right people are on it and informed", &[(L, 1.0)]),
-    ]),
-    ("q02", "Which weekend project sounds best?", &[
-        ("a", "Building a home lab with a SIEM and some honeypots", &[(D, 1.0)]),
-        ("b", "Solving a capture-the-flag competition", &[(O, 1.0)]),
-        ("c", "Prototyping a tool that uses machine learning to spot phishing", &[(I, 1.0)]),
-        ("d", "Writing a risk register for a small charity", &[(G, 1.0)]),
-    ]),
-    ("q03", "What frustrates you most at work?", &[
-        ("a", "Threats that go unnoticed for months", &[(D, 1.0)]),
-        ("b", "Systems everyone assumes are secure but nobody has tested", &[(O, 1.0)]),
-        ("c", "Rules that exist on paper but not in practice", &[(G, 1.0)]),
-        ("d", "Teams that do not talk to each other", &[(L, 1.0)]),
-    ]),
-    ("q04", "Which book would you pick up first?", &[
-        ("a", "The Web Application Hacker's Handbook", &[(O, 1.0)]),
-        ("b", "A practical guide to incident response", &[(D, 1.0)]),
-        ("c", "A study of adversarial machine learning", &[(I, 1.0)]),
-        ("d", "A biography of a CISO who turned a company around", &[(L, 1.0)]),
-    ]),
-    ("q05", "In a group project you usually...", &[
-        ("a", "Take the hardest technical piece", &[(O, 0.5), (D, 0.5)]),
-        ("b", "Organise the work and keep everyone moving", &[(L, 1.0)]),
-        ("c", "Make sure nothing is missed and it is all documented", &[(G, 1.0)]),
-        ("d", "Suggest a new way of doing it nobody has tried", &[(I, 1.0)]),
-    ]),
-    ("q06", "Which of these would you most like to be known for?", &[
-        ("a", "Catching an intrusion before any damage was done", &[(D, 1.0)]),
-        ("b", "Finding a critical vulnerability before criminals did", &[(O, 1.0)]),
-        ("c", "Getting a company through its first ISO 27001 audit", &[(G, 1.0)]),
-        ("d", "Publishing research that changed how people defend", &[(I, 1.0)]),
-    ]),
-    ("q07", "How do you like to learn?", &[
-        ("a", "Break things in a lab until I understand them", &[(O, 0.6), (D, 0.4)]),
-        ("b", "Read the standard, then map it to real cases", &[(G, 1.0)]),
-        ("c", "Talk it through with people and learn from their experience", &[(L, 1.0)]),
-        ("d", "Read papers and try the newest tools", &[(I, 1.0)]),
-    ]),
-    ("q08", "A vendor claims their product stops all ransomware. You...", &[
-        ("a", "Ask how it detects it and what it logs", &[(D, 1.0)]),
-        ("b", "Ask for a trial so you can try to bypass it", &[(O, 1.0)]),
-        ("c", "Ask for their certifications and contract terms", &[(G, 1.0)]),
-        ("d", "Ask what it costs compared to the risk it removes", &[(L, 0.6), (G, 0.4)]),
-    ]),
-    ("q09", "Which task would you happily do all afternoon?", &[
-        ("a", "Tuning detection rules to cut false positives", &[(D, 1.0)]),
-        ("b", "Writing an exploit for a known bug", &[(O, 1.0)]),
-        ("c", "Training a model on security data", &[(I, 1.0)]),
-        ("d", "Preparing a board briefing on cyber risk", &[(L, 1.0)]),
-    ]),
-    ("q10", "What kind of problem excites you?", &[
-        ("a", "One with a clear adversary to outsmart", &[(O, 0.5), (D, 0.5)]),
-        ("b", "One nobody has solved before", &[(I, 1.0)]),
-        ("c", "One where many people must agree", &[(L, 0.6), (G, 0.4)]),
-        ("d", "One with rules to interpret and apply", &[(G, 1.0)]),
-    ]),
-    ("q11", "Pick a tool to master.", &[
-        ("a", "Wireshark and a SIEM query language", &[(D, 1.0)]),
-        ("b", "Burp Suite and Metasploit", &[(O, 1.0)]),
-        ("c", "A GRC platform and a control framework", &[(G, 1.0)]),
-        ("d", "Python notebooks and an LLM toolkit", &[(I, 1.0)]),
-    ]),
-    ("q12", "After a security incident, which part matters most to you?", &[
-        ("a", "The timeline of what the attacker did", &[(D, 1.0)]),
-        ("b", "Reproducing the attack to prove the fix works", &[(O, 1.0)]),
-        ("c", "The report to regulators and lessons learned", &[(G, 1.0)]),
-        ("d", "How the team coped and what to change in how we work", &[(L, 1.0)]),
-    ]),
-    ("q13", "Where do you see yourself in five years?", &[
-        ("a", "Leading a security operations centre", &[(D, 0.6), (L, 0.4)]),
-        ("b", "Running a red team", &[(O, 0.7), (L, 0.3)]),
-        ("c", "Head of risk and compliance", &[(G, 1.0)]),
-        ("d", "At a start-up building new security products", &[(I, 1.0)]),
-    ]),
-    ("q14", "Which news story would you click first?", &[
-        ("a", "A zero-day exploited in the wild", &[(O, 0.5), (D, 0.5)]),
-        ("b", "A new data-protection law passed", &[(G, 1.0)]),
-        ("c", "Attackers using AI to write malware", &[(I, 1.0)]),
-        ("d", "A CEO explains how they handled a breach", &[(L, 1.0)]),
-    ]),
-    ("q15", "How do you handle a task with no clear instructions?", &[
-        ("a", "Explore and experiment until something works", &[(O, 0.5), (I, 0.5)]),
-        ("b", "Look for the relevant standard or policy first", &[(G, 1.0)]),
-        ("c", "Gather evidence methodically before acting", &[(D, 1.0)]),
-        ("d", "Find the people who know and bring them together", &[(L, 1.0)]),
-    ]),
-    ("q16", "Which skill would you most like to improve?", &[
-        ("a", "Spotting the signal in noisy data", &[(D, 1.0)]),
-        ("b", "Thinking like an attacker", &[(O, 1.0)]),
-        ("c", "Explaining risk to non-experts", &[(L, 0.5), (G, 0.5)]),
-        ("d", "Turning new research into working prototypes", &[(I, 1.0)]),
-    ]),
+    (
+        "q01",
+        "A new alert fires at 2 a.m. What do you want to do?",
+        &[
+            (
+                "a",
+                "Dig into the logs and find out what happened",
+                &[(D, 1.0)],
+            ),
+            (
+                "b",
+                "Work out how the attacker got in and try it myself",
+                &[(O, 1.0)],
+            ),
+            (
+                "c",
+                "Check which policy or control should have stopped it",
+                &[(G, 1.0)],
+            ),
+            (
+                "d",
+                "Make sure the right people are on it and informed",
+                &[(L, 1.0)],
+            ),
+        ],
+    ),
+    (
+        "q02",
+        "Which weekend project sounds best?",
+        &[
+            (
+                "a",
+                "Building a home lab with a SIEM and some honeypots",
+                &[(D, 1.0)],
+            ),
+            ("b", "Solving a capture-the-flag competition", &[(O, 1.0)]),
+            (
+                "c",
+                "Prototyping a tool that uses machine learning to spot phishing",
+                &[(I, 1.0)],
+            ),
+            (
+                "d",
+                "Writing a risk register for a small charity",
+                &[(G, 1.0)],
+            ),
+        ],
+    ),
+    (
+        "q03",
+        "What frustrates you most at work?",
+        &[
+            ("a", "Threats that go unnoticed for months", &[(D, 1.0)]),
+            (
+                "b",
+                "Systems everyone assumes are secure but nobody has tested",
+                &[(O, 1.0)],
+            ),
+            (
+                "c",
+                "Rules that exist on paper but not in practice",
+                &[(G, 1.0)],
+            ),
+            ("d", "Teams that do not talk to each other", &[(L, 1.0)]),
+        ],
+    ),
+    (
+        "q04",
+        "Which book would you pick up first?",
+        &[
+            ("a", "The Web Application Hacker's Handbook", &[(O, 1.0)]),
+            ("b", "A practical guide to incident response", &[(D, 1.0)]),
+            ("c", "A study of adversarial machine learning", &[(I, 1.0)]),
+            (
+                "d",
+                "A biography of a CISO who turned a company around",
+                &[(L, 1.0)],
+            ),
+        ],
+    ),
+    (
+        "q05",
+        "In a group project you usually...",
+        &[
+            (
+                "a",
+                "Take the hardest technical piece",
+                &[(O, 0.5), (D, 0.5)],
+            ),
+            (
+                "b",
+                "Organise the work and keep everyone moving",
+                &[(L, 1.0)],
+            ),
+            (
+                "c",
+                "Make sure nothing is missed and it is all documented",
+                &[(G, 1.0)],
+            ),
+            (
+                "d",
+                "Suggest a new way of doing it nobody has tried",
+                &[(I, 1.0)],
+            ),
+        ],
+    ),
+    (
+        "q06",
+        "Which of these would you most like to be known for?",
+        &[
+            (
+                "a",
+                "Catching an intrusion before any damage was done",
+                &[(D, 1.0)],
+            ),
+            (
+                "b",
+                "Finding a critical vulnerability before criminals did",
+                &[(O, 1.0)],
+            ),
+            (
+                "c",
+                "Getting a company through its first ISO 27001 audit",
+                &[(G, 1.0)],
+            ),
+            (
+                "d",
+                "Publishing research that changed how people defend",
+                &[(I, 1.0)],
+            ),
+        ],
+    ),
+    (
+        "q07",
+        "How do you like to learn?",
+        &[
+            (
+                "a",
+                "Break things in a lab until I understand them",
+                &[(O, 0.6), (D, 0.4)],
+            ),
+            (
+                "b",
+                "Read the standard, then map it to real cases",
+                &[(G, 1.0)],
+            ),
+            (
+                "c",
+                "Talk it through with people and learn from their experience",
+                &[(L, 1.0)],
+            ),
+            ("d", "Read papers and try the newest tools", &[(I, 1.0)]),
+        ],
+    ),
+    (
+        "q08",
+        "A vendor claims their product stops all ransomware. You...",
+        &[
+            ("a", "Ask how it detects it and what it logs", &[(D, 1.0)]),
+            (
+                "b",
+                "Ask for a trial so you can try to bypass it",
+                &[(O, 1.0)],
+            ),
+            (
+                "c",
+                "Ask for their certifications and contract terms",
+                &[(G, 1.0)],
+            ),
+            (
+                "d",
+                "Ask what it costs compared to the risk it removes",
+                &[(L, 0.6), (G, 0.4)],
+            ),
+        ],
+    ),
+    (
+        "q09",
+        "Which task would you happily do all afternoon?",
+        &[
+            (
+                "a",
+                "Tuning detection rules to cut false positives",
+                &[(D, 1.0)],
+            ),
+            ("b", "Writing an exploit for a known bug", &[(O, 1.0)]),
+            ("c", "Training a model on security data", &[(I, 1.0)]),
+            ("d", "Preparing a board briefing on cyber risk", &[(L, 1.0)]),
+        ],
+    ),
+    (
+        "q10",
+        "What kind of problem excites you?",
+        &[
+            (
+                "a",
+                "One with a clear adversary to outsmart",
+                &[(O, 0.5), (D, 0.5)],
+            ),
+            ("b", "One nobody has solved before", &[(I, 1.0)]),
+            (
+                "c",
+                "One where many people must agree",
+                &[(L, 0.6), (G, 0.4)],
+            ),
+            ("d", "One with rules to interpret and apply", &[(G, 1.0)]),
+        ],
+    ),
+    (
+        "q11",
+        "Pick a tool to master.",
+        &[
+            ("a", "Wireshark and a SIEM query language", &[(D, 1.0)]),
+            ("b", "Burp Suite and Metasploit", &[(O, 1.0)]),
+            ("c", "A GRC platform and a control framework", &[(G, 1.0)]),
+            ("d", "Python notebooks and an LLM toolkit", &[(I, 1.0)]),
+        ],
+    ),
+    (
+        "q12",
+        "After a security incident, which part matters most to you?",
+        &[
+            ("a", "The timeline of what the attacker did", &[(D, 1.0)]),
+            (
+                "b",
+                "Reproducing the attack to prove the fix works",
+                &[(O, 1.0)],
+            ),
+            (
+                "c",
+                "The report to regulators and lessons learned",
+                &[(G, 1.0)],
+            ),
+            (
+                "d",
+                "How the team coped and what to change in how we work",
+                &[(L, 1.0)],
+            ),
+        ],
+    ),
+    (
+        "q13",
+        "Where do you see yourself in five years?",
+        &[
+            (
+                "a",
+                "Leading a security operations centre",
+                &[(D, 0.6), (L, 0.4)],
+            ),
+            ("b", "Running a red team", &[(O, 0.7), (L, 0.3)]),
+            ("c", "Head of risk and compliance", &[(G, 1.0)]),
+            (
+                "d",
+                "At a start-up building new security products",
+                &[(I, 1.0)],
+            ),
+        ],
+    ),
+    (
+        "q14",
+        "Which news story would you click first?",
+        &[
+            (
+                "a",
+                "A zero-day exploited in the wild",
+                &[(O, 0.5), (D, 0.5)],
+            ),
+            ("b", "A new data-protection law passed", &[(G, 1.0)]),
+            ("c", "Attackers using AI to write malware", &[(I, 1.0)]),
+            ("d", "A CEO explains how they handled a breach", &[(L, 1.0)]),
+        ],
+    ),
+    (
+        "q15",
+        "How do you handle a task with no clear instructions?",
+        &[
+            (
+                "a",
+                "Explore and experiment until something works",
+                &[(O, 0.5), (I, 0.5)],
+            ),
+            (
+                "b",
+                "Look for the relevant standard or policy first",
+                &[(G, 1.0)],
+            ),
+            (
+                "c",
+                "Gather evidence methodically before acting",
+                &[(D, 1.0)],
+            ),
+            (
+                "d",
+                "Find the people who know and bring them together",
+                &[(L, 1.0)],
+            ),
+        ],
+    ),
+    (
+        "q16",
+        "Which skill would you most like to improve?",
+        &[
+            ("a", "Spotting the signal in noisy data", &[(D, 1.0)]),
+            ("b", "Thinking like an attacker", &[(O, 1.0)]),
+            ("c", "Explaining risk to non-experts", &[(L, 0.5), (G, 0.5)]),
+            (
+                "d",
+                "Turning new research into working prototypes",
+                &[(I, 1.0)],
+            ),
+        ],
+    ),
 ];
 
 /// The questionnaire as served by `GET /personality/questionnaire`.

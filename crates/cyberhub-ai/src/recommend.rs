@@ -47,6 +47,9 @@ impl Default for RankWeights {
     }
 }
 
+/// A candidate with its ranking score.
+type Scored = (f32, CatalogHit);
+
 /// Recommendations and whether they are cold-start starters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recommendations {
@@ -177,7 +180,7 @@ impl Recommender {
         let started: Vec<&HistoryEntry> = history.iter().filter(|h| h.is_started()).collect();
         // Vectors of the learner's items (newest 200); items not indexed yet are skipped.
         let mut recent = started.clone();
-        recent.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+        recent.sort_by_key(|h| std::cmp::Reverse(h.updated_at));
         recent.truncate(200);
         let mut known: Vec<(&HistoryEntry, Vec<f32>)> = Vec::new();
         let mut profile = vec![0.0_f32; self.index.embedder().dimension()];
@@ -254,8 +257,7 @@ impl Recommender {
                         + w.personality_fit * fits.get(&t).copied().unwrap_or(0.0) as f32
                 });
                 let type_bonus = w.type_preference
-                    * (type_counts.get(&c.content_type).copied().unwrap_or(0.0) / n_started)
-                        as f32;
+                    * (type_counts.get(&c.content_type).copied().unwrap_or(0.0) / n_started) as f32;
                 let cont = if active.contains_key(c.content_id.as_str()) {
                     w.continuation
                 } else {
@@ -323,7 +325,9 @@ impl Recommender {
                     format!("{reason}; fits your strongest track ({t})")
                 }
                 Some(t) if Some(t) == best_fit => {
-                    format!("{reason}; in {t}, your best-fitting track per your personality analysis")
+                    format!(
+                        "{reason}; in {t}, your best-fitting track per your personality analysis"
+                    )
                 }
                 _ => reason,
             };
@@ -347,10 +351,7 @@ impl Recommender {
         let mut tracks: Vec<(Track, f64)> = Track::ALL
             .iter()
             .map(|t| {
-                let f = fit
-                    .iter()
-                    .find(|(x, _)| x == t)
-                    .map_or(0.0, |(_, s)| *s);
+                let f = fit.iter().find(|(x, _)| x == t).map_or(0.0, |(_, s)| *s);
                 (*t, f)
             })
             .collect();
@@ -366,8 +367,8 @@ impl Recommender {
             .collect();
         let queries = self.index.embedder().embed(&texts).await?;
         let exclude: HashSet<&str> = history.iter().map(|h| h.content_id.as_str()).collect();
-        let mut per_track: Vec<(Track, f64, Vec<(f32, CatalogHit)>)> = Vec::new();
-        for ((track, f), q) in tracks.iter().zip(queries) {
+        let mut per_track: Vec<(Track, Vec<Scored>)> = Vec::new();
+        for ((track, _), q) in tracks.iter().zip(queries) {
             let mut filter = Filter::new().must(eq(KeywordField::Track, track.as_str()));
             if let Some(t) = content_type {
                 filter = filter.must(eq(KeywordField::ContentType, t.as_str()));
@@ -388,12 +389,12 @@ impl Recommender {
                 .collect();
             hits.sort_by(|a, b| b.0.total_cmp(&a.0));
             hits.reverse(); // pop() takes the best
-            per_track.push((*track, *f, hits));
+            per_track.push((*track, hits));
         }
         let best_fit = tracks.first().filter(|(_, f)| *f > 0.0).map(|(t, _)| *t);
         let mut items = Vec::new();
-        while items.len() < limit && per_track.iter().any(|(_, _, h)| !h.is_empty()) {
-            for (track, _, hits) in per_track.iter_mut() {
+        while items.len() < limit && per_track.iter().any(|(_, h)| !h.is_empty()) {
+            for (track, hits) in per_track.iter_mut() {
                 if items.len() >= limit {
                     break;
                 }

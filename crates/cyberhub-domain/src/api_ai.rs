@@ -185,6 +185,7 @@ pub struct PersonalityRequest {
     pub user_id: UserId,
     /// Questionnaire answers (optional; each question at most once).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", oai(default))]
     pub answers: Vec<Answer>,
 }
 

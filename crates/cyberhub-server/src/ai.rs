@@ -194,15 +194,21 @@ async fn candle(_: std::path::PathBuf, _: InferencePool) -> cyberhub_ai::Result<
 }
 
 #[cfg(feature = "fastembed")]
-async fn fastembed(dir: &Path, lib: &Path, pool: InferencePool) -> cyberhub_ai::Result<DynEmbedder> {
+async fn fastembed(
+    dir: &Path,
+    lib: &Path,
+    pool: InferencePool,
+) -> cyberhub_ai::Result<DynEmbedder> {
     let (dir, lib) = (dir.to_owned(), lib.to_owned());
-    let loaded = tokio::task::spawn_blocking(move || {
-        cyberhub_ai::FastembedEmbedder::load(&dir, &lib, pool)
-    })
-    .await
-    .map_err(|e| {
-        cyberhub_ai::AiError::new(cyberhub_ai::AiErrorKind::Internal, format!("loader: {e}"))
-    })??;
+    let loaded =
+        tokio::task::spawn_blocking(move || cyberhub_ai::FastembedEmbedder::load(&dir, &lib, pool))
+            .await
+            .map_err(|e| {
+                cyberhub_ai::AiError::new(
+                    cyberhub_ai::AiErrorKind::Internal,
+                    format!("loader: {e}"),
+                )
+            })??;
     Ok(Arc::new(loaded))
 }
 

@@ -198,7 +198,10 @@ impl std::fmt::Debug for Config {
                 &self.insecure_fast_password_hashing,
             )
             .field("service", &self.service)
-            .field("core_url", &self.core_url.as_deref().map(cyberhub_store::redact_url))
+            .field(
+                "core_url",
+                &self.core_url.as_deref().map(cyberhub_store::redact_url),
+            )
             .field("vector_url", &cyberhub_store::redact_url(&self.vector_url))
             .field("vector_collection", &self.vector_collection)
             .field("embedder", &self.embedder)

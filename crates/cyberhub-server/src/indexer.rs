@@ -69,7 +69,11 @@ impl Indexer {
         let mut failed: Vec<(i64, u32, String)> = Vec::new();
         for (id, evs) in by_item {
             let ids = evs.iter().map(|(i, _)| *i).collect();
-            match self.store.get_content(cyberhub_domain::ContentUuid(id)).await {
+            match self
+                .store
+                .get_content(cyberhub_domain::ContentUuid(id))
+                .await
+            {
                 Ok(item) => upserts.push((item, ids)),
                 Err(e) if e.kind() == ErrorKind::NotFound => deletes.push((id, ids)),
                 Err(e) => failed.extend(evs.iter().map(|(i, a)| (*i, *a, e.to_string()))),
@@ -82,7 +86,10 @@ impl Indexer {
                 Ok(()) => done.extend(upserts.iter().flat_map(|(_, ids)| ids.iter().copied())),
                 Err(e) => {
                     for (_, ids) in &upserts {
-                        failed.extend(ids.iter().map(|i| (*i, attempts_of(&events, *i), e.to_string())));
+                        failed.extend(
+                            ids.iter()
+                                .map(|i| (*i, attempts_of(&events, *i), e.to_string())),
+                        );
                     }
                 }
             }
@@ -93,7 +100,10 @@ impl Indexer {
                 Ok(()) => done.extend(deletes.iter().flat_map(|(_, ids)| ids.iter().copied())),
                 Err(e) => {
                     for (_, ids) in &deletes {
-                        failed.extend(ids.iter().map(|i| (*i, attempts_of(&events, *i), e.to_string())));
+                        failed.extend(
+                            ids.iter()
+                                .map(|i| (*i, attempts_of(&events, *i), e.to_string())),
+                        );
                     }
                 }
             }
@@ -152,8 +162,5 @@ impl Indexer {
 }
 
 fn attempts_of(events: &[cyberhub_store::IndexEvent], id: i64) -> u32 {
-    events
-        .iter()
-        .find(|e| e.id == id)
-        .map_or(1, |e| e.attempts)
+    events.iter().find(|e| e.id == id).map_or(1, |e| e.attempts)
 }

@@ -32,7 +32,9 @@ pub use cyberhub_auth as auth;
 pub use cyberhub_domain as domain;
 pub use cyberhub_store as store;
 
-use crate::api::{accounts::AccountsApi, ai::AiApi, audit::AuditApi, content::ContentApi, health::HealthApi};
+use crate::api::{
+    accounts::AccountsApi, ai::AiApi, audit::AuditApi, content::ContentApi, health::HealthApi,
+};
 use crate::api::{organizations::OrganizationsApi, progress::ProgressApi};
 use crate::metrics::{Metrics, Observe};
 use crate::state::AppState;
@@ -85,21 +87,26 @@ fn service<T: poem_openapi::OpenApi>(apis: T) -> OpenApiService<T, ()> {
         .server(BASE_PATH)
 }
 
+/// Every route group, in the order the document lists them.
+type AllApis = (
+    HealthApi,
+    AccountsApi,
+    OrganizationsApi,
+    ContentApi,
+    ProgressApi,
+    AuditApi,
+    AiApi,
+);
+
+/// A mounted API: the endpoint, its OpenAPI document, its Swagger UI.
+type Mounted = (
+    poem::endpoint::BoxEndpoint<'static>,
+    String,
+    poem::endpoint::BoxEndpoint<'static>,
+);
+
 /// The routes of every service together (the committed `docs/openapi.json`).
-fn full_service(
-    state: &Arc<AppState>,
-) -> OpenApiService<
-    (
-        HealthApi,
-        AccountsApi,
-        OrganizationsApi,
-        ContentApi,
-        ProgressApi,
-        AuditApi,
-        AiApi,
-    ),
-    (),
-> {
+fn full_service(state: &Arc<AppState>) -> OpenApiService<AllApis, ()> {
     service((
         HealthApi(state.clone()),
         AccountsApi(state.clone()),
@@ -112,20 +119,8 @@ fn full_service(
 }
 
 /// The API endpoint, its spec and its Swagger UI for this process's service.
-fn mounted(
-    state: &Arc<AppState>,
-) -> (
-    poem::endpoint::BoxEndpoint<'static>,
-    String,
-    poem::endpoint::BoxEndpoint<'static>,
-) {
-    fn parts<T: poem_openapi::OpenApi + 'static>(
-        api: OpenApiService<T, ()>,
-    ) -> (
-        poem::endpoint::BoxEndpoint<'static>,
-        String,
-        poem::endpoint::BoxEndpoint<'static>,
-    ) {
+fn mounted(state: &Arc<AppState>) -> Mounted {
+    fn parts<T: poem_openapi::OpenApi + 'static>(api: OpenApiService<T, ()>) -> Mounted {
         let spec = api.spec();
         let docs = api.swagger_ui().map_to_response().boxed();
         (api.map_to_response().boxed(), spec, docs)
@@ -204,10 +199,12 @@ pub async fn build(config: Config) -> Result<App, StartError> {
             .count()
             .await
             .map_err(|e| StartError::Vector(e.to_string()))?;
-        if indexed == 0 && store.index_backlog().await? == 0 && store.count_content().await? > 0
-        {
+        if indexed == 0 && store.index_backlog().await? == 0 && store.count_content().await? > 0 {
             let n = store.enqueue_full_reindex(clock.now()).await?;
-            tracing::info!(items = n, "vector collection is empty: queued the catalog for indexing");
+            tracing::info!(
+                items = n,
+                "vector collection is empty: queued the catalog for indexing"
+            );
         }
         Some(Arc::new(ai))
     } else {

@@ -149,7 +149,11 @@ async fn reindex(mut cfg: Config) -> ExitCode {
 
 fn progress_bar(done: u64, total: u64) {
     let width = 40;
-    let filled = if total == 0 { width } else { (done * width / total.max(1)) as usize as u64 };
+    let filled = if total == 0 {
+        width
+    } else {
+        (done * width / total.max(1)) as usize as u64
+    };
     let bar: String = (0..width)
         .map(|i| if i < filled { '#' } else { '-' })
         .collect();

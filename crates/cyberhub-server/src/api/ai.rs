@@ -231,12 +231,7 @@ impl AiApi {
         if analysis.enough_data {
             let doc = serde_json::to_value(&analysis).map_err(|e| {
                 tracing::error!(error = %e, "cannot serialise an analysis");
-                ApiError::from_kind(
-                    cyberhub_domain::ErrorKind::Internal,
-                    "serialise",
-                    &[],
-                    None,
-                )
+                ApiError::from_kind(cyberhub_domain::ErrorKind::Internal, "serialise", &[], None)
             })?;
             self.0
                 .store

@@ -9,7 +9,7 @@ CREATE TABLE index_outbox (
     created_at      TIMESTAMPTZ NOT NULL,
     leased_by       TEXT,
     leased_until_ms BIGINT,
-    attempts        INTEGER NOT NULL DEFAULT 0,
+    attempts        BIGINT NOT NULL DEFAULT 0,
     last_error      TEXT
 );
 CREATE INDEX index_outbox_lease ON index_outbox (leased_until_ms, id);
