@@ -656,3 +656,57 @@ async fn missing_model_fails_start_naming_the_command() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[tokio::test]
+async fn pending_indexing_survives_a_restart() {
+    let Some(model_dir) = service_url("CYBERHUB_MODEL_DIR") else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!(
+        "cyberhub-restart-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let cfg = cyberhub_server::Config {
+        database_url: format!("sqlite://{}/api.db", dir.display()),
+        model_dir: model_dir.into(),
+        vector_url: format!("embedded://{}/vectors", dir.display()),
+        index_worker: false,
+        ..Default::default()
+    };
+    // First start: the seed catalog is written and its events queued; nothing indexes them.
+    let first = cyberhub_server::build(cfg.clone()).await.unwrap();
+    let backlog = first.state().store.index_backlog().await.unwrap();
+    assert_eq!(backlog, 62);
+    let ai = first.state().ai.clone().unwrap();
+    assert_eq!(ai.index().count().await.unwrap(), 0);
+    first.state().store.close().await;
+    drop((first, ai));
+    // Second start (the "restarted" process): its worker finds the pending events.
+    let second = cyberhub_server::build(cfg).await.unwrap();
+    let worker = second.indexer().unwrap();
+    let mut done = 0;
+    loop {
+        let n = worker.run_once().await.unwrap();
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    assert_eq!(done, 62);
+    assert_eq!(second.state().store.index_backlog().await.unwrap(), 0);
+    assert_eq!(
+        second
+            .state()
+            .ai
+            .as_ref()
+            .unwrap()
+            .index()
+            .count()
+            .await
+            .unwrap(),
+        62
+    );
+    second.state().store.close().await;
+    drop(second);
+    std::fs::remove_dir_all(dir).ok();
+}

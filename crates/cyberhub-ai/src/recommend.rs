@@ -64,6 +64,8 @@ pub struct Recommendations {
 pub struct Recommender {
     index: CatalogIndex,
     weights: RankWeights,
+    /// Embeddings of the per-track starter queries (in `Track::ALL` order), computed once.
+    starters: std::sync::Arc<tokio::sync::OnceCell<Vec<Vec<f32>>>>,
 }
 
 fn check_limit(limit: usize) -> Result<usize> {
@@ -99,6 +101,7 @@ impl Recommender {
         Self {
             index,
             weights: RankWeights::default(),
+            starters: Default::default(),
         }
     }
 
@@ -356,16 +359,32 @@ impl Recommender {
             })
             .collect();
         tracks.sort_by(|a, b| b.1.total_cmp(&a.1)); // stable: ties keep the catalog order
-        let texts: Vec<String> = tracks
+        let starters = self
+            .starters
+            .get_or_try_init(|| async {
+                let texts: Vec<String> = Track::ALL
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "An introduction for beginners: the fundamentals and first steps of {}",
+                            track_phrase(*t)
+                        )
+                    })
+                    .collect();
+                self.index.embedder().embed(&texts).await
+            })
+            .await?;
+        let queries: Vec<Vec<f32>> = tracks
             .iter()
             .map(|(t, _)| {
-                format!(
-                    "An introduction for beginners: the fundamentals and first steps of {}",
-                    track_phrase(*t)
-                )
+                Track::ALL
+                    .iter()
+                    .position(|x| x == t)
+                    .and_then(|i| starters.get(i))
+                    .cloned()
+                    .unwrap_or_default()
             })
             .collect();
-        let queries = self.index.embedder().embed(&texts).await?;
         let exclude: HashSet<&str> = history.iter().map(|h| h.content_id.as_str()).collect();
         let mut per_track: Vec<(Track, Vec<Scored>)> = Vec::new();
         for ((track, _), q) in tracks.iter().zip(queries) {
