@@ -30,6 +30,26 @@ pub struct MessageResponse {
     pub detail: String,
 }
 
+/// `POST /users` answer: self-registration gets tokens, an administrator gets the user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object))]
+pub struct UserCreatedResponse {
+    /// The new user.
+    pub user: User,
+    /// Access token (self-registration only).
+    #[serde(default)]
+    pub access_token: Option<String>,
+    /// Refresh token (self-registration only).
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// `Bearer` (self-registration only).
+    #[serde(default)]
+    pub token_type: Option<String>,
+    /// Access-token lifetime in seconds (self-registration only).
+    #[serde(default)]
+    pub expires_in: Option<i64>,
+}
+
 /// `POST /auth/signup` and token-less `POST /users`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]

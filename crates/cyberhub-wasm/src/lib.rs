@@ -1,7 +1,35 @@
-//! CyberHub browser SDK.
+//! CyberHub client SDK.
 //!
-//! Not built yet: the wasm-bindgen SDK over the HTTP API arrives with the browser-SDK
-//! issue. It will share its request and response types with `cyberhub-domain`, which is
-//! re-exported here already.
+//! [`Client`] has one method per route of the HTTP API (`shared/API.md`), typed with the
+//! request and response types of `cyberhub-domain` (shared with the server, never
+//! redefined), automatic token refresh (once, then a clear 401), tokens in memory by
+//! default ([`TokenStore`] is pluggable) and errors carrying the status and the server's
+//! `detail` ([`SdkError`]).
+//!
+//! Transports: [`ReqwestTransport`] (feature `native`) for Rust callers. The wasm-bindgen
+//! browser bindings over `fetch`, the npm packages and the dashboard are the rest of the
+//! browser-SDK issue and are not built yet.
+//!
+//! ```no_run
+//! # #[cfg(feature = "native")]
+//! # async fn demo() -> Result<(), cyberhub_wasm::SdkError> {
+//! use cyberhub_wasm::{Client, ReqwestTransport};
+//! let api = Client::new("http://127.0.0.1:8000", ReqwestTransport::default());
+//! api.login("ada@example.org", "analytical-engine-1843").await?;
+//! let me = api.me().await?;
+//! let recs = api.recommendations_of(me.user.id, &[("limit", "5")]).await?;
+//! # Ok(()) }
+//! ```
 
+mod client;
+mod error;
+mod tokens;
+mod transport;
+
+pub use client::{Client, Query};
 pub use cyberhub_domain as domain;
+pub use error::{Result, SdkError};
+pub use tokens::{MemoryTokens, TokenStore, Tokens};
+#[cfg(feature = "native")]
+pub use transport::ReqwestTransport;
+pub use transport::{HttpRequest, HttpResponse, Method, Transport};

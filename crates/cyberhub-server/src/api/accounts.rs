@@ -11,7 +11,7 @@ use cyberhub_domain::{
 use poem::Request;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use poem_openapi::{ApiResponse, OpenApi, Tags};
 use secrecy::SecretString;
 use std::sync::Arc;
 
@@ -29,21 +29,6 @@ pub enum SignupResponse {
     /// Account created.
     #[oai(status = 201)]
     Created(Json<AuthResponse>),
-}
-
-/// `POST /users` answer: self-registration gets tokens, an administrator gets the user.
-#[derive(Debug, Clone, Object)]
-pub struct UserCreatedResponse {
-    /// The new user.
-    pub user: User,
-    /// Access token (self-registration only).
-    pub access_token: Option<String>,
-    /// Refresh token (self-registration only).
-    pub refresh_token: Option<String>,
-    /// `Bearer` (self-registration only).
-    pub token_type: Option<String>,
-    /// Access-token lifetime in seconds (self-registration only).
-    pub expires_in: Option<i64>,
 }
 
 /// 201 for `POST /users`.

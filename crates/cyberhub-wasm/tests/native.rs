@@ -1,0 +1,358 @@
+//! The SDK against the real server (in process, on a free port), over the native reqwest
+//! transport: accounts, refresh-once, organizations, content, progress, audit, and (with
+//! `CYBERHUB_MODEL_DIR`) the AI routes. The browser (fetch) transport is tested when the
+//! wasm bindings land.
+#![cfg(not(target_arch = "wasm32"))]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code may fail loudly
+
+use cyberhub_wasm::domain::api::{MemberRequest, SignupRequest};
+use cyberhub_wasm::domain::api_ai::{PersonalityRequest, SearchRequest};
+use cyberhub_wasm::domain::{
+    ContentPatch, ContentType, NewContent, NewOrganization, NewProgress, OrgRole, OrgType,
+    ProgressPatch, ProgressStatus, Track,
+};
+use cyberhub_wasm::{Client, ReqwestTransport, TokenStore, Tokens};
+use std::time::{Duration, Instant};
+
+const ADMIN: (&str, &str) = ("admin@sdk.test", "admin-pass-for-sdk-2026");
+
+struct Server {
+    base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    dir: std::path::PathBuf,
+}
+
+impl Server {
+    async fn start(ai_model: Option<String>) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("cyberhub-sdk-{}", uuid::Uuid::new_v4().simple()));
+        let mut cfg = cyberhub_server::Config {
+            database_url: format!("sqlite://{}/api.db", dir.display()),
+            jwt_secret: Some("an-sdk-test-secret-of-at-least-32-bytes!".to_owned().into()),
+            insecure_fast_password_hashing: true,
+            admin_email: Some(ADMIN.0.into()),
+            admin_password: Some(ADMIN.1.to_owned().into()),
+            service: cyberhub_server::Service::Core,
+            index_poll_ms: 100,
+            vector_url: format!("embedded://{}/vectors", dir.display()),
+            ..Default::default()
+        };
+        if let Some(m) = ai_model {
+            cfg.service = cyberhub_server::Service::All;
+            cfg.model_dir = m.into();
+        }
+        let app = cyberhub_server::build(cfg).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            app.serve(listener, async {
+                rx.await.ok();
+            })
+            .await
+            .unwrap();
+        });
+        Self {
+            base,
+            stop: Some(tx),
+            task: Some(task),
+            dir,
+        }
+    }
+
+    fn client(&self) -> Client<ReqwestTransport> {
+        Client::new(&self.base, ReqwestTransport::default())
+    }
+
+    async fn stop(mut self) {
+        self.stop.take().unwrap().send(()).ok();
+        self.task.take().unwrap().await.unwrap();
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+fn signup(email: &str) -> SignupRequest {
+    SignupRequest {
+        email: email.into(),
+        password: "blue-team-2026".into(),
+        first_name: "Ada".into(),
+        last_name: "Lovelace".into(),
+        country: None,
+        timezone: None,
+        language: None,
+        roles: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_content_and_progress() {
+    let server = Server::start(None).await;
+    let api = server.client();
+    assert!(!api.is_signed_in());
+    let me = api.signup(&signup("ada@sdk.test")).await.unwrap();
+    assert!(api.is_signed_in());
+    assert_eq!(api.me().await.unwrap().user.id, me.user.id);
+
+    let offensive = api
+        .list_content(&[("track", "offensive"), ("page_size", "5")])
+        .await
+        .unwrap();
+    assert_eq!(offensive.results.len(), 5);
+    assert!(offensive
+        .results
+        .iter()
+        .all(|c| c.track == Some(Track::Offensive)));
+    let item = &offensive.results[0];
+    let new = NewProgress {
+        content_id: item.content_id.clone(),
+        content_type: item.content_type,
+        status: Some(ProgressStatus::InProgress),
+        completion_percentage: Some(30.0),
+        score: None,
+        metadata: None,
+    };
+    let p = api.create_progress(&new).await.unwrap();
+    let dup = api.create_progress(&new).await.unwrap_err();
+    assert_eq!(dup.status, 409, "{dup}");
+    assert!(dup.detail.contains("already exists"), "{dup}");
+    let done = api
+        .update_progress(
+            p.id,
+            &ProgressPatch {
+                status: Some(ProgressStatus::Completed),
+                completion_percentage: Some(100.0),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.status, ProgressStatus::Completed);
+    assert!(done.completed_at.is_some());
+    let bad = api
+        .update_progress(
+            p.id,
+            &ProgressPatch {
+                completion_percentage: Some(150.0),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.errors
+            .iter()
+            .any(|f| f.field == "completion_percentage"),
+        "{bad:?}"
+    );
+    assert_eq!(api.list_progress(&[]).await.unwrap().count, 1);
+    api.delete_progress(p.id).await.unwrap();
+    assert_eq!(api.get_progress(p.id).await.unwrap_err().status, 404);
+
+    // Another learner's account is invisible (404), and the audit log has our events.
+    let other = server.client();
+    let o = other.signup(&signup("grace@sdk.test")).await.unwrap();
+    assert_eq!(api.get_user(o.user.id).await.unwrap_err().status, 404);
+    assert!(api.audit_logs(&[]).await.unwrap().count >= 1);
+
+    api.logout(false).await.unwrap();
+    assert!(!api.is_signed_in());
+    assert_eq!(api.me().await.unwrap_err().status, 401);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_once_then_a_clear_error() {
+    let server = Server::start(None).await;
+    let api = server.client();
+    api.signup(&signup("refresh@sdk.test")).await.unwrap();
+    let before = api.tokens().get().unwrap();
+    // An access token the server rejects: the client refreshes once and the call succeeds.
+    api.tokens().set(Tokens {
+        access: "not-a-jwt".into(),
+        refresh: before.refresh.clone(),
+    });
+    api.me().await.unwrap();
+    let after = api.tokens().get().unwrap();
+    assert_ne!(
+        after.refresh, before.refresh,
+        "the refresh rotated the pair"
+    );
+    assert_ne!(after.access, "not-a-jwt");
+    // The old refresh token is dead (rotation): the next failing call cannot refresh.
+    api.tokens().set(Tokens {
+        access: "not-a-jwt".into(),
+        refresh: before.refresh,
+    });
+    let e = api.me().await.unwrap_err();
+    assert_eq!(e.status, 401);
+    assert!(e.detail.contains("Session expired"), "{e}");
+    assert!(!api.is_signed_in(), "tokens are cleared");
+    // Wrong credentials: the server's detail comes through.
+    let e = api
+        .login("refresh@sdk.test", "wrong-password-2026")
+        .await
+        .unwrap_err();
+    assert_eq!(e.status, 401);
+    assert!(!e.detail.is_empty());
+    // No server at all: status 0 with a readable message.
+    let gone = Client::new("http://127.0.0.1:9", ReqwestTransport::default());
+    let e = gone.login("a@b.c", "x").await.unwrap_err();
+    assert_eq!(e.status, 0);
+    assert!(e.detail.contains("cannot reach"), "{e}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organizations_members_and_catalog_admin() {
+    let server = Server::start(None).await;
+    let admin = server.client();
+    admin.login(ADMIN.0, ADMIN.1).await.unwrap();
+    let learner = server.client();
+    let l = learner.signup(&signup("member@sdk.test")).await.unwrap();
+
+    let org = admin
+        .create_organization(&NewOrganization {
+            name: "Blue Team Ltd".into(),
+            slug: "blue-team".into(),
+            org_type: OrgType::Employer,
+            description: None,
+            website: None,
+            country: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(org.slug, "blue-team");
+    assert_eq!(
+        learner
+            .get_organization("blue-team")
+            .await
+            .unwrap_err()
+            .status,
+        404
+    );
+    admin
+        .add_member(
+            "blue-team",
+            &MemberRequest {
+                user_id: l.user.id,
+                role: Some(OrgRole::Member),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        learner.get_organization("blue-team").await.unwrap().id,
+        org.id
+    );
+    assert_eq!(admin.list_members("blue-team", &[]).await.unwrap().count, 2);
+    admin.remove_member("blue-team", l.user.id).await.unwrap();
+
+    let item = admin
+        .create_content(&NewContent {
+            content_id: Some("sdk-lab".into()),
+            content_type: ContentType::Lab,
+            title: "SDK lab".into(),
+            description: "Created through the SDK.".into(),
+            track: Some(Track::Defender),
+            difficulty: None,
+            tags: vec![],
+            estimated_minutes: Some(20),
+        })
+        .await
+        .unwrap();
+    let renamed = admin
+        .update_content(
+            "sdk-lab",
+            &ContentPatch {
+                title: Some("SDK lab 2".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.id, item.id);
+    assert_eq!(
+        learner.get_content("sdk-lab").await.unwrap().title,
+        "SDK lab 2"
+    );
+    assert_eq!(
+        learner.delete_content("sdk-lab").await.unwrap_err().status,
+        403
+    );
+    admin.delete_content("sdk-lab").await.unwrap();
+    assert_eq!(admin.get_content("sdk-lab").await.unwrap_err().status, 404);
+    assert!(!admin.roles().await.unwrap().is_empty());
+    assert!(
+        admin
+            .list_users(&[("search", "member@")])
+            .await
+            .unwrap()
+            .count
+            == 1
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ai_routes() {
+    let model = match std::env::var("CYBERHUB_MODEL_DIR") {
+        Ok(m) if !m.is_empty() => m,
+        _ if std::env::var_os("CI").is_some() => panic!("CYBERHUB_MODEL_DIR is not set but CI is"),
+        _ => return eprintln!("skipping: CYBERHUB_MODEL_DIR is not set"),
+    };
+    let server = Server::start(Some(model)).await;
+    let admin = server.client();
+    admin.login(ADMIN.0, ADMIN.1).await.unwrap();
+    let start = Instant::now();
+    loop {
+        let s = admin.index_status().await.unwrap();
+        if s.pending == 0 && s.indexed == s.catalog {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "{s:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let api = server.client();
+    let me = api.signup(&signup("ai@sdk.test")).await.unwrap();
+    let hits = api
+        .search(&SearchRequest {
+            query: "governance and compliance audits".into(),
+            content_type: None,
+            track: None,
+            limit: Some(3),
+        })
+        .await
+        .unwrap();
+    assert_eq!(hits.results.len(), 3);
+    let cold = api
+        .recommendations_of(me.user.id, &[("limit", "5")])
+        .await
+        .unwrap();
+    assert!(cold.cold_start);
+    assert_eq!(cold.total, 5);
+    let q = api.questionnaire().await.unwrap();
+    assert!(q.questions.len() >= 15);
+    let a = api
+        .analyze_personality(&PersonalityRequest {
+            user_id: me.user.id,
+            answers: vec![],
+        })
+        .await
+        .unwrap();
+    assert!(!a.enough_data);
+    assert_eq!(
+        api.personality_of(me.user.id).await.unwrap_err().status,
+        404
+    );
+    let e = api.embeddings(vec!["zero trust".into()]).await.unwrap();
+    assert_eq!(e.dimension, 384);
+    assert_eq!(api.embeddings(vec![]).await.unwrap_err().status, 400);
+    server.stop().await;
+}
