@@ -96,9 +96,9 @@ if ! diff -q docs/openapi.json "$CACHE_DIR/openapi.json" >/dev/null; then
   exit 1
 fi
 
-step "cyberhub-domain compiles for wasm32 (Debian rustc-web + build-std)"
+step "cyberhub-domain and the SDK core compile for wasm32 (Debian rustc-web + build-std)"
 bash scripts/install-wasm-toolchain.sh --no-browser --no-clippy --no-bindgen
-CARGO_WASM_TARGET_DIR="$CACHE_DIR/target-wasm" cargo-wasm check --locked -p cyberhub-domain
+CARGO_WASM_TARGET_DIR="$CACHE_DIR/target-wasm" cargo-wasm check --locked -p cyberhub-domain -p cyberhub-wasm
 
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then

@@ -1,7 +1,7 @@
 //! How requests reach the server: a [`Transport`] sends one [`HttpRequest`]. The browser
 //! bindings use `fetch`; native callers use [`ReqwestTransport`] (feature `native`).
 
-use crate::error::{Result, SdkError};
+use crate::error::Result;
 use async_trait::async_trait;
 
 /// HTTP methods the API uses.
@@ -93,12 +93,12 @@ impl Transport for ReqwestTransport {
         let resp = rb
             .send()
             .await
-            .map_err(|e| SdkError::network(format!("cannot reach the server: {e}")))?;
+            .map_err(|e| crate::SdkError::network(format!("cannot reach the server: {e}")))?;
         let status = resp.status().as_u16();
         let body = resp
             .text()
             .await
-            .map_err(|e| SdkError::network(format!("reading the answer: {e}")))?;
+            .map_err(|e| crate::SdkError::network(format!("reading the answer: {e}")))?;
         Ok(HttpResponse { status, body })
     }
 }
