@@ -11,7 +11,7 @@ use cyberhub_ai::{
 };
 use cyberhub_domain::api::ProgressList;
 use cyberhub_domain::api_ai::PersonalityAnalysis;
-use cyberhub_domain::{ErrorKind, Page, Progress, ProgressFilter, Track, UserId};
+use cyberhub_domain::{Page, Progress, ProgressFilter, Track, UserId};
 use cyberhub_store::DynStore;
 use std::path::Path;
 use std::sync::Arc;
@@ -279,28 +279,38 @@ pub async fn progress_rows(
     }
 }
 
-/// Progress rows joined with their catalog items (rows whose item is gone are skipped).
+/// Progress rows joined with their catalog items in one store read (rows whose item is
+/// gone are skipped).
 pub async fn history(store: &DynStore, rows: &[Progress]) -> ApiResult<Vec<HistoryEntry>> {
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let item = match store.get_content_by_key(&row.content_id).await {
-            Ok(item) => item,
-            Err(e) if e.kind() == ErrorKind::NotFound => continue,
-            Err(e) => return Err(e.into()),
-        };
-        out.push(HistoryEntry {
-            point: item.id.0,
-            content_id: item.content_id,
-            title: item.title,
-            content_type: item.content_type,
-            track: item.track,
-            status: row.status,
-            completion: row.completion_percentage,
-            score: row.score,
-            updated_at: row.updated_at,
-        });
-    }
-    Ok(out)
+    let keys: Vec<String> = rows
+        .iter()
+        .map(|r| r.content_id.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let items: std::collections::HashMap<String, cyberhub_domain::ContentItem> = store
+        .contents_by_keys(&keys)
+        .await?
+        .into_iter()
+        .map(|i| (i.content_id.clone(), i))
+        .collect();
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let item = items.get(&row.content_id)?;
+            Some(HistoryEntry {
+                point: item.id.0,
+                content_id: item.content_id.clone(),
+                title: item.title.clone(),
+                content_type: item.content_type,
+                track: item.track,
+                status: row.status,
+                completion: row.completion_percentage,
+                score: row.score,
+                updated_at: row.updated_at,
+            })
+        })
+        .collect())
 }
 
 /// The stored personality analysis's track fit, if any.

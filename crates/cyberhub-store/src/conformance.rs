@@ -966,6 +966,18 @@ pub async fn content_crud_and_filters(store: DynStore) {
     );
     assert_eq!(store.get_content(items[0].id).await.unwrap(), items[0]);
     assert_eq!(store.get_content_by_key("off-101").await.unwrap(), items[2]);
+    let keys: Vec<String> = ["grc-101", "nope", "def-101", "grc-101"]
+        .iter()
+        .map(|k| (*k).to_owned())
+        .collect();
+    let mut found = store.contents_by_keys(&keys).await.unwrap();
+    found.sort_by(|a, b| a.content_id.cmp(&b.content_id));
+    assert_eq!(
+        found,
+        vec![items[0].clone(), items[3].clone()],
+        "unknown keys left out, no duplicates"
+    );
+    assert!(store.contents_by_keys(&[]).await.unwrap().is_empty());
     assert_eq!(
         kind(store.get_content_by_key("nope").await),
         ErrorKind::NotFound

@@ -699,6 +699,26 @@ macro_rules! impl_sql_store {
                 .into_item()
             }
 
+            async fn contents_by_keys(&self, content_ids: &[String]) -> Result<Vec<ContentItem>> {
+                let mut out = Vec::with_capacity(content_ids.len());
+                for chunk in content_ids.chunks(500) {
+                    let mut q = QueryBuilder::<$db>::new(concat!(
+                        "SELECT ", content_cols!(), " FROM content_items WHERE content_id IN ("
+                    ));
+                    let mut sep = q.separated(", ");
+                    for key in chunk {
+                        sep.push_bind(key.as_str());
+                    }
+                    q.push(")");
+                    let rows: Vec<ContentRow> =
+                        q.build_query_as().fetch_all(&self.read).await.map_err(db_err("content item"))?;
+                    for r in rows {
+                        out.push(r.into_item()?);
+                    }
+                }
+                Ok(out)
+            }
+
             async fn update_content(&self, id: ContentUuid, patch: &ContentPatch, now: DateTime<Utc>) -> Result<ContentItem> {
                 let patch = patch.clone().validated()?;
                 let mut tx = self.write.begin().await.map_err(db_err("content item"))?;

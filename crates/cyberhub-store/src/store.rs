@@ -142,6 +142,9 @@ pub trait ContentStore: Send + Sync {
     async fn get_content(&self, id: ContentUuid) -> Result<ContentItem>;
     /// One item by public key.
     async fn get_content_by_key(&self, content_id: &str) -> Result<ContentItem>;
+    /// The items with these public keys, in one round trip per 500 keys; unknown keys are
+    /// left out (the order of the answer is unspecified).
+    async fn contents_by_keys(&self, content_ids: &[String]) -> Result<Vec<ContentItem>>;
     /// Applies a validated patch.
     async fn update_content(
         &self,
