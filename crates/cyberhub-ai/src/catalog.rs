@@ -175,12 +175,18 @@ impl CatalogIndex {
             .ok_or_else(|| crate::AiError::new(crate::AiErrorKind::Internal, "no embedding"))
     }
 
-    /// A stored item's vector.
-    pub async fn vector_of(&self, id: PointId) -> Result<Option<Vec<f32>>> {
-        Ok(self
-            .vectors
-            .get(&self.collection, id)
-            .await?
-            .map(|p| p.vector))
+    /// Stored items' vectors by id (ids not indexed are left out), one round trip per
+    /// 1,024 ids.
+    pub async fn vectors_of(
+        &self,
+        ids: &[PointId],
+    ) -> Result<std::collections::HashMap<PointId, Vec<f32>>> {
+        let mut out = std::collections::HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(cyberhub_vector::validate::MAX_BATCH) {
+            for p in self.vectors.get_many(&self.collection, chunk).await? {
+                out.insert(p.id, p.vector);
+            }
+        }
+        Ok(out)
     }
 }

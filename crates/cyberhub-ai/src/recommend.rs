@@ -187,8 +187,12 @@ impl Recommender {
         recent.truncate(200);
         let mut known: Vec<(&HistoryEntry, Vec<f32>)> = Vec::new();
         let mut profile = vec![0.0_f32; self.index.embedder().dimension()];
+        let mut stored = self
+            .index
+            .vectors_of(&recent.iter().map(|h| h.point).collect::<Vec<_>>())
+            .await?;
         for h in recent {
-            if let Some(v) = self.index.vector_of(h.point).await? {
+            if let Some(v) = stored.remove(&h.point) {
                 let w = if h.is_completed() {
                     1.0 + 0.5 * (h.score.unwrap_or(0.0) / 100.0) as f32
                 } else {
@@ -298,6 +302,10 @@ impl Recommender {
             picked.push((s, item.1));
         }
 
+        let picked_vectors = self
+            .index
+            .vectors_of(&picked.iter().map(|(_, c)| c.point).collect::<Vec<_>>())
+            .await?;
         let mut items = Vec::with_capacity(picked.len());
         for (score, c) in picked {
             let reason = match active.get(c.content_id.as_str()) {
@@ -306,12 +314,15 @@ impl Recommender {
                     h.title, h.completion
                 ),
                 None => {
-                    let v = self.index.vector_of(c.point).await?.unwrap_or_default();
+                    let v = picked_vectors
+                        .get(&c.point)
+                        .map(Vec::as_slice)
+                        .unwrap_or_default();
                     let closest = |want_completed: bool| {
                         known
                             .iter()
                             .filter(|(h, _)| h.is_completed() == want_completed)
-                            .map(|(h, hv)| (dot(&v, hv), *h))
+                            .map(|(h, hv)| (dot(v, hv), *h))
                             .max_by(|a, b| a.0.total_cmp(&b.0))
                     };
                     match (closest(true), closest(false)) {

@@ -184,6 +184,20 @@ pub async fn round_trip(h: &dyn Harness) {
         .collect();
     store.upsert(&name, points.clone()).await.unwrap();
     assert_eq!(store.count(&name, None).await.unwrap(), 3);
+    let many = store
+        .get_many(&name, &[points[2].id, id(99), points[0].id])
+        .await
+        .unwrap();
+    assert_eq!(
+        many.iter().map(|p| p.id).collect::<Vec<_>>(),
+        vec![points[2].id, points[0].id],
+        "in the order asked, missing ids left out"
+    );
+    assert_eq!(
+        many[0],
+        store.get(&name, points[2].id).await.unwrap().unwrap()
+    );
+    assert!(store.get_many(&name, &[]).await.unwrap().is_empty());
     for p in &points {
         let got = store.get(&name, p.id).await.unwrap().expect("stored point");
         assert_eq!(got.id, p.id);

@@ -449,6 +449,38 @@ impl VectorStore for PgVectorStore {
         }))
     }
 
+    async fn get_many(&self, collection: &str, ids: &[PointId]) -> Result<Vec<Point>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        validate::batch_len(ids.len())?;
+        self.spec(collection).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT id, embedding, content_id, content_type, track, tags, extra FROM {} WHERE id = ANY($1)",
+            table(collection)
+        ))
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.specs.missing(collection, db_err("reading points", e)))?;
+        let mut by_id = std::collections::HashMap::with_capacity(rows.len());
+        for r in rows {
+            let id: PointId = r.try_get("id").map_err(|e| db_err("reading points", e))?;
+            let vector: pgvector::Vector = r
+                .try_get("embedding")
+                .map_err(|e| db_err("reading points", e))?;
+            by_id.insert(
+                id,
+                Point {
+                    id,
+                    vector: vector.to_vec(),
+                    payload: payload_from_row(&r)?,
+                },
+            );
+        }
+        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+    }
+
     async fn search(&self, collection: &str, request: &SearchRequest) -> Result<Vec<ScoredPoint>> {
         let spec = self.spec(collection).await?;
         let q = pgvector::Vector::from(validate::search(&spec, request)?);

@@ -41,6 +41,22 @@ pub trait VectorStore: Send + Sync + std::fmt::Debug + 'static {
     /// One point with its (stored) vector and payload.
     async fn get(&self, collection: &str, id: PointId) -> Result<Option<Point>>;
 
+    /// Up to [`crate::validate::MAX_BATCH`] points at once; missing ids are left out, the
+    /// order follows `ids`. Backends answer in one round trip; the default asks one by one.
+    async fn get_many(&self, collection: &str, ids: &[PointId]) -> Result<Vec<Point>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        crate::validate::batch_len(ids.len())?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(p) = self.get(collection, *id).await? {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
     /// The `limit` points closest to the query that pass its filter, closest first. When at
     /// least `limit` points pass the filter, `limit` hits come back, however selective it is.
     async fn search(&self, collection: &str, request: &SearchRequest) -> Result<Vec<ScoredPoint>>;

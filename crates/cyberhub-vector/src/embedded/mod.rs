@@ -248,6 +248,19 @@ impl VectorStore for EmbeddedStore {
         self.with(collection, move |c| Ok(c.read().get(id))).await
     }
 
+    async fn get_many(&self, collection: &str, ids: &[PointId]) -> Result<Vec<Point>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        validate::batch_len(ids.len())?;
+        let ids = ids.to_vec();
+        self.with(collection, move |c| {
+            let state = c.read();
+            Ok(ids.iter().filter_map(|id| state.get(*id)).collect())
+        })
+        .await
+    }
+
     async fn search(&self, collection: &str, request: &SearchRequest) -> Result<Vec<ScoredPoint>> {
         let c = self.get_collection(collection)?;
         let q = validate::search(c.spec(), request)?;
