@@ -23,8 +23,7 @@ const ADMIN_PASSWORD: &str = "admin-pass-for-tests-2026";
 struct AiApp {
     base: String,
     client: Client,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    server: Option<cyberhub_server::Running>,
     dir: PathBuf,
     drop_collection: Option<(String, String)>,
     admin: String,
@@ -51,22 +50,16 @@ impl AiApp {
             index_poll_ms: 100,
             ..Default::default()
         };
-        let app = cyberhub_server::build(cfg).await.expect("server builds");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            app.serve(listener, async {
-                rx.await.ok();
-            })
+        let server = cyberhub_server::build(cfg)
+            .await
+            .expect("server builds")
+            .start(([127, 0, 0, 1], 0).into())
             .await
             .unwrap();
-        });
         let mut me = Self {
-            base,
+            base: server.base_url(),
             client: Client::new(),
-            shutdown: Some(tx),
-            task: Some(task),
+            server: Some(server),
             dir,
             drop_collection: vector_url
                 .starts_with("pgvector+")
@@ -115,11 +108,8 @@ impl AiApp {
     }
 
     async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            tx.send(()).ok();
-        }
-        if let Some(t) = self.task.take() {
-            t.await.unwrap();
+        if let Some(server) = self.server.take() {
+            server.stop().await.unwrap();
         }
         if let Some((url, collection)) = self.drop_collection.take() {
             let v = cyberhub_vector::open(&url).await.unwrap();

@@ -19,8 +19,7 @@ const PASSWORD: &str = "blue-team-2026";
 struct TestApp {
     base: String,
     client: Client,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    server: Option<cyberhub_server::Running>,
     cleanup: Option<(String, String)>,
     dir: Option<std::path::PathBuf>,
 }
@@ -53,22 +52,16 @@ impl TestApp {
             ..Default::default()
         };
         tweak(&mut cfg);
-        let app = cyberhub_server::build(cfg).await.expect("server builds");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            app.serve(listener, async {
-                rx.await.ok();
-            })
+        let server = cyberhub_server::build(cfg)
+            .await
+            .expect("server builds")
+            .start(([127, 0, 0, 1], 0).into())
             .await
             .unwrap();
-        });
         Self {
-            base,
+            base: server.base_url(),
             client: Client::new(),
-            shutdown: Some(tx),
-            task: Some(task),
+            server: Some(server),
             cleanup: None,
             dir: None,
         }
@@ -91,11 +84,8 @@ impl TestApp {
     }
 
     async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            tx.send(()).ok();
-        }
-        if let Some(t) = self.task.take() {
-            t.await.unwrap();
+        if let Some(server) = self.server.take() {
+            server.stop().await.unwrap();
         }
         if let Some((admin, name)) = self.cleanup.take() {
             cyberhub_store::conformance::drop_postgres_database(&admin, &name).await;
@@ -1165,8 +1155,7 @@ async fn concurrent_progress_writers(app: &TestApp) {
     let app = Arc::new(TestApp {
         base: app.base.clone(),
         client: app.client.clone(),
-        shutdown: None,
-        task: None,
+        server: None,
         cleanup: None,
         dir: None,
     });
@@ -1213,7 +1202,7 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     let (first, rest) = body.split_at(10);
     conn.write_all(first.as_bytes()).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    app.shutdown.take().unwrap().send(()).unwrap(); // shutdown starts while the body is half sent
+    app.server.as_mut().unwrap().begin_shutdown(); // shutdown starts while the body is half sent
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     conn.write_all(rest.as_bytes()).await.unwrap();
     let mut response = vec![0u8; 4096];
@@ -1223,7 +1212,7 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
         .unwrap();
     let text = String::from_utf8_lossy(&response[..n]);
     assert!(text.starts_with("HTTP/1.1 201"), "{text}");
-    app.task.take().unwrap().await.unwrap();
+    app.server.as_mut().unwrap().wait().await.unwrap();
     assert!(
         tokio::net::TcpStream::connect(&addr).await.is_err(),
         "no new connections after shutdown"

@@ -68,7 +68,7 @@ impl CoreClient {
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(32)
             .build()
-            .map_err(|e| StartError::Seed(format!("HTTP client: {e}")))?;
+            .map_err(|e| crate::ConfigError(format!("HTTP client for core_url: {e}")))?;
         Ok(Self {
             client,
             base: base.trim_end_matches('/').to_owned(),

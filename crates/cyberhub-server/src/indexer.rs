@@ -64,49 +64,45 @@ impl Indexer {
                 .or_default()
                 .push((e.id, e.attempts));
         }
-        let mut upserts: Vec<(ContentItem, Vec<i64>)> = Vec::new();
-        let mut deletes: Vec<(uuid::Uuid, Vec<i64>)> = Vec::new();
+        // Each item with its events as (id, attempts).
+        type Events = Vec<(i64, u32)>;
+        let mut upserts: Vec<(ContentItem, Events)> = Vec::new();
+        let mut deletes: Vec<(uuid::Uuid, Events)> = Vec::new();
         let mut failed: Vec<(i64, u32, String)> = Vec::new();
         for (id, evs) in by_item {
-            let ids = evs.iter().map(|(i, _)| *i).collect();
             match self
                 .store
                 .get_content(cyberhub_domain::ContentUuid(id))
                 .await
             {
-                Ok(item) => upserts.push((item, ids)),
-                Err(e) if e.kind() == ErrorKind::NotFound => deletes.push((id, ids)),
+                Ok(item) => upserts.push((item, evs)),
+                Err(e) if e.kind() == ErrorKind::NotFound => deletes.push((id, evs)),
                 Err(e) => failed.extend(evs.iter().map(|(i, a)| (*i, *a, e.to_string()))),
             }
         }
         let mut done: Vec<i64> = Vec::new();
-        if !upserts.is_empty() {
-            let items: Vec<ContentItem> = upserts.iter().map(|(i, _)| i.clone()).collect();
-            match self.index.upsert(&items).await {
-                Ok(()) => done.extend(upserts.iter().flat_map(|(_, ids)| ids.iter().copied())),
-                Err(e) => {
-                    for (_, ids) in &upserts {
-                        failed.extend(
-                            ids.iter()
-                                .map(|i| (*i, attempts_of(&events, *i), e.to_string())),
-                        );
-                    }
+        // Completes the events of a batch that worked, or marks them for a retry.
+        let mut settle = |result: Result<(), cyberhub_ai::AiError>, evs: Vec<&Events>| {
+            for (id, attempts) in evs.into_iter().flatten() {
+                match &result {
+                    Ok(()) => done.push(*id),
+                    Err(e) => failed.push((*id, *attempts, e.to_string())),
                 }
             }
+        };
+        if !upserts.is_empty() {
+            let items: Vec<ContentItem> = upserts.iter().map(|(i, _)| i.clone()).collect();
+            settle(
+                self.index.upsert(&items).await,
+                upserts.iter().map(|(_, e)| e).collect(),
+            );
         }
         if !deletes.is_empty() {
             let ids: Vec<uuid::Uuid> = deletes.iter().map(|(id, _)| *id).collect();
-            match self.index.remove(&ids).await {
-                Ok(()) => done.extend(deletes.iter().flat_map(|(_, ids)| ids.iter().copied())),
-                Err(e) => {
-                    for (_, ids) in &deletes {
-                        failed.extend(
-                            ids.iter()
-                                .map(|i| (*i, attempts_of(&events, *i), e.to_string())),
-                        );
-                    }
-                }
-            }
+            settle(
+                self.index.remove(&ids).await,
+                deletes.iter().map(|(_, e)| e).collect(),
+            );
         }
         let completed = self
             .store
@@ -159,8 +155,4 @@ impl Indexer {
         }
         tracing::info!(worker = %self.worker, "indexing worker stopped");
     }
-}
-
-fn attempts_of(events: &[cyberhub_store::IndexEvent], id: i64) -> u32 {
-    events.iter().find(|e| e.id == id).map_or(1, |e| e.attempts)
 }

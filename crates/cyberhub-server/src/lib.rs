@@ -327,6 +327,68 @@ impl App {
     }
 }
 
+/// A server started in this process with [`App::start`]: its address, and a handle to
+/// shut it down gracefully (tests, and services that embed the server).
+#[derive(Debug)]
+pub struct Running {
+    addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), StartError>>>,
+}
+
+impl App {
+    /// Binds `addr` (port 0: any free port) and serves in a background task until
+    /// [`Running::stop`].
+    pub async fn start(self, addr: std::net::SocketAddr) -> Result<Running, StartError> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(self.serve(listener, async {
+            rx.await.ok();
+        }));
+        Ok(Running {
+            addr,
+            stop: Some(tx),
+            task: Some(task),
+        })
+    }
+}
+
+impl Running {
+    /// The address it listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Starts the graceful shutdown (in-flight requests finish) without waiting for it.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            tx.send(()).ok();
+        }
+    }
+
+    /// Waits until the server has stopped (after [`Running::begin_shutdown`]).
+    pub async fn wait(&mut self) -> Result<(), StartError> {
+        match self.task.take() {
+            Some(t) => t
+                .await
+                .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))?,
+            None => Ok(()),
+        }
+    }
+
+    /// Shuts down gracefully and waits.
+    pub async fn stop(mut self) -> Result<(), StartError> {
+        self.begin_shutdown();
+        self.wait().await
+    }
+}
+
 /// Resolves on SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

@@ -34,17 +34,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn model_dir() -> Option<String> {
-    match std::env::var("CYBERHUB_MODEL_DIR") {
-        Ok(d) if !d.is_empty() => Some(d),
-        _ if std::env::var_os("CI").is_some() => panic!("CYBERHUB_MODEL_DIR is not set but CI is"),
-        _ => {
-            eprintln!("skipping: CYBERHUB_MODEL_DIR is not set");
-            None
-        }
-    }
-}
-
 fn spawn(envs: &[(&str, String)]) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cyberhub-server"));
     cmd.arg("serve")
@@ -100,7 +89,9 @@ async fn call(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn core_and_ai_as_two_processes() {
-    let Some(model) = model_dir() else { return };
+    let Some(model) = cyberhub_vector::conformance::service_url("CYBERHUB_MODEL_DIR") else {
+        return;
+    };
     let dir = std::env::temp_dir().join(format!("cyberhub-split-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let db = format!("sqlite://{}/split.db", dir.display());

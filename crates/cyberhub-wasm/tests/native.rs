@@ -22,9 +22,7 @@ use std::time::{Duration, Instant};
 const ADMIN: (&str, &str) = ("admin@sdk.test", "admin-pass-for-sdk-2026");
 
 struct Server {
-    base: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    running: cyberhub_server::Running,
     dir: std::path::PathBuf,
 }
 
@@ -47,32 +45,21 @@ impl Server {
             cfg.service = cyberhub_server::Service::All;
             cfg.model_dir = m.into();
         }
-        let app = cyberhub_server::build(cfg).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            app.serve(listener, async {
-                rx.await.ok();
-            })
+        let running = cyberhub_server::build(cfg)
+            .await
+            .unwrap()
+            .start(([127, 0, 0, 1], 0).into())
             .await
             .unwrap();
-        });
-        Self {
-            base,
-            stop: Some(tx),
-            task: Some(task),
-            dir,
-        }
+        Self { running, dir }
     }
 
     fn client(&self) -> Client<ReqwestTransport> {
-        Client::new(&self.base, ReqwestTransport::default())
+        Client::new(&self.running.base_url(), ReqwestTransport::default())
     }
 
-    async fn stop(mut self) {
-        self.stop.take().unwrap().send(()).ok();
-        self.task.take().unwrap().await.unwrap();
+    async fn stop(self) {
+        self.running.stop().await.unwrap();
         std::fs::remove_dir_all(&self.dir).ok();
     }
 }
@@ -302,10 +289,8 @@ async fn organizations_members_and_catalog_admin() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ai_routes() {
-    let model = match std::env::var("CYBERHUB_MODEL_DIR") {
-        Ok(m) if !m.is_empty() => m,
-        _ if std::env::var_os("CI").is_some() => panic!("CYBERHUB_MODEL_DIR is not set but CI is"),
-        _ => return eprintln!("skipping: CYBERHUB_MODEL_DIR is not set"),
+    let Some(model) = cyberhub_vector::conformance::service_url("CYBERHUB_MODEL_DIR") else {
+        return;
     };
     let server = Server::start(Some(model)).await;
     let admin = server.client();
