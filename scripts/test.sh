@@ -4,8 +4,11 @@
 # Starts what the tests need (PostgreSQL on 127.0.0.1:5432, installed with apt if missing),
 # creates a fresh database for this run, then: rustfmt check, clippy -D warnings, every
 # test of the workspace (cargo-nextest, plus doc tests), the embedded example, and one
-# pass of each benchmark in test mode, the OpenAPI drift check and a wasm32 compile check of
-# the domain crate. Build outputs live outside the clone
+# pass of each benchmark in test mode, the OpenAPI drift check, and scripts/test-sdk.sh (the
+# browser SDK built for wasm32 and tested in Node.js and headless Chromium against a running
+# server, the dashboard end to end, the TypeScript and Python clients generated from the
+# OpenAPI document; the wasm toolchain and Chromium are installed by
+# scripts/install-wasm-toolchain.sh). Build outputs live outside the clone
 # (CARGO_TARGET_DIR, default ~/.cache/cyberhub/target) so a warm run takes minutes.
 #
 # Also starts PostgreSQL + pgvector on 127.0.0.1:5433 (binaries from a PyPI wheel) and the
@@ -96,10 +99,6 @@ if ! diff -q docs/openapi.json "$CACHE_DIR/openapi.json" >/dev/null; then
   exit 1
 fi
 
-step "cyberhub-domain and the SDK core compile for wasm32 (Debian rustc-web + build-std)"
-bash scripts/install-wasm-toolchain.sh --no-browser --no-clippy --no-bindgen
-CARGO_WASM_TARGET_DIR="$CACHE_DIR/target-wasm" cargo-wasm check --locked -p cyberhub-domain -p cyberhub-wasm
-
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
@@ -107,5 +106,8 @@ else
   echo "cargo-nextest not found; using cargo test"
   cargo test --workspace --locked --no-fail-fast
 fi
+
+step "browser SDK (wasm32: Node.js + headless Chromium), dashboard end to end, generated clients"
+CYBERHUB_CACHE="$CACHE_DIR" bash scripts/test-sdk.sh
 
 step "all green in $(( $(date +%s) - T0 ))s"

@@ -13,6 +13,7 @@ use poem_openapi::Object;
 /// Every error body: `{"detail": ...}`, plus `errors` for validation failures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct ErrorBody {
     /// What went wrong, for a human.
     pub detail: String,
@@ -25,6 +26,7 @@ pub struct ErrorBody {
 /// A plain confirmation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct MessageResponse {
     /// What happened.
     pub detail: String,
@@ -33,6 +35,7 @@ pub struct MessageResponse {
 /// `POST /users` answer: self-registration gets tokens, an administrator gets the user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct UserCreatedResponse {
     /// The new user.
     pub user: User,
@@ -53,6 +56,7 @@ pub struct UserCreatedResponse {
 /// `POST /auth/signup` and token-less `POST /users`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct SignupRequest {
     /// E-mail (unique, case-insensitive).
     pub email: String,
@@ -94,6 +98,7 @@ impl SignupRequest {
 /// `POST /auth/login`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct LoginRequest {
     /// E-mail.
     pub email: String,
@@ -105,6 +110,7 @@ pub struct LoginRequest {
 /// `POST /auth/token/refresh`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct RefreshRequest {
     /// The refresh token; it dies when exchanged.
     pub refresh_token: String,
@@ -113,6 +119,7 @@ pub struct RefreshRequest {
 /// `POST /auth/logout`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct LogoutRequest {
     /// End the session of this refresh token (default: the caller's current session).
     #[serde(default)]
@@ -125,6 +132,7 @@ pub struct LogoutRequest {
 /// `POST /auth/password/change`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct PasswordChangeRequest {
     /// The current password.
     #[cfg_attr(feature = "openapi", oai(write_only))]
@@ -137,6 +145,7 @@ pub struct PasswordChangeRequest {
 /// A new token pair.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct TokenResponse {
     /// Access token (15 minutes).
     pub access_token: String,
@@ -151,6 +160,7 @@ pub struct TokenResponse {
 /// Sign-up and login answer: the user and a token pair.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct AuthResponse {
     /// The user.
     pub user: User,
@@ -167,6 +177,7 @@ pub struct AuthResponse {
 /// One organization of the caller and their role in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct OrganizationMembership {
     /// The organization.
     pub organization: Organization,
@@ -177,6 +188,7 @@ pub struct OrganizationMembership {
 /// `GET /auth/me`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct MeResponse {
     /// The caller.
     pub user: User,
@@ -191,6 +203,7 @@ pub struct MeResponse {
 /// names one is refused with 403).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct UserPatchRequest {
     /// Given name.
     #[serde(default)]
@@ -288,6 +301,7 @@ impl UserPatchRequest {
 /// `POST /users/{id}/roles`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct RoleGrantRequest {
     /// The role.
     pub role: Role,
@@ -302,6 +316,7 @@ pub struct RoleGrantRequest {
 /// A role held by a user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct UserRole {
     /// The user.
     pub user_id: UserId,
@@ -318,6 +333,7 @@ pub struct UserRole {
 /// A role and what it may do (`GET /roles`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct RoleInfo {
     /// The role.
     pub role: Role,
@@ -328,6 +344,7 @@ pub struct RoleInfo {
 /// `POST /organizations/{slug}/members`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct MemberRequest {
     /// The user to add.
     pub user_id: UserId,
@@ -339,6 +356,7 @@ pub struct MemberRequest {
 /// `PATCH /organizations/{slug}/members/{user_id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct MemberPatchRequest {
     /// The new role.
     pub role: OrgRole,
@@ -347,6 +365,7 @@ pub struct MemberPatchRequest {
 /// `GET /audit-logs/stats`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct AuditStatsResponse {
     /// Events matching the filters.
     pub total: u64,
@@ -357,6 +376,7 @@ pub struct AuditStatsResponse {
 /// `GET /health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct HealthResponse {
     /// `healthy`.
     pub status: String,
@@ -369,6 +389,7 @@ pub struct HealthResponse {
 /// `GET /ready`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct ReadyResponse {
     /// `ready` or `not_ready`.
     pub status: String,
@@ -379,6 +400,7 @@ pub struct ReadyResponse {
 /// One readiness check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct ReadyCheck {
     /// The part (`relational_store`, ...).
     pub name: String,
@@ -395,6 +417,7 @@ macro_rules! paginated {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
         #[cfg_attr(feature = "openapi", derive(Object))]
+        #[cfg_attr(feature = "ts", derive(tsify::Tsify))]
         pub struct $name {
             /// Items over all pages.
             pub count: u64,

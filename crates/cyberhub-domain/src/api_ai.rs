@@ -11,6 +11,7 @@ use poem_openapi::Object;
 /// `POST /embeddings`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct EmbeddingsRequest {
     /// Texts to embed (1–256, each at most 8 KiB of UTF-8).
     pub texts: Vec<String>,
@@ -19,6 +20,7 @@ pub struct EmbeddingsRequest {
 /// One embedded text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct Embedding {
     /// The input text.
     pub text: String,
@@ -29,6 +31,7 @@ pub struct Embedding {
 /// `POST /embeddings` answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct EmbeddingsResponse {
     /// One per input text, in order.
     pub embeddings: Vec<Embedding>,
@@ -41,6 +44,7 @@ pub struct EmbeddingsResponse {
 /// `POST /search`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct SearchRequest {
     /// What to look for, in plain words (1–1000 characters).
     pub query: String,
@@ -58,6 +62,7 @@ pub struct SearchRequest {
 /// One search hit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct SearchHit {
     /// Public content key.
     pub content_id: String,
@@ -77,6 +82,7 @@ pub struct SearchHit {
 /// `POST /search` answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct SearchResponse {
     /// The query as given.
     pub query: String,
@@ -89,6 +95,7 @@ pub struct SearchResponse {
 /// `POST /recommendations`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct RecommendationRequest {
     /// Whose recommendations.
     pub user_id: UserId,
@@ -103,6 +110,7 @@ pub struct RecommendationRequest {
 /// One recommended item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct Recommendation {
     /// Public content key.
     pub content_id: String,
@@ -124,6 +132,7 @@ pub struct Recommendation {
 /// Recommendations answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct RecommendationResponse {
     /// Whose recommendations.
     pub user_id: UserId,
@@ -138,6 +147,7 @@ pub struct RecommendationResponse {
 /// One questionnaire option.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct QuestionOption {
     /// Option id (unique within its question).
     pub id: String,
@@ -148,6 +158,7 @@ pub struct QuestionOption {
 /// One questionnaire item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct Question {
     /// Question id.
     pub id: String,
@@ -160,6 +171,7 @@ pub struct Question {
 /// `GET /personality/questionnaire`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct Questionnaire {
     /// Questionnaire version (answers are scored against it).
     pub version: String,
@@ -170,6 +182,7 @@ pub struct Questionnaire {
 /// One answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct Answer {
     /// Question id.
     pub question_id: String,
@@ -180,6 +193,7 @@ pub struct Answer {
 /// `POST /personality/analyze`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct PersonalityRequest {
     /// Whose analysis.
     pub user_id: UserId,
@@ -192,6 +206,7 @@ pub struct PersonalityRequest {
 /// One learning trait, 0–1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct Trait {
     /// `learning_style`, `persistence`, `performance`, `engagement` or `adaptability`.
     pub name: String,
@@ -204,6 +219,7 @@ pub struct Trait {
 /// Fit with one track.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct TrackFit {
     /// The track.
     pub track: Track,
@@ -216,6 +232,7 @@ pub struct TrackFit {
 /// A personality analysis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct PersonalityAnalysis {
     /// Whose analysis.
     pub user_id: UserId,
@@ -236,6 +253,7 @@ pub struct PersonalityAnalysis {
 /// `GET /index/status`: the catalog-indexing pipeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct IndexStatus {
     /// Outbox events not yet indexed.
     pub pending: u64,

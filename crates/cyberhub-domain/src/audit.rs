@@ -65,6 +65,7 @@ string_enum!(
 /// One audit record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct AuditEvent {
     /// Id.
     pub id: AuditId,
@@ -104,6 +105,7 @@ pub struct AuditFilter {
 /// A count of events by action and result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct AuditCount {
     /// Action.
     pub action: AuditAction,

@@ -60,6 +60,7 @@ string_enum!(
 /// A catalog item as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct ContentItem {
     /// Internal id.
     pub id: ContentUuid,
@@ -200,6 +201,7 @@ impl Validate for ContentItem {
     derive(poem_openapi::Object),
     oai(deny_unknown_fields)
 )]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct NewContent {
     /// Public key; generated when absent.
     #[serde(default)]
@@ -254,6 +256,7 @@ impl Validate for NewContent {
     derive(poem_openapi::Object),
     oai(deny_unknown_fields)
 )]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct ContentPatch {
     /// Kind.
     pub content_type: Option<ContentType>,

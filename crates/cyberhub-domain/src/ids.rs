@@ -6,7 +6,8 @@ macro_rules! uuid_id {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[serde(transparent)]
         #[cfg_attr(feature = "openapi", derive(poem_openapi::NewType))]
-        pub struct $name(pub uuid::Uuid);
+        #[cfg_attr(feature = "ts", derive(tsify::Tsify))]
+        pub struct $name(#[cfg_attr(feature = "ts", tsify(type = "string"))] pub uuid::Uuid);
 
         impl $name {
             /// The underlying UUID.

@@ -37,6 +37,7 @@ const RESERVED_SLUGS: &[&str] = &[
 /// An organization as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct Organization {
     /// Id.
     pub id: OrgId,
@@ -137,6 +138,7 @@ impl Validate for Organization {
     derive(poem_openapi::Object),
     oai(deny_unknown_fields)
 )]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct NewOrganization {
     /// Display name.
     pub name: String,
@@ -184,6 +186,7 @@ impl Validate for NewOrganization {
     derive(poem_openapi::Object),
     oai(deny_unknown_fields)
 )]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct OrgPatch {
     /// Display name.
     pub name: Option<String>,
@@ -230,6 +233,7 @@ impl Validate for OrgPatch {
 /// A user's membership of an organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct Membership {
     /// The organization.
     pub org_id: OrgId,

@@ -57,6 +57,7 @@ string_enum!(
 /// One row of the permission table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct Grant {
     /// The resource.
     pub resource: Resource,

@@ -35,6 +35,7 @@ pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 /// One learner's progress on one catalog item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct Progress {
     /// Id.
     pub id: ProgressId,
@@ -69,6 +70,7 @@ pub struct Progress {
     derive(poem_openapi::Object),
     oai(deny_unknown_fields)
 )]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct NewProgress {
     /// The item's public key.
     pub content_id: String,
@@ -96,6 +98,7 @@ pub struct NewProgress {
     derive(poem_openapi::Object),
     oai(deny_unknown_fields)
 )]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct ProgressPatch {
     /// New status.
     pub status: Option<ProgressStatus>,

@@ -7,6 +7,7 @@ macro_rules! string_enum {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[cfg_attr(feature = "openapi", derive(poem_openapi::Enum))]
+        #[cfg_attr(feature = "ts", derive(tsify::Tsify))]
         pub enum $name {
             $($(#[$vdoc])* #[serde(rename = $s)] #[cfg_attr(feature = "openapi", oai(rename = $s))] $variant),+
         }

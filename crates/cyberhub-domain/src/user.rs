@@ -44,6 +44,7 @@ string_enum!(
     derive(poem_openapi::Object),
     oai(deny_unknown_fields)
 )]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct LearningPreferences {
     /// Content types the learner prefers.
     #[cfg_attr(feature = "openapi", oai(default))]
@@ -82,6 +83,7 @@ impl LearningPreferences {
 /// A user account as stored (without credentials).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct User {
     /// Id.
     pub id: UserId,
@@ -172,6 +174,7 @@ impl Validate for User {
 /// Sign-up data (`POST /auth/signup`, `POST /users`), without the password.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct NewUser {
     /// E-mail; trimmed and lower-cased by validation.
     pub email: String,

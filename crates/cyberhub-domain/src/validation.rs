@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 /// One problem with one input field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct FieldError {
     /// The field's name as the client sent it (e.g. `email`, `learning_preferences.weekly_goal_minutes`).
     pub field: String,

@@ -123,6 +123,9 @@ pub struct Config {
     pub index_worker: bool,
     /// Milliseconds the idle worker waits before looking at the outbox again.
     pub index_poll_ms: u64,
+    /// Where the dashboard at `/` loads the browser SDK from: the `--target web` package of
+    /// `scripts/build-sdk.sh` (default `target/pkg/web`).
+    pub sdk_dir: PathBuf,
     /// `CYBERHUB_*` variables that are not settings (logged as warnings at start-up).
     #[serde(skip)]
     pub ignored_env: Vec<String>,
@@ -158,6 +161,7 @@ impl Default for Config {
             onnxruntime_lib: None,
             inference_concurrency: None,
             index_worker: true,
+            sdk_dir: PathBuf::from("target/pkg/web"),
             index_poll_ms: 1000,
             ignored_env: Vec::new(),
         }
@@ -207,6 +211,7 @@ impl std::fmt::Debug for Config {
             .field("embedder", &self.embedder)
             .field("model_dir", &self.model_dir)
             .field("index_worker", &self.index_worker)
+            .field("sdk_dir", &self.sdk_dir)
             .finish()
     }
 }
@@ -321,6 +326,7 @@ impl Config {
                 }
             }
             "MODEL_DIR" => self.model_dir = PathBuf::from(v),
+            "SDK_DIR" => self.sdk_dir = PathBuf::from(v),
             "ONNXRUNTIME_LIB" => self.onnxruntime_lib = Some(PathBuf::from(v)),
             "INFERENCE_CONCURRENCY" => {
                 self.inference_concurrency = Some(v.parse().map_err(|_| bad("expected a number"))?)

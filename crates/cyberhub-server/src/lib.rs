@@ -5,7 +5,7 @@
 //! - [`App::serve`]: listens with graceful shutdown.
 //!
 //! The spec is served at `/api/v1/openapi.json`, interactive docs at `/docs`; every error is
-//! `{"detail": ...}` JSON.
+//! `{"detail": ...}` JSON. The dashboard (a static page over the browser SDK) is at `/`.
 #![cfg_attr(
     test,
     allow(
@@ -20,10 +20,12 @@ pub mod ai;
 pub mod api;
 pub mod body_limit;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod indexer;
 pub mod metrics;
 pub mod models;
+pub mod openapi_doc;
 pub mod seed;
 pub mod state;
 
@@ -121,7 +123,7 @@ fn full_service(state: &Arc<AppState>) -> OpenApiService<AllApis, ()> {
 /// The API endpoint, its spec and its Swagger UI for this process's service.
 fn mounted(state: &Arc<AppState>) -> Mounted {
     fn parts<T: poem_openapi::OpenApi + 'static>(api: OpenApiService<T, ()>) -> Mounted {
-        let spec = api.spec();
+        let spec = openapi_doc::mark_nullable_optionals(&api.spec());
         let docs = api.swagger_ui().map_to_response().boxed();
         (api.map_to_response().boxed(), spec, docs)
     }
@@ -230,7 +232,7 @@ impl App {
     /// The OpenAPI document of every route (JSON); each service serves its own part at
     /// `/api/v1/openapi.json`.
     pub fn spec_json(&self) -> String {
-        full_service(&self.state).spec()
+        openapi_doc::mark_nullable_optionals(&full_service(&self.state).spec())
     }
 
     /// A catalog-indexing worker (`None` without the AI routes).
@@ -282,6 +284,7 @@ impl App {
                     })),
                 )
                 .at("/metrics", get(make_sync(move |_| state.metrics.render())));
+        let route = dashboard::mount(route, self.state.config.sdk_dir.clone());
         let ep = route
             .with(NormalizePath::new(TrailingSlash::Trim))
             .with(body_limit::BodyLimit(self.state.config.max_body_bytes))

@@ -6,9 +6,11 @@
 //! default ([`TokenStore`] is pluggable) and errors carrying the status and the server's
 //! `detail` ([`SdkError`]).
 //!
-//! Transports: [`ReqwestTransport`] (feature `native`) for Rust callers. The wasm-bindgen
-//! browser bindings over `fetch`, the npm packages and the dashboard are the rest of the
-//! browser-SDK issue and are not built yet.
+//! Transports: on wasm32, `FetchTransport` (the global `fetch`, in browsers, workers and
+//! Node.js) under the JavaScript class `CyberHub` (module `bindings`, exported with
+//! wasm-bindgen; its TypeScript definitions use the domain types through tsify);
+//! [`ReqwestTransport`] (feature `native`) for Rust callers. `scripts/build-sdk.sh` builds the
+//! `--target web` and `--target nodejs` npm packages.
 //!
 //! ```no_run
 //! # #[cfg(feature = "native")]
@@ -21,6 +23,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(target_arch = "wasm32")]
+pub mod bindings;
 mod client;
 mod error;
 mod tokens;

@@ -125,14 +125,24 @@ impl AccountsApi {
 #[OpenApi]
 impl AccountsApi {
     /// Register a new account (role `mentee`) and sign in.
-    #[oai(path = "/auth/signup", method = "post", tag = "Tag::Auth")]
+    #[oai(
+        path = "/auth/signup",
+        method = "post",
+        operation_id = "signup",
+        tag = "Tag::Auth"
+    )]
     async fn signup(&self, req: &Request, body: Json<SignupRequest>) -> ApiResult<SignupResponse> {
         let s = self.signup_inner(req, body.0).await?;
         Ok(SignupResponse::Created(Json(auth_response(s))))
     }
 
     /// Sign in with e-mail and password.
-    #[oai(path = "/auth/login", method = "post", tag = "Tag::Auth")]
+    #[oai(
+        path = "/auth/login",
+        method = "post",
+        operation_id = "login",
+        tag = "Tag::Auth"
+    )]
     async fn login(
         &self,
         req: &Request,
@@ -147,7 +157,12 @@ impl AccountsApi {
     }
 
     /// Exchange a refresh token for a new pair (the old one dies; reusing it ends the session).
-    #[oai(path = "/auth/token/refresh", method = "post", tag = "Tag::Auth")]
+    #[oai(
+        path = "/auth/token/refresh",
+        method = "post",
+        operation_id = "refresh",
+        tag = "Tag::Auth"
+    )]
     async fn refresh(
         &self,
         req: &Request,
@@ -167,7 +182,12 @@ impl AccountsApi {
     }
 
     /// End the current session (or the refresh token's, or all with `{"all": true}`).
-    #[oai(path = "/auth/logout", method = "post", tag = "Tag::Auth")]
+    #[oai(
+        path = "/auth/logout",
+        method = "post",
+        operation_id = "logout",
+        tag = "Tag::Auth"
+    )]
     async fn logout(
         &self,
         req: &Request,
@@ -192,14 +212,24 @@ impl AccountsApi {
     }
 
     /// The caller, their roles and organizations.
-    #[oai(path = "/auth/me", method = "get", tag = "Tag::Auth")]
+    #[oai(
+        path = "/auth/me",
+        method = "get",
+        operation_id = "me",
+        tag = "Tag::Auth"
+    )]
     async fn auth_me(&self, auth: BearerAuth) -> ApiResult<Json<MeResponse>> {
         let caller = self.0.principal(&auth).await?;
         Ok(Json(self.me(&caller).await?))
     }
 
     /// Change the caller's password; their other sessions end.
-    #[oai(path = "/auth/password/change", method = "post", tag = "Tag::Auth")]
+    #[oai(
+        path = "/auth/password/change",
+        method = "post",
+        operation_id = "change_password",
+        tag = "Tag::Auth"
+    )]
     async fn change_password(
         &self,
         req: &Request,
@@ -222,7 +252,12 @@ impl AccountsApi {
     }
 
     /// Users: administrators see all (filters `search`, `role`, `status`); others only themselves.
-    #[oai(path = "/users", method = "get", tag = "Tag::Users")]
+    #[oai(
+        path = "/users",
+        method = "get",
+        operation_id = "list_users",
+        tag = "Tag::Users"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn list_users(
         &self,
@@ -271,7 +306,12 @@ impl AccountsApi {
 
     /// Register (no token: the original sign-up flow, returns tokens) or, with an
     /// administrator's token, create a user (optionally with roles). Other tokens: 403.
-    #[oai(path = "/users", method = "post", tag = "Tag::Users")]
+    #[oai(
+        path = "/users",
+        method = "post",
+        operation_id = "create_user",
+        tag = "Tag::Users"
+    )]
     async fn create_user(
         &self,
         req: &Request,
@@ -334,14 +374,24 @@ impl AccountsApi {
     }
 
     /// The caller's own user record.
-    #[oai(path = "/users/me", method = "get", tag = "Tag::Users")]
+    #[oai(
+        path = "/users/me",
+        method = "get",
+        operation_id = "users_me",
+        tag = "Tag::Users"
+    )]
     async fn users_me(&self, auth: BearerAuth) -> ApiResult<Json<User>> {
         let caller = self.0.principal(&auth).await?;
         Ok(Json(self.0.store.get_user(caller.user_id).await?))
     }
 
     /// One user (self or administrators; others 404).
-    #[oai(path = "/users/:id", method = "get", tag = "Tag::Users")]
+    #[oai(
+        path = "/users/:id",
+        method = "get",
+        operation_id = "get_user",
+        tag = "Tag::Users"
+    )]
     async fn get_user(&self, auth: BearerAuth, id: Path<UserId>) -> ApiResult<Json<User>> {
         let caller = self.0.principal(&auth).await?;
         Ok(Json(self.visible_user(&caller, id.0).await?))
@@ -349,7 +399,12 @@ impl AccountsApi {
 
     /// Edit a profile. Users edit their own profile fields; `status` is for administrators;
     /// roles, e-mail and security fields are never edited here (403 in a self-edit).
-    #[oai(path = "/users/:id", method = "patch", tag = "Tag::Users")]
+    #[oai(
+        path = "/users/:id",
+        method = "patch",
+        operation_id = "update_user",
+        tag = "Tag::Users"
+    )]
     async fn patch_user(
         &self,
         req: &Request,
@@ -403,7 +458,12 @@ impl AccountsApi {
     }
 
     /// Delete an account (self or administrators).
-    #[oai(path = "/users/:id", method = "delete", tag = "Tag::Users")]
+    #[oai(
+        path = "/users/:id",
+        method = "delete",
+        operation_id = "delete_user",
+        tag = "Tag::Users"
+    )]
     async fn delete_user(
         &self,
         req: &Request,
@@ -429,7 +489,12 @@ impl AccountsApi {
     }
 
     /// Grant a role (administrators only).
-    #[oai(path = "/users/:id/roles", method = "post", tag = "Tag::Users")]
+    #[oai(
+        path = "/users/:id/roles",
+        method = "post",
+        operation_id = "grant_role",
+        tag = "Tag::Users"
+    )]
     async fn grant_role(
         &self,
         req: &Request,
@@ -465,7 +530,12 @@ impl AccountsApi {
     }
 
     /// Revoke a role (administrators only; `?scope=org&scope_ref=SLUG` for an org-scoped grant).
-    #[oai(path = "/users/:id/roles/:role", method = "delete", tag = "Tag::Users")]
+    #[oai(
+        path = "/users/:id/roles/:role",
+        method = "delete",
+        operation_id = "revoke_role",
+        tag = "Tag::Users"
+    )]
     async fn revoke_role(
         &self,
         req: &Request,
@@ -503,7 +573,12 @@ impl AccountsApi {
     }
 
     /// The platform roles and their permissions.
-    #[oai(path = "/roles", method = "get", tag = "Tag::Users")]
+    #[oai(
+        path = "/roles",
+        method = "get",
+        operation_id = "roles",
+        tag = "Tag::Users"
+    )]
     async fn roles(&self, auth: BearerAuth) -> ApiResult<Json<Vec<RoleInfo>>> {
         self.0.principal(&auth).await?;
         Ok(Json(

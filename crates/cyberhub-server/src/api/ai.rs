@@ -122,7 +122,12 @@ impl AiApi {
 impl AiApi {
     /// Embeds 1–256 texts (each at most 8 KiB) with all-MiniLM-L6-v2 (384 dimensions,
     /// unit length). More texts or a longer text: 413.
-    #[oai(path = "/embeddings", method = "post", tag = "Tag::Ai")]
+    #[oai(
+        path = "/embeddings",
+        method = "post",
+        operation_id = "embeddings",
+        tag = "Tag::Ai"
+    )]
     async fn embeddings(
         &self,
         auth: BearerAuth,
@@ -159,7 +164,12 @@ impl AiApi {
     }
 
     /// Catalog items closest in meaning to a query, optionally of one kind or track.
-    #[oai(path = "/search", method = "post", tag = "Tag::Ai")]
+    #[oai(
+        path = "/search",
+        method = "post",
+        operation_id = "search",
+        tag = "Tag::Ai"
+    )]
     async fn search(
         &self,
         auth: BearerAuth,
@@ -182,7 +192,12 @@ impl AiApi {
 
     /// Recommendations for a learner (the caller, or someone whose progress they may
     /// read; anyone else's is 404). Completed items never appear; each has a reason.
-    #[oai(path = "/recommendations", method = "post", tag = "Tag::Ai")]
+    #[oai(
+        path = "/recommendations",
+        method = "post",
+        operation_id = "recommend",
+        tag = "Tag::Ai"
+    )]
     async fn recommend(
         &self,
         auth: BearerAuth,
@@ -194,7 +209,12 @@ impl AiApi {
     }
 
     /// Recommendations for a learner (same rules as the POST form).
-    #[oai(path = "/recommendations/:user_id", method = "get", tag = "Tag::Ai")]
+    #[oai(
+        path = "/recommendations/:user_id",
+        method = "get",
+        operation_id = "recommendations_of",
+        tag = "Tag::Ai"
+    )]
     async fn recommendations_of(
         &self,
         auth: BearerAuth,
@@ -207,7 +227,12 @@ impl AiApi {
     }
 
     /// The learning questionnaire (16 items). Public.
-    #[oai(path = "/personality/questionnaire", method = "get", tag = "Tag::Ai")]
+    #[oai(
+        path = "/personality/questionnaire",
+        method = "get",
+        operation_id = "questionnaire",
+        tag = "Tag::Ai"
+    )]
     async fn questionnaire(&self) -> ApiResult<Json<Questionnaire>> {
         self.ai()?;
         Ok(Json(questionnaire::questionnaire()))
@@ -216,7 +241,12 @@ impl AiApi {
     /// Analyses a learner from their progress and optional questionnaire answers, stores
     /// and returns the analysis. Without progress or answers: a "not enough data" result
     /// (200, not stored).
-    #[oai(path = "/personality/analyze", method = "post", tag = "Tag::Ai")]
+    #[oai(
+        path = "/personality/analyze",
+        method = "post",
+        operation_id = "analyze_personality",
+        tag = "Tag::Ai"
+    )]
     async fn analyze(
         &self,
         auth: BearerAuth,
@@ -243,7 +273,12 @@ impl AiApi {
     }
 
     /// The latest stored analysis of a learner (404 when there is none yet).
-    #[oai(path = "/personality/:user_id", method = "get", tag = "Tag::Ai")]
+    #[oai(
+        path = "/personality/:user_id",
+        method = "get",
+        operation_id = "personality_of",
+        tag = "Tag::Ai"
+    )]
     async fn personality_of(
         &self,
         auth: BearerAuth,
@@ -272,7 +307,12 @@ impl AiApi {
 
     /// The indexing pipeline: events pending, vectors indexed, catalog size (admins and
     /// program directors).
-    #[oai(path = "/index/status", method = "get", tag = "Tag::Ai")]
+    #[oai(
+        path = "/index/status",
+        method = "get",
+        operation_id = "index_status",
+        tag = "Tag::Ai"
+    )]
     async fn index_status(&self, auth: BearerAuth) -> ApiResult<Json<IndexStatus>> {
         let ai = self.ai()?;
         let caller = self.0.principal(&auth).await?;
@@ -283,7 +323,12 @@ impl AiApi {
     /// Queues every catalog item for re-indexing (admins and program directors); the
     /// worker picks them up. `cyberhub-server reindex` does the same with a progress bar
     /// and also rebuilds the collection.
-    #[oai(path = "/index/reindex", method = "post", tag = "Tag::Ai")]
+    #[oai(
+        path = "/index/reindex",
+        method = "post",
+        operation_id = "reindex",
+        tag = "Tag::Ai"
+    )]
     async fn reindex(&self, auth: BearerAuth) -> ApiResult<Queued> {
         let ai = self.ai()?;
         let caller = self.0.principal(&auth).await?;

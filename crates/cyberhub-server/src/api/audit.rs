@@ -41,7 +41,12 @@ fn filter(
 #[OpenApi]
 impl AuditApi {
     /// Audit events, newest first.
-    #[oai(path = "/audit-logs", method = "get", tag = "Tag::Audit")]
+    #[oai(
+        path = "/audit-logs",
+        method = "get",
+        operation_id = "list_audit_logs",
+        tag = "Tag::Audit"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
@@ -68,7 +73,12 @@ impl AuditApi {
     }
 
     /// Event counts by action and result, over the same filters.
-    #[oai(path = "/audit-logs/stats", method = "get", tag = "Tag::Audit")]
+    #[oai(
+        path = "/audit-logs/stats",
+        method = "get",
+        operation_id = "audit_stats",
+        tag = "Tag::Audit"
+    )]
     async fn stats(
         &self,
         auth: BearerAuth,

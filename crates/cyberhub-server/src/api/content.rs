@@ -59,7 +59,12 @@ impl ContentApi {
 #[OpenApi]
 impl ContentApi {
     /// The catalog, filtered by type, track, difficulty and a search term.
-    #[oai(path = "/content", method = "get", tag = "Tag::Content")]
+    #[oai(
+        path = "/content",
+        method = "get",
+        operation_id = "list_content",
+        tag = "Tag::Content"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
@@ -91,14 +96,24 @@ impl ContentApi {
     }
 
     /// One item, by id or `content_id`.
-    #[oai(path = "/content/:id", method = "get", tag = "Tag::Content")]
+    #[oai(
+        path = "/content/:id",
+        method = "get",
+        operation_id = "get_content",
+        tag = "Tag::Content"
+    )]
     async fn get(&self, auth: BearerAuth, id: Path<String>) -> ApiResult<Json<ContentItem>> {
         self.0.principal(&auth).await?;
         Ok(Json(self.find(&id.0).await?))
     }
 
     /// Add an item (admin, program_director).
-    #[oai(path = "/content", method = "post", tag = "Tag::Content")]
+    #[oai(
+        path = "/content",
+        method = "post",
+        operation_id = "create_content",
+        tag = "Tag::Content"
+    )]
     async fn create(
         &self,
         req: &Request,
@@ -119,7 +134,12 @@ impl ContentApi {
     }
 
     /// Edit an item (admin, program_director).
-    #[oai(path = "/content/:id", method = "patch", tag = "Tag::Content")]
+    #[oai(
+        path = "/content/:id",
+        method = "patch",
+        operation_id = "update_content",
+        tag = "Tag::Content"
+    )]
     async fn patch(
         &self,
         req: &Request,
@@ -141,7 +161,12 @@ impl ContentApi {
     }
 
     /// Delete an item (admin, program_director).
-    #[oai(path = "/content/:id", method = "delete", tag = "Tag::Content")]
+    #[oai(
+        path = "/content/:id",
+        method = "delete",
+        operation_id = "delete_content",
+        tag = "Tag::Content"
+    )]
     async fn delete(
         &self,
         req: &Request,

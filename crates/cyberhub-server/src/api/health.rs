@@ -81,7 +81,12 @@ pub async fn readiness(state: &AppState) -> Ready {
 #[OpenApi]
 impl HealthApi {
     /// Liveness: answers without touching any dependency.
-    #[oai(path = "/health", method = "get", tag = "Tag::Health")]
+    #[oai(
+        path = "/health",
+        method = "get",
+        operation_id = "health",
+        tag = "Tag::Health"
+    )]
     async fn health(&self) -> Json<HealthResponse> {
         Json(health_body())
     }
@@ -89,13 +94,23 @@ impl HealthApi {
     /// Readiness: 200 when every dependency answers (relational store; with the AI routes
     /// also the vector store, the embedder and, in split mode, the core service), 503
     /// naming the failing part otherwise.
-    #[oai(path = "/ready", method = "get", tag = "Tag::Health")]
+    #[oai(
+        path = "/ready",
+        method = "get",
+        operation_id = "ready",
+        tag = "Tag::Health"
+    )]
     async fn ready(&self) -> Ready {
         readiness(&self.0).await
     }
 
     /// Prometheus metrics.
-    #[oai(path = "/metrics", method = "get", tag = "Tag::Health")]
+    #[oai(
+        path = "/metrics",
+        method = "get",
+        operation_id = "metrics",
+        tag = "Tag::Health"
+    )]
     async fn metrics(&self) -> PlainText<String> {
         PlainText(self.0.metrics.render())
     }

@@ -117,7 +117,12 @@ impl OrganizationsApi {
 #[OpenApi]
 impl OrganizationsApi {
     /// The caller's organizations (administrators: all).
-    #[oai(path = "/organizations", method = "get", tag = "Tag::Organizations")]
+    #[oai(
+        path = "/organizations",
+        method = "get",
+        operation_id = "list_organizations",
+        tag = "Tag::Organizations"
+    )]
     async fn list(
         &self,
         req: &Request,
@@ -146,7 +151,12 @@ impl OrganizationsApi {
     }
 
     /// Create an organization (admin, program_director, sponsor_admin); the caller becomes its admin.
-    #[oai(path = "/organizations", method = "post", tag = "Tag::Organizations")]
+    #[oai(
+        path = "/organizations",
+        method = "post",
+        operation_id = "create_organization",
+        tag = "Tag::Organizations"
+    )]
     async fn create(
         &self,
         req: &Request,
@@ -186,6 +196,7 @@ impl OrganizationsApi {
     #[oai(
         path = "/organizations/:slug",
         method = "get",
+        operation_id = "get_organization",
         tag = "Tag::Organizations"
     )]
     async fn get(&self, auth: BearerAuth, slug: Path<String>) -> ApiResult<Json<Organization>> {
@@ -197,6 +208,7 @@ impl OrganizationsApi {
     #[oai(
         path = "/organizations/:slug",
         method = "patch",
+        operation_id = "update_organization",
         tag = "Tag::Organizations"
     )]
     async fn patch(
@@ -228,6 +240,7 @@ impl OrganizationsApi {
     #[oai(
         path = "/organizations/:slug",
         method = "delete",
+        operation_id = "delete_organization",
         tag = "Tag::Organizations"
     )]
     async fn delete(
@@ -254,6 +267,7 @@ impl OrganizationsApi {
     #[oai(
         path = "/organizations/:slug/members",
         method = "get",
+        operation_id = "list_members",
         tag = "Tag::Organizations"
     )]
     async fn members(
@@ -281,6 +295,7 @@ impl OrganizationsApi {
     #[oai(
         path = "/organizations/:slug/members",
         method = "post",
+        operation_id = "add_member",
         tag = "Tag::Organizations"
     )]
     async fn add_member(
@@ -328,6 +343,7 @@ impl OrganizationsApi {
     #[oai(
         path = "/organizations/:slug/members/:user_id",
         method = "patch",
+        operation_id = "update_member",
         tag = "Tag::Organizations"
     )]
     async fn patch_member(
@@ -360,6 +376,7 @@ impl OrganizationsApi {
     #[oai(
         path = "/organizations/:slug/members/:user_id",
         method = "delete",
+        operation_id = "remove_member",
         tag = "Tag::Organizations"
     )]
     async fn remove_member(

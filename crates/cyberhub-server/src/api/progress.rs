@@ -61,7 +61,12 @@ impl ProgressApi {
 impl ProgressApi {
     /// Progress rows: the caller's own, or `?user=` for someone they may see (administrators,
     /// mentors and organization admins of a shared organization); anyone else's is 404.
-    #[oai(path = "/progress", method = "get", tag = "Tag::Progress")]
+    #[oai(
+        path = "/progress",
+        method = "get",
+        operation_id = "list_progress",
+        tag = "Tag::Progress"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
@@ -99,7 +104,12 @@ impl ProgressApi {
     }
 
     /// Record progress on an item for the caller.
-    #[oai(path = "/progress", method = "post", tag = "Tag::Progress")]
+    #[oai(
+        path = "/progress",
+        method = "post",
+        operation_id = "create_progress",
+        tag = "Tag::Progress"
+    )]
     async fn create(
         &self,
         auth: BearerAuth,
@@ -133,7 +143,12 @@ impl ProgressApi {
     }
 
     /// One row (owner or administrators).
-    #[oai(path = "/progress/:id", method = "get", tag = "Tag::Progress")]
+    #[oai(
+        path = "/progress/:id",
+        method = "get",
+        operation_id = "get_progress",
+        tag = "Tag::Progress"
+    )]
     async fn get(&self, auth: BearerAuth, id: Path<ProgressId>) -> ApiResult<Json<Progress>> {
         let caller = self.0.principal(&auth).await?;
         Ok(Json(
@@ -145,7 +160,12 @@ impl ProgressApi {
     }
 
     /// Update a row under the status rules (owner or administrators).
-    #[oai(path = "/progress/:id", method = "patch", tag = "Tag::Progress")]
+    #[oai(
+        path = "/progress/:id",
+        method = "patch",
+        operation_id = "update_progress",
+        tag = "Tag::Progress"
+    )]
     async fn patch(
         &self,
         auth: BearerAuth,
@@ -168,7 +188,12 @@ impl ProgressApi {
     }
 
     /// Delete a row (owner or administrators).
-    #[oai(path = "/progress/:id", method = "delete", tag = "Tag::Progress")]
+    #[oai(
+        path = "/progress/:id",
+        method = "delete",
+        operation_id = "delete_progress",
+        tag = "Tag::Progress"
+    )]
     async fn delete(
         &self,
         req: &Request,
