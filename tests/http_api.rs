@@ -1123,6 +1123,11 @@ async fn framework_errors_are_json(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(too_big.status(), 413);
+    assert_eq!(
+        too_big.headers()["connection"],
+        "close",
+        "the unread body ends the connection"
+    );
     assert!(too_big.json::<Value>().await.unwrap()["detail"].is_string());
     assert_eq!(
         app.get("/progress/", &tok).await.status,

@@ -32,6 +32,15 @@ async function step(name, body) {
 const email = `e2e-${Date.now()}@example.org`;
 const password = "dashboard-e2e-2026";
 
+async function signUp(lastName) {
+  const f = page.locator("#signup-form");
+  await f.locator("[name=first_name]").fill("Eve");
+  await f.locator("[name=last_name]").fill(lastName);
+  await f.locator("[name=email]").fill(email);
+  await f.locator("[name=password]").fill(password);
+  await f.locator("button[type=submit]").click();
+}
+
 try {
   await step("the dashboard loads the SDK and offers sign-in and sign-up", async () => {
     await page.goto(`${server}/`);
@@ -40,12 +49,7 @@ try {
   });
 
   await step("sign up", async () => {
-    const f = page.locator("#signup-form");
-    await f.locator("[name=first_name]").fill("Eve");
-    await f.locator("[name=last_name]").fill("Browser");
-    await f.locator("[name=email]").fill(email);
-    await f.locator("[name=password]").fill(password);
-    await f.locator("button[type=submit]").click();
+    await signUp("Browser");
     await page.waitForSelector("#app", { state: "visible" });
     assert.equal(await page.textContent("#who-name"), "Eve Browser");
   });
@@ -61,12 +65,7 @@ try {
   await step("sign out; the same e-mail again is refused with the server's detail", async () => {
     await page.click("#sign-out");
     await page.waitForSelector("#auth", { state: "visible" });
-    const f = page.locator("#signup-form");
-    await f.locator("[name=first_name]").fill("Eve");
-    await f.locator("[name=last_name]").fill("Again");
-    await f.locator("[name=email]").fill(email);
-    await f.locator("[name=password]").fill(password);
-    await f.locator("button[type=submit]").click();
+    await signUp("Again");
     await page.waitForSelector("#notice.error");
     assert.ok((await page.textContent("#notice")).length > 0);
     assert.ok(await page.isVisible("#auth"));

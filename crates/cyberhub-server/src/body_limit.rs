@@ -26,11 +26,19 @@ pub struct BodyLimitEndpoint<E> {
     max: usize,
 }
 
+/// The 413 answer. It closes the connection: the rest of the body is left unread, so the
+/// connection cannot carry another request, and a client that reused it (a pooled HTTP
+/// client would) would see its next request fail with an incomplete message.
 fn too_large(max: usize) -> Response {
-    json_error(
+    let mut resp = json_error(
         StatusCode::PAYLOAD_TOO_LARGE,
         &format!("Request body too large (limit {max} bytes)."),
-    )
+    );
+    resp.headers_mut().insert(
+        poem::http::header::CONNECTION,
+        poem::http::HeaderValue::from_static("close"),
+    );
+    resp
 }
 
 impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
