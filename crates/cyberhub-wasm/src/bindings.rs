@@ -172,7 +172,7 @@ impl TokenStore for JsTokens {
                 let _ = Reflect::set(&o, &"access".into(), &tokens.access.into());
                 let _ = Reflect::set(&o, &"refresh".into(), &tokens.refresh.into());
                 if let Err(e) = s.js_set(&o) {
-                    web_sys_console_warn(&format!("TokenStorage.set failed: {}", js_text(&e)));
+                    console_warn(&format!("TokenStorage.set failed: {}", js_text(&e)));
                 }
             }
         }
@@ -183,7 +183,7 @@ impl TokenStore for JsTokens {
             JsTokens::Memory(m) => m.clear(),
             JsTokens::Js(s) => {
                 if let Err(e) = s.js_clear() {
-                    web_sys_console_warn(&format!("TokenStorage.clear failed: {}", js_text(&e)));
+                    console_warn(&format!("TokenStorage.clear failed: {}", js_text(&e)));
                 }
             }
         }
@@ -193,7 +193,7 @@ impl TokenStore for JsTokens {
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_namespace = console, js_name = warn)]
-    fn web_sys_console_warn(s: &str);
+    fn console_warn(s: &str);
 }
 
 /// An `ApiError`: a JavaScript `Error` carrying `status`, `detail` and `errors`.
