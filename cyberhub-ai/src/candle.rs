@@ -3,11 +3,11 @@
 //! set to pad each batch to its longest text and truncate at 256 tokens (the model file itself
 //! says "pad everything to 128", which is slower and cuts long texts).
 
+use crate::bert::{Bert, BertConfig};
 use crate::embedder::{check_batch, normalize, Embedder, InferencePool};
 use crate::{AiError, AiErrorKind, Result, MINILM_MODEL_ID};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
@@ -23,7 +23,7 @@ pub struct CandleEmbedder {
 }
 
 struct Inner {
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
     dimension: usize,
     dir: PathBuf,
@@ -57,14 +57,14 @@ impl CandleEmbedder {
     /// Loads the model from `dir` (blocking: reads about 90 MB); inference runs on `pool`.
     pub fn load(dir: &Path, pool: InferencePool) -> Result<Self> {
         let read = |name: &str| std::fs::read(dir.join(name)).map_err(|_| missing(dir, name));
-        let config: Config = serde_json::from_slice(&read("config.json")?).map_err(|e| {
+        let config: BertConfig = serde_json::from_slice(&read("config.json")?).map_err(|e| {
             missing(dir, "config.json is not a BERT config").with_source(Box::new(e))
         })?;
         let weights = read("model.safetensors")?;
         let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu).map_err(
             |e| missing(dir, "model.safetensors is unreadable").with_source(Box::new(e)),
         )?;
-        let model = BertModel::load(vb, &config).map_err(|e| {
+        let model = Bert::load(vb, &config).map_err(|e| {
             missing(dir, "model.safetensors does not match config.json").with_source(Box::new(e))
         })?;
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
@@ -127,7 +127,7 @@ impl Inner {
         let type_ids = ids.zeros_like().map_err(inference)?;
         let hidden = self
             .model
-            .forward(&ids, &type_ids, Some(&mask))
+            .forward(&ids, &type_ids, &mask)
             .map_err(inference)?; // [batch, tokens, dim]
         let m = mask
             .to_dtype(DType::F32)

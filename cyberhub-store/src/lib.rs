@@ -58,6 +58,10 @@ pub async fn open(url: &str) -> Result<DynStore> {
         "sqlite" => Ok(Arc::new(SqliteStore::open(url).await?)),
         #[cfg(feature = "postgres")]
         "postgres" | "postgresql" => Ok(Arc::new(PostgresStore::open(url).await?)),
+        #[cfg(not(feature = "sqlite"))]
+        "sqlite" => Err(missing_feature("sqlite")),
+        #[cfg(not(feature = "postgres"))]
+        "postgres" | "postgresql" => Err(missing_feature("postgres")),
         _ => Err(StoreError::new(
             ErrorKind::ConfigInvalid,
             format!(
@@ -66,6 +70,18 @@ pub async fn open(url: &str) -> Result<DynStore> {
             ),
         )),
     }
+}
+
+/// A known scheme whose backend this build leaves out.
+#[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+fn missing_feature(feature: &str) -> StoreError {
+    StoreError::new(
+        ErrorKind::ConfigInvalid,
+        format!(
+            "this build has no {feature} backend: rebuild with the cargo feature `{feature}` \
+             (the reference server: `cargo run -p cyberhub-server --features {feature}`)"
+        ),
+    )
 }
 
 pub use cyberhub_domain::redact_url;

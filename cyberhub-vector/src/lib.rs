@@ -79,6 +79,12 @@ pub async fn open(url: &str) -> Result<DynVectorStore> {
             let endpoint = url.get("qdrant+".len()..).unwrap_or_default();
             Ok(std::sync::Arc::new(QdrantStore::connect(endpoint, None).await?))
         }
+        #[cfg(not(feature = "embedded"))]
+        "embedded" => Err(missing_feature("embedded")),
+        #[cfg(not(feature = "pgvector"))]
+        "pgvector+postgres" | "pgvector+postgresql" => Err(missing_feature("pgvector")),
+        #[cfg(not(feature = "qdrant"))]
+        "qdrant+http" | "qdrant+https" => Err(missing_feature("qdrant")),
         _ => Err(VectorError::new(
             VectorErrorKind::ConfigInvalid,
             format!(
@@ -87,6 +93,18 @@ pub async fn open(url: &str) -> Result<DynVectorStore> {
             ),
         )),
     }
+}
+
+/// A known scheme whose backend this build leaves out.
+#[cfg(not(all(feature = "embedded", feature = "pgvector", feature = "qdrant")))]
+fn missing_feature(feature: &str) -> VectorError {
+    VectorError::new(
+        VectorErrorKind::ConfigInvalid,
+        format!(
+            "this build has no {feature} vector backend: rebuild with the cargo feature `{feature}` \
+             (the reference server: `cargo run -p cyberhub-server --features {feature}`)"
+        ),
+    )
 }
 
 pub use cyberhub_domain::redact_url;

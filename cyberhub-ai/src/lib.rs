@@ -16,6 +16,8 @@
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+#[cfg(feature = "candle")]
+pub mod bert;
 pub mod cache;
 #[cfg(feature = "candle")]
 mod candle;

