@@ -2,6 +2,7 @@
 # The browser SDK and the generated clients against a real running server (part of
 # scripts/test.sh; runs alone too):
 #   1. wasm toolchain + Chromium (scripts/install-wasm-toolchain.sh; idempotent, cached)
+#      (clippy -D warnings on the wasm32 SDK runs inside step 4's build)
 #   2. SDK packages: target/pkg/{web,node} (scripts/build-sdk.sh)
 #   3. a cyberhub-server on a free 127.0.0.1 port: fresh SQLite + embedded vectors in a temp
 #      dir, the real model, CORS on, the dashboard serving target/pkg/web; waits until the
@@ -36,8 +37,9 @@ ARTIFACTS="${CYBERHUB_ARTIFACTS:-$ROOT/target/artifacts}"
 step "wasm32 toolchain, wasm-bindgen-cli and Chromium"
 bash scripts/install-wasm-toolchain.sh
 
-step "clippy -D warnings on the wasm32 build of the SDK (the bindings exist only there)"
-cargo-wasm clippy --locked -p cyberhub-wasm --all-targets -- -D warnings
+# clippy -D warnings on the wasm32 build of the SDK (the bindings exist only there) runs in
+# the wasm32 test build below, with Debian's clippy-driver as the workspace rustc wrapper:
+# one wasm32 compile (of std too, with -Zbuild-std) instead of a check pass and a build.
 
 step "SDK packages (--target web and --target nodejs)"
 CYBERHUB_SKIP_WASM_INSTALL=1 bash scripts/build-sdk.sh "$ROOT/target/pkg"
@@ -98,8 +100,10 @@ while True:
 PY
 echo "server: $URL (log: $WORK/server.log)"
 
-step "wasm-bindgen tests: Node.js and headless Chromium"
-CYBERHUB_TEST_HTTP="$URL" cargo-wasm test --locked -p cyberhub-wasm --tests
+step "wasm-bindgen tests: Node.js and headless Chromium (built under clippy -D warnings)"
+[ -x /usr/bin/clippy-driver ] || { echo "Debian's rust-web-clippy is missing (scripts/install-wasm-toolchain.sh)" >&2; exit 1; }
+RUSTC_WORKSPACE_WRAPPER=/usr/bin/clippy-driver CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__" \
+  CYBERHUB_TEST_HTTP="$URL" cargo-wasm test --locked -p cyberhub-wasm --tests
 
 step "TypeScript: openapi-typescript types + the SDK's nodejs package (tsc, node --test)"
 cd "$ROOT/clients/js"
