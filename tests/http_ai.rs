@@ -219,7 +219,8 @@ macro_rules! ai_cases {
 }
 
 ai_cases!(embedded: search_ranks_by_meaning, recommendations_follow_progress, personality_analysis,
-    embeddings_endpoint, catalog_writes_are_indexed, ready_checks_every_part);
+    embeddings_endpoint, catalog_writes_are_indexed, ready_checks_every_part,
+    personality_is_stored_only_by_the_learner);
 ai_cases!(pgvector: search_ranks_by_meaning, recommendations_follow_progress, personality_analysis,
     catalog_writes_are_indexed);
 
@@ -699,4 +700,74 @@ async fn pending_indexing_survives_a_restart() {
     second.state().store.close().await;
     drop(second);
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// A mentor who may read a learner's analysis (a fellow member of an organization) may not
+/// store one for them: only the learner or an administrator does.
+async fn personality_is_stored_only_by_the_learner(app: &AiApp) {
+    let (learner_id, learner) = app.learner().await;
+    let (mentor_id, mentor) = app.learner().await;
+    let (st, b) = app
+        .post(
+            &format!("/users/{mentor_id}/roles"),
+            &app.admin,
+            json!({"role": "mentor"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    let (st, b) = app
+        .post(
+            "/organizations",
+            &app.admin,
+            json!({"name": "Cohort", "slug": format!("c-{}", &mentor_id[..8]), "org_type": "sponsor"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    let slug = b["slug"].as_str().unwrap().to_owned();
+    for u in [&learner_id, &mentor_id] {
+        let (st, b) = app
+            .post(
+                &format!("/organizations/{slug}/members"),
+                &app.admin,
+                json!({"user_id": u, "role": "member"}),
+            )
+            .await;
+        assert_eq!(st, 201, "{b}");
+    }
+    // (roles are read per request: the mentor's sign-up token carries the new role)
+    let answers = json!([{"question_id": "q01", "option_id": "a"}]);
+    let (st, b) = app
+        .post(
+            "/personality/analyze",
+            &mentor,
+            json!({"user_id": learner_id, "answers": answers}),
+        )
+        .await;
+    assert_eq!(st, 403, "{b}");
+    let (st, _) = app
+        .get(&format!("/personality/{learner_id}"), &learner)
+        .await;
+    assert_eq!(st, 404, "nothing was stored for the learner");
+    // the learner and an administrator may
+    let (st, b) = app
+        .post(
+            "/personality/analyze",
+            &learner,
+            json!({"user_id": learner_id, "answers": answers}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let (st, b) = app
+        .post(
+            "/personality/analyze",
+            &app.admin,
+            json!({"user_id": learner_id, "answers": answers}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    // the mentor still reads it (a member with the mentor role)
+    let (st, b) = app
+        .get(&format!("/personality/{learner_id}"), &mentor)
+        .await;
+    assert_eq!(st, 200, "{b}");
 }

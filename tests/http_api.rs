@@ -1,5 +1,5 @@
 //! The HTTP API end to end: the real server on a free port, a real HTTP client, once on
-//! SQLite and once on PostgreSQL (a fresh database per case). Every route of `shared/API.md`
+//! SQLite and once on PostgreSQL (a fresh database per case). Every route of `docs/API.md`
 //! outside the AI section is exercised, with its success and error paths.
 #![allow(
     clippy::unwrap_used,
@@ -212,7 +212,8 @@ macro_rules! all_cases {
     ($($backend:ident),+) => {
         $(http_cases!($backend: health_ready_metrics_docs, signup_login_refresh_logout, lockout_answers_429,
             users_and_roles, organizations_and_members, content_catalog, progress_rules_and_visibility,
-            audit_log, framework_errors_are_json, concurrent_progress_writers);)+
+            audit_log, framework_errors_are_json, concurrent_progress_writers,
+            viewer_standing_never_reveals_member_data, last_admins_are_kept);)+
     };
 }
 
@@ -1308,4 +1309,167 @@ async fn cors_is_configurable() {
         .unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
     app.stop().await;
+}
+
+/// Logs in with the test password; the access token.
+async fn login(app: &TestApp, email: &str) -> String {
+    let r = app
+        .post(
+            "/auth/login",
+            None,
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    s(&r.body["access_token"])
+}
+
+/// A platform mentor who is only a `viewer` of an organization sees nothing of its members;
+/// as a `member` they do; an organization admin always does.
+async fn viewer_standing_never_reveals_member_data(app: &TestApp) {
+    let admin = app.admin().await;
+    let (learner_id, learner, _) = app.signup("learner@example.org").await;
+    let (mentor_id, _, _) = app.signup("watcher@example.org").await;
+    let r = app
+        .post(
+            &format!("/users/{mentor_id}/roles"),
+            Some(&admin),
+            json!({"role": "mentor"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mentor = login(app, "watcher@example.org").await;
+    let r = app.post("/progress", Some(&learner), json!({"content_id": "def-soc-foundations", "content_type": "course", "completion_percentage": 40})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    app.post(
+        "/organizations",
+        Some(&admin),
+        json!({"name": "Viewers", "slug": "viewers-org", "org_type": "employer"}),
+    )
+    .await;
+    for (u, role) in [(&learner_id, "member"), (&mentor_id, "viewer")] {
+        let r = app
+            .post(
+                "/organizations/viewers-org/members",
+                Some(&admin),
+                json!({"user_id": u, "role": role}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let as_viewer = app
+        .get(&format!("/progress?user={learner_id}"), &mentor)
+        .await;
+    assert_detail(&as_viewer, 404);
+    // the same mentor as a member of the organization
+    let r = app
+        .patch(
+            &format!("/organizations/viewers-org/members/{mentor_id}"),
+            &admin,
+            json!({"role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let as_member = app
+        .get(&format!("/progress?user={learner_id}"), &mentor)
+        .await;
+    assert_eq!(as_member.status, 200, "{}", as_member.body);
+    assert_eq!(as_member.body["count"], 1);
+}
+
+/// The last platform administrator cannot delete themselves, and nobody who is an
+/// organization's only admin can be deleted; the refusal is a 409 that changes nothing.
+async fn last_admins_are_kept(app: &TestApp) {
+    let admin = app.admin().await;
+    let me = app.get("/auth/me", &admin).await;
+    let admin_id = s(&me.body["user"]["id"]);
+    let r = app.delete(&format!("/users/{admin_id}"), &admin).await;
+    assert_detail(&r, 409);
+    assert_eq!(app.get("/auth/me", &admin).await.status, 200);
+    // deactivating or demoting oneself stays refused too
+    assert_detail(
+        &app.patch(
+            &format!("/users/{admin_id}"),
+            &admin,
+            json!({"status": "deactivated"}),
+        )
+        .await,
+        403,
+    );
+    assert_detail(
+        &app.delete(&format!("/users/{admin_id}/roles/admin"), &admin)
+            .await,
+        403,
+    );
+
+    // A sponsor admin who created an organization is its only admin.
+    let (owner_id, _, _) = app.signup("owner@example.org").await;
+    app.post(
+        &format!("/users/{owner_id}/roles"),
+        Some(&admin),
+        json!({"role": "sponsor_admin"}),
+    )
+    .await;
+    let owner = login(app, "owner@example.org").await;
+    let r = app
+        .post(
+            "/organizations",
+            Some(&owner),
+            json!({"name": "Sole", "slug": "sole-org", "org_type": "sponsor"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = app.delete(&format!("/users/{owner_id}"), &owner).await;
+    assert_detail(&r, 409);
+    assert!(s(&r.body["detail"]).contains("sole-org"), "{}", r.body);
+    let r = app.delete(&format!("/users/{owner_id}"), &admin).await;
+    assert_detail(&r, 409);
+    let members = app.get("/organizations/sole-org/members", &owner).await;
+    assert_eq!(members.body["count"], 1, "{}", members.body);
+    // Once the organization is gone, the account may go.
+    assert_eq!(
+        app.delete("/organizations/sole-org", &owner).await.status,
+        204
+    );
+    assert_eq!(
+        app.delete(&format!("/users/{owner_id}"), &owner)
+            .await
+            .status,
+        204
+    );
+}
+
+/// Pagination links come from the configured public URL, or are relative; a client's
+/// `Host` header never reaches them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pagination_links_never_use_the_host_header() {
+    for public_url in [None, Some("https://cyberhub.example.org")] {
+        let dir =
+            std::env::temp_dir().join(format!("cyberhub-links-{}", uuid::Uuid::new_v4().simple()));
+        let app = TestApp::spawn_with(format!("sqlite://{}/api.db", dir.display()), |c| {
+            c.public_url = public_url.map(Into::into);
+        })
+        .await;
+        let admin = app.admin().await;
+        let r = app
+            .client
+            .get(app.url("/content?page_size=5&track=defender"))
+            .bearer_auth(&admin)
+            .header("host", "attacker.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.unwrap();
+        let next = s(&body["next"]);
+        let expected = format!("{}/api/v1/content?", public_url.unwrap_or(""));
+        assert!(next.starts_with(&expected), "{next}");
+        assert!(!next.contains("attacker"), "{next}");
+        assert!(
+            next.contains("track=defender") && next.contains("page=2"),
+            "{next}"
+        );
+        app.stop().await;
+        std::fs::remove_dir_all(dir).ok();
+    }
 }

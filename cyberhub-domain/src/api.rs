@@ -1,4 +1,4 @@
-//! Request and response bodies of the HTTP API (`shared/API.md`), shared by the reference
+//! Request and response bodies of the HTTP API (`docs/API.md`), shared by the reference
 //! server and the browser SDK so that neither redefines them.
 
 use crate::{

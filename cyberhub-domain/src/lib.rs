@@ -50,7 +50,9 @@ pub use organization::{
     Membership, NewOrganization, OrgFilter, OrgPatch, OrgRole, OrgType, Organization,
 };
 pub use pagination::{Page, PageResult};
-pub use permission::{permissions_for, widest_scope, Action, Grant, Resource, Scope};
+pub use permission::{
+    org_standing_sees_member_data, permissions_for, widest_scope, Action, Grant, Resource, Scope,
+};
 pub use progress::{
     NewProgress, Progress, ProgressFilter, ProgressOrdering, ProgressPatch, ProgressStatus,
     MAX_METADATA_BYTES,

@@ -3,6 +3,7 @@
 //! Every request is decided from this table (see `cyberhub-auth`'s RBAC); handlers add
 //! the ownership and membership checks the [`Scope`] calls for.
 
+use crate::organization::OrgRole;
 use crate::role::Role;
 use serde::Serialize;
 
@@ -170,6 +171,21 @@ pub fn widest_scope(roles: &[Role], resource: Resource, action: Action) -> Optio
         .max()
 }
 
+/// Whether a standing in an organization lets the caller read a fellow member's personal
+/// data (progress, recommendations, personality) through that organization: the
+/// organization's `admin`s may; a `member` may when one of their roles grants `Org` scope for
+/// reading progress (platform `mentor`, `program_director`, `sponsor_admin`, or such a role
+/// granted inside that organization); a `viewer` never may, whatever their platform roles.
+/// `role_scope` is the widest scope the caller's roles (global, and those granted in that
+/// organization) give for reading progress.
+pub fn org_standing_sees_member_data(standing: OrgRole, role_scope: Option<Scope>) -> bool {
+    match standing {
+        OrgRole::Admin => true,
+        OrgRole::Member => role_scope >= Some(Scope::Org),
+        OrgRole::Viewer => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,5 +226,20 @@ mod tests {
             Some(Org)
         );
         assert_eq!(widest_scope(&[], Res::Content, R), Some(All));
+    }
+
+    #[test]
+    fn organization_standing_and_member_data() {
+        let mentor = widest_scope(&[Role::Mentor], Res::Progress, R);
+        let mentee = widest_scope(&[Role::Mentee], Res::Progress, R);
+        assert!(org_standing_sees_member_data(OrgRole::Admin, mentee));
+        assert!(org_standing_sees_member_data(OrgRole::Member, mentor));
+        assert!(!org_standing_sees_member_data(OrgRole::Member, mentee));
+        // a viewer membership never grants it, not even to a platform mentor
+        assert!(!org_standing_sees_member_data(OrgRole::Viewer, mentor));
+        assert!(!org_standing_sees_member_data(
+            OrgRole::Viewer,
+            widest_scope(&[Role::Admin], Res::Progress, R)
+        ));
     }
 }

@@ -100,6 +100,10 @@ pub struct Config {
     /// Take the client address from `X-Forwarded-For` (set only behind a trusted reverse
     /// proxy: the per-client lock-out and the audit log use this address).
     pub trust_forwarded_for: bool,
+    /// The public base URL clients reach the server at (`https://cyberhub.example.org`):
+    /// pagination links are built on it. Unset: links are relative (`/api/v1/...?page=2`).
+    /// The request's `Host` header is never used.
+    pub public_url: Option<String>,
     /// `all` (default), `core` or `ai`.
     pub service: Service,
     /// Base URL of the core service (required with `service = "ai"`), e.g. `http://127.0.0.1:8000`.
@@ -151,6 +155,7 @@ impl Default for Config {
             shutdown_grace_secs: 20,
             insecure_fast_password_hashing: false,
             trust_forwarded_for: false,
+            public_url: None,
             service: Service::All,
             core_url: None,
             core_timeout_secs: 10,
@@ -201,6 +206,8 @@ impl std::fmt::Debug for Config {
                 "insecure_fast_password_hashing",
                 &self.insecure_fast_password_hashing,
             )
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("public_url", &self.public_url)
             .field("service", &self.service)
             .field(
                 "core_url",
@@ -304,6 +311,9 @@ impl Config {
                 self.insecure_fast_password_hashing = parse_bool(v)?
             }
             "TRUST_FORWARDED_FOR" => self.trust_forwarded_for = parse_bool(v)?,
+            "PUBLIC_URL" => {
+                self.public_url = Some(v.trim_end_matches('/').to_owned()).filter(|s| !s.is_empty())
+            }
             "SERVICE" => {
                 self.service = match v {
                     "all" => Service::All,
@@ -363,6 +373,16 @@ impl Config {
             return Err(ConfigError(
                 "service = ai needs CYBERHUB_CORE_URL (the core service's base URL)".into(),
             ));
+        }
+        if let Some(u) = &self.public_url {
+            let ok = (u.starts_with("http://") || u.starts_with("https://"))
+                && !u.contains(['?', '#', ' '])
+                && u.len() > "https://".len();
+            if !ok {
+                return Err(ConfigError(format!(
+                    "public_url must be an http(s) base URL without query or fragment, got {u:?}"
+                )));
+            }
         }
         if self.max_body_bytes < 1024 {
             return Err(ConfigError("max_body_bytes must be at least 1024".into()));

@@ -1,4 +1,4 @@
-//! CyberHub reference server: the REST API of `shared/API.md` on poem + poem-openapi.
+//! CyberHub reference server: the REST API of `docs/API.md` on poem + poem-openapi.
 //!
 //! - [`Config`]: defaults, a TOML file and `CYBERHUB_*` variables;
 //! - [`build`]: wires the store, auth and routes into an [`App`];
@@ -290,6 +290,9 @@ impl App {
             .with(body_limit::BodyLimit(self.state.config.max_body_bytes))
             .with_if(!self.state.config.cors_origins.is_empty(), cors)
             .data(state::ForwardedFor(self.state.config.trust_forwarded_for))
+            .data(state::PublicUrl(
+                self.state.config.public_url.as_deref().map(Into::into),
+            ))
             // Outermost: renders every error (ours and poem's) as {"detail"} JSON, counts it.
             .with(Observe(self.state.metrics.clone()));
         ep.into_endpoint().boxed()

@@ -103,13 +103,14 @@ pub fn page(page: Option<u32>, page_size: Option<u32>) -> ApiResult<Page> {
     Ok(Page::new(page, page_size)?)
 }
 
-/// The `next` and `previous` URLs of a page, keeping the request's other query parameters.
+/// The `next` and `previous` URLs of a page, keeping the request's other query parameters:
+/// on the configured public base URL ([`PublicUrl`]), else relative to the server's root.
+/// The client's `Host` header is never used (a client could point the links anywhere).
 pub fn page_links<T>(req: &Request, result: &PageResult<T>) -> (Option<String>, Option<String>) {
-    let host = req
-        .headers()
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
+    let base = req
+        .data::<PublicUrl>()
+        .and_then(|p| p.0.as_deref())
+        .unwrap_or("");
     let path = req.original_uri().path();
     let others: Vec<(String, String)> = req
         .original_uri()
@@ -124,7 +125,7 @@ pub fn page_links<T>(req: &Request, result: &PageResult<T>) -> (Option<String>, 
         q.push(("page".into(), n.to_string()));
         q.push(("page_size".into(), result.page.size().to_string()));
         format!(
-            "http://{host}{path}?{}",
+            "{base}{path}?{}",
             serde_urlencoded::to_string(&q).unwrap_or_default()
         )
     };
@@ -134,6 +135,10 @@ pub fn page_links<T>(req: &Request, result: &PageResult<T>) -> (Option<String>, 
         result.has_previous().then(|| link(n - 1)),
     )
 }
+
+/// Request data: the configured public base URL (`public_url`), if any.
+#[derive(Debug, Clone)]
+pub struct PublicUrl(pub Option<Arc<str>>);
 
 /// Request data: whether `X-Forwarded-For` is trusted (set from the configuration).
 #[derive(Debug, Clone, Copy)]

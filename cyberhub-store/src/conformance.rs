@@ -186,7 +186,8 @@ macro_rules! store_conformance_tests {
             orgs_create_get_update_delete, orgs_rollback_on_error, orgs_members_and_last_admin,
             orgs_cross_tenant_sees_nothing, content_crud_and_filters, progress_crud_and_transitions,
             progress_cross_tenant_sees_nothing, progress_list_filters_and_ordering, progress_concurrent_writers,
-            audit_append_filter_and_stats, user_delete_cascades, migrations_are_idempotent,
+            audit_append_filter_and_stats, user_delete_cascades, user_delete_keeps_an_admin,
+            migrations_are_idempotent,
             outbox_records_every_content_write, outbox_leases_are_exclusive, outbox_concurrent_claimers_never_share,
             personality_round_trip);
     };
@@ -1461,6 +1462,52 @@ pub async fn user_delete_cascades(store: DynStore) {
         1
     );
     assert_eq!(store.get_user(b.id).await.unwrap(), b);
+}
+
+pub async fn user_delete_keeps_an_admin(store: DynStore) {
+    // An organization's only admin cannot be deleted; the refusal changes nothing.
+    let owner = user(&store, "owner@example.org", &[Role::SponsorAdmin]).await;
+    let o = org_entity("sole-admin-org");
+    store.create_org(&o, owner.id, t0()).await.unwrap();
+    let err = store.delete_user(owner.id).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    assert!(err.to_string().contains("sole-admin-org"), "{err}");
+    assert_eq!(store.get_user(owner.id).await.unwrap().id, owner.id);
+    assert_eq!(
+        store.get_member(o.id, owner.id).await.unwrap().role,
+        OrgRole::Admin
+    );
+    // With a second admin the first may go.
+    let deputy = user(&store, "deputy@example.org", &[]).await;
+    store
+        .add_member(&Membership {
+            org_id: o.id,
+            user_id: deputy.id,
+            role: OrgRole::Admin,
+            joined_at: t0(),
+        })
+        .await
+        .unwrap();
+    store.delete_user(owner.id).await.unwrap();
+    assert_eq!(kind(store.get_user(owner.id).await), ErrorKind::NotFound);
+
+    // The last active platform administrator cannot be deleted either.
+    let root = user(&store, "root@example.org", &[Role::Admin]).await;
+    assert_eq!(kind(store.delete_user(root.id).await), ErrorKind::Conflict);
+    // An inactive second admin does not count.
+    let idle = user(&store, "idle@example.org", &[Role::Admin]).await;
+    let suspend = UserPatch {
+        status: Some(AccountStatus::Suspended),
+        ..Default::default()
+    };
+    store.update_user(idle.id, &suspend, t0()).await.unwrap();
+    assert_eq!(kind(store.delete_user(root.id).await), ErrorKind::Conflict);
+    let second = user(&store, "second@example.org", &[Role::Admin]).await;
+    store.delete_user(root.id).await.unwrap();
+    assert_eq!(
+        kind(store.delete_user(second.id).await),
+        ErrorKind::Conflict
+    );
 }
 
 pub async fn migrations_are_idempotent(store: DynStore) {

@@ -210,7 +210,70 @@ macro_rules! impl_sql_store {
             }
 
             async fn delete_user(&self, id: UserId) -> Result<()> {
-                delete_by_id(&self.write, "DELETE FROM users WHERE id = $1", id.0, "user").await
+                let mut tx = self.write.begin().await.map_err(db_err("user"))?;
+                // Organizations this user is the only admin of would be left unmanaged: refuse.
+                // The admin rows are locked (PostgreSQL) so that two admins removing each
+                // other cannot both pass the check.
+                let admins: Vec<(Uuid, Uuid)> = sqlx::query_as(concat!(
+                    "SELECT org_id, user_id FROM memberships WHERE role = 'admin' AND org_id IN ",
+                    "(SELECT org_id FROM memberships WHERE user_id = $1 AND role = 'admin')", $for_update
+                ))
+                .bind(id.0)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err("membership"))?;
+                let mut sole: Vec<Uuid> = admins
+                    .iter()
+                    .map(|(org, _)| *org)
+                    .filter(|org| admins.iter().all(|(o, u)| o != org || *u == id.0))
+                    .collect();
+                sole.sort();
+                sole.dedup();
+                if !sole.is_empty() {
+                    let mut q = QueryBuilder::<$db>::new("SELECT slug FROM organizations WHERE id IN (");
+                    let mut ids = q.separated(", ");
+                    for org in &sole {
+                        ids.push_bind(*org);
+                    }
+                    q.push(") ORDER BY slug");
+                    let slugs: Vec<String> = q
+                        .build_query_scalar()
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db_err("organization"))?;
+                    return Err(StoreError::new(
+                        cyberhub_domain::ErrorKind::Conflict,
+                        format!(
+                            "this user is the only admin of the organization(s) {}: make another \
+                             member an admin, or delete the organization, first",
+                            slugs.join(", ")
+                        ),
+                    ));
+                }
+                // The platform must keep an active administrator.
+                let platform_admins: Vec<Uuid> = sqlx::query_scalar(concat!(
+                    "SELECT g.user_id FROM role_grants g JOIN users u ON u.id = g.user_id ",
+                    "WHERE g.role = 'admin' AND g.scope_org_id IS NULL AND u.status = 'active'", $for_update
+                ))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err("role grant"))?;
+                if platform_admins == [id.0] {
+                    return Err(StoreError::new(
+                        cyberhub_domain::ErrorKind::Conflict,
+                        "this is the last active platform administrator: grant another user the admin role first",
+                    ));
+                }
+                let r = sqlx::query("DELETE FROM users WHERE id = $1")
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err("user"))?;
+                if r.rows_affected() == 0 {
+                    return Err(StoreError::not_found("user"));
+                }
+                tx.commit().await.map_err(db_err("user"))?;
+                Ok(())
             }
 
             async fn list_users(&self, filter: &UserFilter, page: Page) -> Result<PageResult<User>> {

@@ -45,7 +45,9 @@ pub trait UserStore: Send + Sync {
         password_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<()>;
-    /// Deletes a user with their sessions, grants, memberships and progress.
+    /// Deletes a user with their sessions, grants, memberships and progress, in one
+    /// transaction. Refused with [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) when the
+    /// user is the only admin of an organization, or the last active platform administrator.
     async fn delete_user(&self, id: UserId) -> Result<()>;
     /// Lists users, newest first.
     async fn list_users(&self, filter: &UserFilter, page: Page) -> Result<PageResult<User>>;

@@ -1,4 +1,4 @@
-//! [`Client`]: one method per route of `shared/API.md`, typed with `cyberhub-domain`'s
+//! [`Client`]: one method per route of `docs/API.md`, typed with `cyberhub-domain`'s
 //! request and response types.
 //!
 //! Authenticated calls send the stored access token. A 401 triggers exactly one refresh

@@ -1,6 +1,6 @@
 //! CyberHub client SDK.
 //!
-//! [`Client`] has one method per route of the HTTP API (`shared/API.md`), typed with the
+//! [`Client`] has one method per route of the HTTP API (`docs/API.md`), typed with the
 //! request and response types of `cyberhub-domain` (shared with the server, never
 //! redefined), automatic token refresh (once, then a clear 401), tokens in memory by
 //! default ([`TokenStore`] is pluggable) and errors carrying the status and the server's

@@ -254,7 +254,16 @@ impl AiApi {
     ) -> ApiResult<Json<PersonalityAnalysis>> {
         let ai = self.ai()?;
         let b = body.0;
-        self.caller_for(&auth, b.user_id).await?;
+        let caller = self.caller_for(&auth, b.user_id).await?;
+        // Reading someone's data is not speaking for them: an analysis (answers included)
+        // steers the learner's recommendations, so only they or an administrator store one.
+        if caller.user_id != b.user_id
+            && caller.scope_for(Resource::Ai, Action::Create) != Some(Scope::All)
+        {
+            return Err(ApiError::forbidden(
+                "Only the learner (or an administrator) can store a personality analysis.",
+            ));
+        }
         let rows = progress_rows(&self.0.store, ai, &auth.0.token, b.user_id).await?;
         let history = history(&self.0.store, &rows).await?;
         let analysis = personality::analyze(b.user_id, &history, &b.answers, self.0.clock.now())?;

@@ -6,8 +6,9 @@ use crate::state::{client_info, page, page_links, AppState, BearerAuth};
 use cyberhub_auth::Principal;
 use cyberhub_domain::api::ProgressList;
 use cyberhub_domain::{
-    Action, AuditAction, AuditResult, ContentType, NewProgress, OrgRole, Progress, ProgressFilter,
-    ProgressId, ProgressOrdering, ProgressPatch, ProgressStatus, Resource, Scope, UserId,
+    org_standing_sees_member_data, Action, AuditAction, AuditResult, ContentType, NewProgress,
+    Progress, ProgressFilter, ProgressId, ProgressOrdering, ProgressPatch, ProgressStatus,
+    Resource, Scope, UserId,
 };
 use poem::Request;
 use poem_openapi::param::{Path, Query};
@@ -39,17 +40,17 @@ impl ProgressApi {
     }
 
     /// Whether `caller` may read `target`'s progress: themselves, administrators, and
-    /// mentors or organization admins of an organization both belong to.
+    /// callers whose standing in an organization both belong to grants it
+    /// ([`org_standing_sees_member_data`]: its admins, mentors who are members; never viewers).
     pub async fn may_read(state: &AppState, caller: &Principal, target: UserId) -> ApiResult<bool> {
         if caller.user_id == target
             || caller.scope_for(Resource::Progress, Action::Read) == Some(Scope::All)
         {
             return Ok(true);
         }
-        for (org, role) in state.store.shared_orgs(caller.user_id, target).await? {
-            if role == OrgRole::Admin
-                || caller.scope_in_org(org, Resource::Progress, Action::Read) >= Some(Scope::Org)
-            {
+        for (org, standing) in state.store.shared_orgs(caller.user_id, target).await? {
+            let role_scope = caller.scope_in_org(org, Resource::Progress, Action::Read);
+            if org_standing_sees_member_data(standing, role_scope) {
                 return Ok(true);
             }
         }
