@@ -20,7 +20,8 @@
 #      Chromium (scripts/install-wasm-toolchain.sh)
 #   3. the build: `cargo test --workspace --no-run` (+ `--benches`) under clippy-driver
 #   4. `cyberhub-server models pull --fastembed` (the CLI path; the files are there by then),
-#      doc tests, the examples, the OpenAPI drift check, every test (cargo-nextest), one
+#      doc tests, the examples (custom_backends among them: the server assembled from a
+#      vector store and an embedder written outside the crates), the OpenAPI drift check, every test (cargo-nextest), one
 #      pass of each benchmark in test mode
 #   5. scripts/test-sdk.sh: the browser SDK built for wasm32 and tested in Node.js and
 #      headless Chromium against a running server, the dashboard end to end, the
@@ -132,9 +133,10 @@ VENV="$CACHE_DIR/venvs/onnx-build" "$BIN/cyberhub-server" models pull --dir "$CY
 step "doc tests"
 cargo test --workspace --doc --locked
 
-step "examples (embedded: store + auth; recommend: the AI crates with the real model)"
+step "examples (embedded: store + auth; recommend: the AI crates with the real model; custom_backends: the server on a vector store and an embedder written outside the crates)"
 "$BIN/examples/embedded"
 "$BIN/examples/recommend"
+"$BIN/examples/custom_backends"
 
 step "the committed OpenAPI document matches the server"
 "$BIN/cyberhub-server" openapi > "$CACHE_DIR/openapi.json"

@@ -220,12 +220,23 @@ async fn fastembed(_: &Path, _: &Path, _: InferencePool) -> cyberhub_ai::Result<
     ))
 }
 
-/// Builds the AI state: embedder, vector store, collection, cache, progress source.
-pub async fn build_ai(config: &Config) -> Result<AiState, StartError> {
-    let embedder = load_embedder(config).await?;
-    let vectors = cyberhub_vector::open(&config.vector_url)
-        .await
-        .map_err(|e| StartError::Vector(e.to_string()))?;
+/// Builds the AI state: embedder, vector store, collection, cache, progress source. A
+/// supplied embedder or vector store is used as it is; the others come from the configuration.
+pub async fn build_ai(
+    config: &Config,
+    embedder: Option<DynEmbedder>,
+    vectors: Option<cyberhub_vector::DynVectorStore>,
+) -> Result<AiState, StartError> {
+    let embedder = match embedder {
+        Some(e) => e,
+        None => load_embedder(config).await?,
+    };
+    let vectors = match vectors {
+        Some(v) => v,
+        None => cyberhub_vector::open(&config.vector_url)
+            .await
+            .map_err(|e| StartError::Vector(e.to_string()))?,
+    };
     let index = CatalogIndex::new(embedder, vectors, config.vector_collection.clone());
     index
         .ensure_collection()

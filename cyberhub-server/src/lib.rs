@@ -161,10 +161,47 @@ fn signing_keys(config: &Config) -> Result<(JwtKey, Vec<JwtKey>), StartError> {
     Ok((current, previous))
 }
 
-/// Opens the store, migrates, seeds, creates the first administrator and builds the routes.
+/// Backends the embedding program supplies itself, instead of the ones the configuration's
+/// URLs name: any implementation of the store, vector store or embedder trait, from any crate.
+/// Each one left `None` is opened from the configuration as usual (`database_url`,
+/// `vector_url`, `embedder` + `model_dir`). `examples/custom_backends.rs` plugs in a vector
+/// store and an embedder written in the example itself.
+#[derive(Clone, Default)]
+pub struct Backends {
+    /// The relational store; migrated at start-up like a built-in one.
+    pub store: Option<cyberhub_store::DynStore>,
+    /// The vector store of the catalog index.
+    pub vectors: Option<cyberhub_vector::DynVectorStore>,
+    /// The embedder of the catalog index, search and recommendations.
+    pub embedder: Option<cyberhub_ai::DynEmbedder>,
+}
+
+impl std::fmt::Debug for Backends {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backends")
+            .field("store", &self.store.as_ref().map(|s| s.backend()))
+            .field("vectors", &self.vectors.as_ref().map(|v| v.backend()))
+            .field("embedder", &self.embedder.as_ref().map(|e| e.model_id()))
+            .finish()
+    }
+}
+
+/// Opens the store, migrates, seeds, creates the first administrator and builds the routes,
+/// every backend from the configuration.
 pub async fn build(config: Config) -> Result<App, StartError> {
+    build_with(config, Backends::default()).await
+}
+
+/// [`build`] with backends supplied by the caller (see [`Backends`]).
+pub async fn build_with(config: Config, backends: Backends) -> Result<App, StartError> {
     let clock: SharedClock = Arc::new(SystemClock);
-    let store = cyberhub_store::open(&config.database_url).await?;
+    let store = match backends.store {
+        Some(store) => {
+            store.migrate().await?;
+            store
+        }
+        None => cyberhub_store::open(&config.database_url).await?,
+    };
     let (current, previous) = signing_keys(&config)?;
     let mut auth_cfg = AuthConfig::new(current);
     auth_cfg.previous_keys = previous;
@@ -194,7 +231,7 @@ pub async fn build(config: Config) -> Result<App, StartError> {
         );
     }
     let ai = if config.service.has_ai() {
-        let ai = ai::build_ai(&config).await?;
+        let ai = ai::build_ai(&config, backends.embedder, backends.vectors).await?;
         // A new or switched vector store with an existing catalog: index everything.
         let indexed = ai
             .index()
