@@ -254,7 +254,8 @@ async fn main() {
     conformance::deletes(&harness).await;
     conformance::idempotent_upserts(&harness).await;
     conformance::concurrent_writers(&harness).await;
-    conformance::persistence_across_reopen(&harness).await;
+    // (persistence_across_reopen is left out: every `open` here hands out the same in-memory
+    // store, so that case could not fail; a durable store of your own should run it.)
     conformance::dot_and_l2_distances(&harness).await;
     conformance::recall_at_10(&harness).await;
     println!("MemoryVectors: the vector conformance suite passed");

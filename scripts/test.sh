@@ -59,6 +59,9 @@ cargo fmt --all -- --check
 step "services, model and wasm toolchain: started in the background (log: $CACHE_DIR/setup.log)"
 SETUP="$CACHE_DIR/setup"
 rm -rf "$SETUP" && mkdir -p "$SETUP"
+# Job control on for this one job: it gets its own process group, so that on failure the
+# cleanup stops everything it started (apt, pip, cargo install), not just the subshell.
+set -m
 (
   set -euo pipefail
   if [ -z "${DATABASE_URL:-}" ]; then bash scripts/start-postgres.sh > "$SETUP/postgres.url"; else echo "$DATABASE_URL" > "$SETUP/postgres.url"; fi
@@ -72,6 +75,7 @@ rm -rf "$SETUP" && mkdir -p "$SETUP"
   touch "$SETUP/ok"
 ) > "$CACHE_DIR/setup.log" 2>&1 &
 SETUP_PID=$!
+set +m
 wait_setup() {
   if ! wait "$SETUP_PID" || [ ! -f "$SETUP/ok" ]; then
     tail -n 60 "$CACHE_DIR/setup.log" >&2
@@ -82,7 +86,7 @@ wait_setup() {
 }
 RUN_DB=""
 cleanup() {
-  [ -n "$SETUP_PID" ] && kill "$SETUP_PID" 2>/dev/null
+  [ -n "$SETUP_PID" ] && kill -- -"$SETUP_PID" 2>/dev/null
   [ -n "$RUN_DB" ] && psql_admin -c "DROP DATABASE IF EXISTS \"$RUN_DB\" WITH (FORCE)" >/dev/null 2>&1
   return 0
 }
@@ -97,6 +101,8 @@ TIMINGS=(); [ "${CYBERHUB_TIMINGS:-0}" = 1 ] && TIMINGS=(--timings)
 # The default selection (libs, bins, examples as plain binaries, tests), then the benches:
 # together what `cargo clippy --all-targets` covers.
 cargo test --workspace --locked --no-run "${TIMINGS[@]}"
+# A set-up that already failed need not wait for the rest of the build.
+if ! kill -0 "$SETUP_PID" 2>/dev/null && [ ! -f "$SETUP/ok" ]; then wait_setup; fi
 cargo test --workspace --benches --locked --no-run
 BIN="$CARGO_TARGET_DIR/debug"
 

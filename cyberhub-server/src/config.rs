@@ -375,9 +375,15 @@ impl Config {
             ));
         }
         if let Some(u) = &self.public_url {
-            let ok = (u.starts_with("http://") || u.starts_with("https://"))
-                && !u.contains(['?', '#', ' '])
-                && u.len() > "https://".len();
+            let host = u
+                .strip_prefix("https://")
+                .or_else(|| u.strip_prefix("http://"))
+                .and_then(|rest| rest.split('/').next())
+                .unwrap_or("");
+            let ok = !host.is_empty()
+                && !host.contains('@')
+                && !u.contains(['?', '#', ' ', '\\'])
+                && u.chars().all(|c| c.is_ascii_graphic());
             if !ok {
                 return Err(ConfigError(format!(
                     "public_url must be an http(s) base URL without query or fragment, got {u:?}"
@@ -427,6 +433,33 @@ mod tests {
             "{shown}"
         );
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn public_url_must_name_a_host() {
+        for good in [
+            "https://cyberhub.example.org",
+            "https://cyberhub.example.org/",
+            "http://127.0.0.1:8000/prefix",
+            "http://a",
+        ] {
+            let c = Config::load(None, env(&[("CYBERHUB_PUBLIC_URL", good)])).unwrap();
+            assert!(c.public_url.is_some_and(|u| !u.ends_with('/')), "{good}");
+        }
+        for bad in [
+            "cyberhub.example.org",
+            "https:///path",
+            "https://user@evil.example",
+            "https://x.example/?q=1",
+            "https://x.example/#f",
+            "ftp://x.example",
+            "https://x.example/a b",
+        ] {
+            assert!(
+                Config::load(None, env(&[("CYBERHUB_PUBLIC_URL", bad)])).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -230,6 +230,11 @@ pub async fn build_with(config: Config, backends: Backends) -> Result<App, Start
             "created the first administrator"
         );
     }
+    if !config.service.has_ai() && (backends.embedder.is_some() || backends.vectors.is_some()) {
+        tracing::warn!(
+            "an embedder or vector store was supplied, but service = core has no AI routes: it is not used"
+        );
+    }
     let ai = if config.service.has_ai() {
         let ai = ai::build_ai(&config, backends.embedder, backends.vectors).await?;
         // A new or switched vector store with an existing catalog: index everything.

@@ -110,7 +110,8 @@ pub fn page_links<T>(req: &Request, result: &PageResult<T>) -> (Option<String>, 
     let base = req
         .data::<PublicUrl>()
         .and_then(|p| p.0.as_deref())
-        .unwrap_or("");
+        .unwrap_or("")
+        .trim_end_matches('/');
     let path = req.original_uri().path();
     let others: Vec<(String, String)> = req
         .original_uri()

@@ -1502,10 +1502,44 @@ pub async fn user_delete_keeps_an_admin(store: DynStore) {
     };
     store.update_user(idle.id, &suspend, t0()).await.unwrap();
     assert_eq!(kind(store.delete_user(root.id).await), ErrorKind::Conflict);
+    // ...nor suspended, nor lose the admin role: the refusals change nothing.
+    assert_eq!(
+        kind(store.update_user(root.id, &suspend, t0()).await),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        kind(
+            store
+                .revoke_role(root.id, Role::Admin, RoleScope::Global)
+                .await
+        ),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        store.get_user(root.id).await.unwrap().status,
+        AccountStatus::Active
+    );
+    assert_eq!(store.list_roles(root.id).await.unwrap().len(), 1);
     let second = user(&store, "second@example.org", &[Role::Admin]).await;
     store.delete_user(root.id).await.unwrap();
     assert_eq!(
         kind(store.delete_user(second.id).await),
+        ErrorKind::Conflict
+    );
+    // With a second active admin, one may be demoted or suspended.
+    let third = user(&store, "third@example.org", &[Role::Admin]).await;
+    store
+        .revoke_role(third.id, Role::Admin, RoleScope::Global)
+        .await
+        .unwrap();
+    let fourth = user(&store, "fourth@example.org", &[Role::Admin]).await;
+    store.update_user(fourth.id, &suspend, t0()).await.unwrap();
+    assert_eq!(
+        kind(
+            store
+                .revoke_role(second.id, Role::Admin, RoleScope::Global)
+                .await
+        ),
         ErrorKind::Conflict
     );
 }

@@ -15,7 +15,7 @@ macro_rules! impl_sql_store {
         use async_trait::async_trait;
         use chrono::{DateTime, Utc};
         use cyberhub_domain::{
-            AuditCount, AuditEvent, AuditFilter, ContentFilter, ContentItem, ContentPatch, ContentUuid,
+            AccountStatus, AuditCount, AuditEvent, AuditFilter, ContentFilter, ContentItem, ContentPatch, ContentUuid,
             Membership, OrgFilter, OrgId, OrgPatch, OrgRole, Organization, Page, PageResult, Progress,
             ProgressFilter, ProgressId, ProgressPatch, Role, RoleGrant, RoleScope, SessionId, User,
             UserFilter, UserId, UserPatch, Validate,
@@ -171,6 +171,11 @@ macro_rules! impl_sql_store {
                 .await
                 .map_err(db_err("user"))?
                 .into_user()?;
+                if user.status == AccountStatus::Active
+                    && patch.status.is_some_and(|s| s != AccountStatus::Active)
+                {
+                    ensure_platform_admin_remains(&mut tx, id).await?;
+                }
                 user.apply(&patch, now);
                 let prefs = serde_json::to_value(&user.learning_preferences)
                     .map_err(|e| StoreError::corrupt("learning preferences", e))?;
@@ -251,19 +256,7 @@ macro_rules! impl_sql_store {
                     ));
                 }
                 // The platform must keep an active administrator.
-                let platform_admins: Vec<Uuid> = sqlx::query_scalar(concat!(
-                    "SELECT g.user_id FROM role_grants g JOIN users u ON u.id = g.user_id ",
-                    "WHERE g.role = 'admin' AND g.scope_org_id IS NULL AND u.status = 'active'", $for_update
-                ))
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db_err("role grant"))?;
-                if platform_admins == [id.0] {
-                    return Err(StoreError::new(
-                        cyberhub_domain::ErrorKind::Conflict,
-                        "this is the last active platform administrator: grant another user the admin role first",
-                    ));
-                }
+                ensure_platform_admin_remains(&mut tx, id).await?;
                 let r = sqlx::query("DELETE FROM users WHERE id = $1")
                     .bind(id.0)
                     .execute(&mut *tx)
@@ -388,13 +381,17 @@ macro_rules! impl_sql_store {
             }
 
             async fn revoke_role(&self, user_id: UserId, role: Role, scope: RoleScope) -> Result<()> {
+                let mut tx = self.write.begin().await.map_err(db_err("role grant"))?;
+                if role == Role::Admin && scope == RoleScope::Global {
+                    ensure_platform_admin_remains(&mut tx, user_id).await?;
+                }
                 let r = match scope {
                     RoleScope::Global => sqlx::query(
                         "DELETE FROM role_grants WHERE user_id = $1 AND role = $2 AND scope_org_id IS NULL",
                     )
                     .bind(user_id.0)
                     .bind(role.as_str())
-                    .execute(&self.write)
+                    .execute(&mut *tx)
                     .await,
                     RoleScope::Org(org) => sqlx::query(
                         "DELETE FROM role_grants WHERE user_id = $1 AND role = $2 AND scope_org_id = $3",
@@ -402,11 +399,13 @@ macro_rules! impl_sql_store {
                     .bind(user_id.0)
                     .bind(role.as_str())
                     .bind(org.0)
-                    .execute(&self.write)
+                    .execute(&mut *tx)
                     .await,
                 }
                 .map_err(db_err("role grant"))?;
-                one_row("role grant", r.rows_affected())
+                one_row("role grant", r.rows_affected())?;
+                tx.commit().await.map_err(db_err("role grant"))?;
+                Ok(())
             }
 
             async fn list_roles(&self, user_id: UserId) -> Result<Vec<RoleGrant>> {
@@ -439,6 +438,29 @@ macro_rules! impl_sql_store {
                 q.push(" AND (LOWER(name) LIKE ").push_bind(pat.clone()).push(" ESCAPE '\\'");
                 q.push(" OR slug LIKE ").push_bind(pat).push(" ESCAPE '\\')");
             }
+        }
+
+        /// Fails with `Conflict` when `user` is the last active platform administrator. The
+        /// admins' grant and user rows are locked (PostgreSQL), so two administrators
+        /// removing, demoting or suspending each other at once cannot both pass.
+        async fn ensure_platform_admin_remains(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            user: UserId,
+        ) -> Result<()> {
+            let admins: Vec<Uuid> = sqlx::query_scalar(concat!(
+                "SELECT g.user_id FROM role_grants g JOIN users u ON u.id = g.user_id ",
+                "WHERE g.role = 'admin' AND g.scope_org_id IS NULL AND u.status = 'active'", $for_update
+            ))
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(db_err("role grant"))?;
+            if admins == [user.0] {
+                return Err(StoreError::new(
+                    cyberhub_domain::ErrorKind::Conflict,
+                    "this is the last active platform administrator: grant another user the admin role first",
+                ));
+            }
+            Ok(())
         }
 
         /// Fails with `Conflict` when `user` is the organization's only admin.

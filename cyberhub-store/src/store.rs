@@ -36,7 +36,8 @@ pub trait UserStore: Send + Sync {
     async fn get_user(&self, id: UserId) -> Result<User>;
     /// A user and their password hash, by normalised e-mail.
     async fn get_credentials_by_email(&self, email: &str) -> Result<UserCredentials>;
-    /// Applies a validated patch and returns the new state.
+    /// Applies a validated patch and returns the new state. Taking the last active platform
+    /// administrator out of `active` is [`ErrorKind::Conflict`](crate::ErrorKind::Conflict).
     async fn update_user(&self, id: UserId, patch: &UserPatch, now: DateTime<Utc>) -> Result<User>;
     /// Replaces the password hash.
     async fn set_password_hash(
@@ -86,7 +87,9 @@ pub trait SessionStore: Send + Sync {
 pub trait RoleStore: Send + Sync {
     /// Grants a role; a duplicate grant is `AlreadyExists`, an unknown user or organization `NotFound`.
     async fn grant_role(&self, grant: &RoleGrant) -> Result<()>;
-    /// Revokes a role in a scope; `NotFound` when it was not granted.
+    /// Revokes a role in a scope; `NotFound` when it was not granted. Revoking the global
+    /// `admin` role of the last active platform administrator is
+    /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict).
     async fn revoke_role(&self, user_id: UserId, role: Role, scope: RoleScope) -> Result<()>;
     /// The user's grants, oldest first.
     async fn list_roles(&self, user_id: UserId) -> Result<Vec<RoleGrant>>;
