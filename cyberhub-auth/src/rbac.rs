@@ -66,6 +66,14 @@ impl Principal {
         widest_scope(&roles, resource, action)
     }
 
+    /// Whether the caller may create `resource` records on `target`'s behalf: `target`
+    /// themselves, or a caller whose roles grant that with the `All` scope (administrators).
+    /// Reading someone's data (an `Org` scope) is never enough to speak for them: a
+    /// personality analysis, for one, steers the learner's recommendations.
+    pub fn may_create_for(&self, target: UserId, resource: Resource) -> bool {
+        self.user_id == target || self.scope_for(resource, Action::Create) == Some(Scope::All)
+    }
+
     /// The caller's scope for `action` on `resource`, or `PermissionDenied`.
     pub fn require(&self, resource: Resource, action: Action) -> Result<Scope> {
         self.scope_for(resource, action).ok_or_else(|| {
@@ -124,6 +132,10 @@ mod tests {
         assert!(p(&[Role::ProgramDirector])
             .require_all(Resource::Content, Action::Create)
             .is_ok());
+        let learner = UserId(Uuid::new_v4());
+        assert!(!p(&[Role::Mentor]).may_create_for(learner, Resource::Ai));
+        assert!(p(&[Role::Admin]).may_create_for(learner, Resource::Ai));
+        assert!(p(&[Role::Mentee]).may_create_for(UserId(Uuid::nil()), Resource::Ai));
         let org = OrgId(Uuid::new_v4());
         let mut mentor_in_org = p(&[Role::Mentee]);
         mentor_in_org.org_roles.push((org, Role::Mentor));

@@ -255,11 +255,7 @@ impl AiApi {
         let ai = self.ai()?;
         let b = body.0;
         let caller = self.caller_for(&auth, b.user_id).await?;
-        // Reading someone's data is not speaking for them: an analysis (answers included)
-        // steers the learner's recommendations, so only they or an administrator store one.
-        if caller.user_id != b.user_id
-            && caller.scope_for(Resource::Ai, Action::Create) != Some(Scope::All)
-        {
+        if !caller.may_create_for(b.user_id, Resource::Ai) {
             return Err(ApiError::forbidden(
                 "Only the learner (or an administrator) can store a personality analysis.",
             ));
