@@ -213,7 +213,8 @@ macro_rules! all_cases {
         $(http_cases!($backend: health_ready_metrics_docs, signup_login_refresh_logout, lockout_answers_429,
             users_and_roles, organizations_and_members, content_catalog, progress_rules_and_visibility,
             audit_log, framework_errors_are_json, concurrent_progress_writers,
-            viewer_standing_never_reveals_member_data, last_admins_are_kept);)+
+            viewer_standing_never_reveals_member_data, last_admins_are_kept, invitations_need_consent,
+            writes_and_audit_rows_commit_together);)+
     };
 }
 
@@ -663,6 +664,7 @@ async fn organizations_and_members(app: &TestApp) {
     );
 
     let me_id = s(&app.get("/auth/me", &mentee).await.body["user"]["id"]);
+    // The organization's admin invites (202); the user joins by accepting.
     let add = app
         .post(
             "/organizations/acme-security/members",
@@ -671,9 +673,33 @@ async fn organizations_and_members(app: &TestApp) {
         )
         .await;
     assert_eq!(
-        (add.status.as_u16(), add.body["role"].as_str()),
-        (201, Some("member"))
+        (
+            add.status.as_u16(),
+            add.body["role"].as_str(),
+            add.body["status"].as_str()
+        ),
+        (202, Some("member"), Some("pending")),
+        "{}",
+        add.body
     );
+    assert_detail(
+        &app.post(
+            "/organizations/acme-security/members",
+            Some(&director),
+            json!({"user_id": me_id}),
+        )
+        .await,
+        409,
+    );
+    let accepted = app
+        .post(
+            &format!("/invitations/{}/accept", s(&add.body["id"])),
+            Some(&mentee),
+            json!({}),
+        )
+        .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    assert_eq!(accepted.body["role"], "member");
     assert_detail(
         &app.post(
             "/organizations/acme-security/members",
@@ -1472,4 +1498,299 @@ async fn pagination_links_never_use_the_host_header() {
         app.stop().await;
         std::fs::remove_dir_all(dir).ok();
     }
+}
+
+/// An organization admin cannot make someone a member: the add is an invitation (202) that
+/// only the invited user can accept or decline; until then the organization's admins and
+/// mentors see nothing of the user. Admins list and revoke pending invitations; the audit
+/// log records invitation, acceptance and refusal. A platform administrator adds directly.
+async fn invitations_need_consent(app: &TestApp) {
+    let admin = app.admin().await;
+    let (owner_id, _, _) = app.signup("inv-owner@example.org").await;
+    let r = app
+        .post(
+            &format!("/users/{owner_id}/roles"),
+            Some(&admin),
+            json!({"role": "sponsor_admin"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let owner = login(app, "inv-owner@example.org").await;
+    let (ada_id, ada, _) = app.signup("inv-ada@example.org").await;
+    let (bob_id, bob, _) = app.signup("inv-bob@example.org").await;
+    let (_, eve, _) = app.signup("inv-eve@example.org").await;
+    let r = app
+        .post("/progress", Some(&ada), json!({"content_id": "def-soc-foundations", "content_type": "course", "completion_percentage": 30}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = app
+        .post(
+            "/organizations",
+            Some(&owner),
+            json!({"name": "Consent Org", "slug": "consent-org", "org_type": "sponsor"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    // Invited: 202 with the invitation's shape; not a member, nothing visible.
+    let inv = app
+        .post(
+            "/organizations/consent-org/members",
+            Some(&owner),
+            json!({"user_id": ada_id, "role": "member"}),
+        )
+        .await;
+    assert_eq!(inv.status, 202, "{}", inv.body);
+    for key in [
+        "id",
+        "organization",
+        "user_id",
+        "role",
+        "status",
+        "created_at",
+        "expires_at",
+    ] {
+        assert!(!inv.body[key].is_null(), "{key} missing: {}", inv.body);
+    }
+    assert_eq!(inv.body["organization"], "consent-org");
+    assert_eq!(inv.body["user_id"], ada_id.as_str());
+    assert_eq!(inv.body["status"], "pending");
+    let inv_id = s(&inv.body["id"]);
+    assert_detail(
+        &app.get(&format!("/progress?user={ada_id}"), &owner).await,
+        404,
+    );
+    let members = app.get("/organizations/consent-org/members", &owner).await;
+    assert_eq!(members.body["count"], 1, "{}", members.body);
+    assert_detail(&app.get("/organizations/consent-org", &ada).await, 404);
+
+    // The invitee sees it; nobody else can answer it (404, as if it did not exist).
+    let mine = app.get("/invitations", &ada).await;
+    assert_eq!(mine.status, 200, "{}", mine.body);
+    assert_eq!(mine.body["count"], 1);
+    assert_eq!(mine.body["results"][0]["id"], inv_id.as_str());
+    assert_eq!(app.get("/invitations", &eve).await.body["count"], 0);
+    for who in [&eve, &owner] {
+        assert_detail(
+            &app.post(
+                &format!("/invitations/{inv_id}/accept"),
+                Some(who),
+                json!({}),
+            )
+            .await,
+            404,
+        );
+    }
+    assert_detail(
+        &app.post(
+            &format!("/invitations/{inv_id}/decline"),
+            Some(&eve),
+            json!({}),
+        )
+        .await,
+        404,
+    );
+    // The organization's admins list pending invitations; members and strangers cannot.
+    let pending = app
+        .get(
+            "/organizations/consent-org/invitations?status=pending",
+            &owner,
+        )
+        .await;
+    assert_eq!(pending.status, 200, "{}", pending.body);
+    assert_eq!(pending.body["count"], 1);
+    assert_detail(
+        &app.get("/organizations/consent-org/invitations", &eve)
+            .await,
+        404,
+    );
+    assert_detail(
+        &app.get(
+            "/organizations/consent-org/invitations?status=bogus",
+            &owner,
+        )
+        .await,
+        400,
+    );
+
+    // Accepted: a member with the invited role, and visible from then on.
+    let m = app
+        .post(
+            &format!("/invitations/{inv_id}/accept"),
+            Some(&ada),
+            json!({}),
+        )
+        .await;
+    assert_eq!(m.status, 200, "{}", m.body);
+    assert_eq!(m.body["role"], "member");
+    assert_eq!(m.body["user_id"], ada_id.as_str());
+    assert_detail(
+        &app.post(
+            &format!("/invitations/{inv_id}/accept"),
+            Some(&ada),
+            json!({}),
+        )
+        .await,
+        409,
+    );
+    let seen = app.get(&format!("/progress?user={ada_id}"), &owner).await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    assert_eq!(seen.body["count"], 1);
+    assert_eq!(
+        app.get("/organizations/consent-org", &ada).await.body["slug"],
+        "consent-org"
+    );
+
+    // Declined: no membership. Revoked: cannot be accepted.
+    let inv = app
+        .post(
+            "/organizations/consent-org/members",
+            Some(&owner),
+            json!({"user_id": bob_id}),
+        )
+        .await;
+    assert_eq!(inv.status, 202, "{}", inv.body);
+    let declined = app
+        .post(
+            &format!("/invitations/{}/decline", s(&inv.body["id"])),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
+    assert_eq!(declined.status, 200, "{}", declined.body);
+    assert_eq!(declined.body["status"], "declined");
+    assert_detail(&app.get("/organizations/consent-org", &bob).await, 404);
+    let inv = app
+        .post(
+            "/organizations/consent-org/members",
+            Some(&owner),
+            json!({"user_id": bob_id}),
+        )
+        .await;
+    assert_eq!(inv.status, 202, "{}", inv.body);
+    let again = s(&inv.body["id"]);
+    assert_detail(
+        &app.delete(
+            &format!("/organizations/consent-org/invitations/{again}"),
+            &ada,
+        )
+        .await,
+        403,
+    );
+    assert_eq!(
+        app.delete(
+            &format!("/organizations/consent-org/invitations/{again}"),
+            &owner
+        )
+        .await
+        .status,
+        204
+    );
+    assert_detail(
+        &app.post(
+            &format!("/invitations/{again}/accept"),
+            Some(&bob),
+            json!({}),
+        )
+        .await,
+        409,
+    );
+    assert_detail(
+        &app.delete(
+            &format!(
+                "/organizations/consent-org/invitations/{}",
+                uuid::Uuid::new_v4()
+            ),
+            &owner,
+        )
+        .await,
+        404,
+    );
+    assert_eq!(app.get("/invitations", &bob).await.body["count"], 2);
+    assert_eq!(
+        app.get("/invitations?status=pending", &bob).await.body["count"],
+        0
+    );
+    assert_detail(
+        &app.post("/invitations/not-a-uuid/accept", Some(&bob), json!({}))
+            .await,
+        400,
+    );
+
+    // A platform administrator adds directly.
+    let direct = app
+        .post(
+            "/organizations/consent-org/members",
+            Some(&admin),
+            json!({"user_id": bob_id, "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(direct.status, 201, "{}", direct.body);
+    assert_eq!(direct.body["role"], "viewer");
+
+    // The audit log has each step.
+    for (action, n) in [
+        ("invitation_create", 3),
+        ("invitation_accept", 1),
+        ("invitation_decline", 1),
+        ("invitation_revoke", 1),
+    ] {
+        let r = app
+            .get(&format!("/audit-logs?action={action}"), &admin)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["count"], n, "{action}: {}", r.body);
+    }
+}
+
+/// Every change the API makes has its audit row, written with it: after a sequence of
+/// writes the log holds one success row per write, and a refused write leaves none.
+async fn writes_and_audit_rows_commit_together(app: &TestApp) {
+    let admin = app.admin().await;
+    let count = |action: &'static str| {
+        let admin = admin.clone();
+        async move {
+            app.get(
+                &format!("/audit-logs?action={action}&result=success"),
+                &admin,
+            )
+            .await
+            .body["count"]
+                .as_u64()
+                .unwrap()
+        }
+    };
+    let (uid, _, _) = app.signup("audited-user@example.org").await;
+    let before = count("content_change").await;
+    let r = app
+        .post(
+            "/content",
+            Some(&admin),
+            json!({"content_id": "audited-lab", "content_type": "lab", "title": "Audited lab", "description": "x"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = app
+        .post(
+            "/content",
+            Some(&admin),
+            json!({"content_id": "audited-lab", "content_type": "lab", "title": "Again", "description": "x"}),
+        )
+        .await;
+    assert_detail(&r, 409);
+    assert_eq!(count("content_change").await, before + 1);
+    let before = count("user_update").await;
+    let r = app
+        .patch(&format!("/users/{uid}"), &admin, json!({"bio": "audited"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app
+        .patch(
+            &format!("/users/{uid}"),
+            &admin,
+            json!({"country": "Nowhere-land"}),
+        )
+        .await;
+    assert_detail(&r, 400);
+    assert_eq!(count("user_update").await, before + 1);
 }

@@ -6,7 +6,10 @@
 //!   ids and rotation, strict validation against an injected clock;
 //! - [`lockout`]: escalating lock-out per account and per client;
 //! - [`rbac`]: decisions from the domain's permission table;
-//! - [`AuthService`]: the use cases (sign-up, login, refresh with reuse detection that
+//! - [`app`]: the application layer — every use case of the API with its permission
+//!   rule, audit row and transaction (organizations, invitations, users, catalog,
+//!   progress, audit log), in one place;
+//! - [`AuthService`]: the account use cases (sign-up, login, refresh with reuse detection that
 //!   revokes the whole session family, logout, password change, authentication).
 #![cfg_attr(
     test,
@@ -18,6 +21,7 @@
     )
 )]
 
+pub mod app;
 mod common_passwords;
 mod error;
 pub mod lockout;
@@ -26,6 +30,7 @@ pub mod rbac;
 mod service;
 pub mod tokens;
 
+pub use app::{App, Caller, Hooks, MemberAdded, NoHooks};
 pub use common_passwords::is_common_password;
 pub use error::{AuthError, ErrorKind, Result};
 pub use lockout::{Lockout, LockoutPolicy};

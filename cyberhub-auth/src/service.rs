@@ -147,7 +147,29 @@ impl AuthService {
         &self.clock
     }
 
-    /// Records an audit event; a failure to record is logged, never hides the outcome.
+    /// An audit event stamped now, for a write that records it in its own transaction.
+    pub fn event(
+        &self,
+        actor: Option<UserId>,
+        action: AuditAction,
+        resource: (&str, Option<String>),
+        client: &ClientInfo,
+        details: serde_json::Value,
+    ) -> AuditEvent {
+        AuditEvent::new(
+            AuditId(Uuid::new_v4()),
+            actor,
+            action,
+            resource,
+            AuditResult::Success,
+            self.clock.now(),
+        )
+        .from_addr(client.addr.clone())
+        .with_details(details)
+    }
+
+    /// Records an event that changes nothing else (a refused or failed attempt, a login):
+    /// a failure to record is logged, never hides the outcome.
     pub async fn audit(
         &self,
         actor: Option<UserId>,
@@ -173,14 +195,16 @@ impl AuthService {
         }
     }
 
-    /// Creates an account (validated, password checked and hashed) with `roles` (global).
-    /// Does not log in.
+    /// Creates an account (validated, password checked and hashed) with `roles` (global),
+    /// recorded in the audit log as `action` by `granted_by` (the new user when `None`), in
+    /// the same transaction. Does not log in.
     pub async fn create_account(
         &self,
         new: NewUser,
         password: &SecretString,
         roles: &[Role],
         granted_by: Option<UserId>,
+        (action, client): (AuditAction, &ClientInfo),
     ) -> Result<User> {
         let new = new.validated()?;
         check_new_password(password, "password")?;
@@ -197,8 +221,15 @@ impl AuthService {
                 granted_at: now,
             })
             .collect();
+        let event = self.event(
+            Some(granted_by.unwrap_or(user.id)),
+            action,
+            ("user", Some(user.id.to_string())),
+            client,
+            serde_json::json!({"roles": roles}),
+        );
         self.store
-            .create_user(&user, &hash, &grants)
+            .create_user(&user, &hash, &grants, &event)
             .await
             .map_err(|e| {
                 if e.kind() == ErrorKind::AlreadyExists {
@@ -222,17 +253,14 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<AuthSession> {
         let user = self
-            .create_account(new, password, &[Role::Mentee], None)
+            .create_account(
+                new,
+                password,
+                &[Role::Mentee],
+                None,
+                (AuditAction::Signup, client),
+            )
             .await?;
-        self.audit(
-            Some(user.id),
-            AuditAction::Signup,
-            ("user", Some(user.id.to_string())),
-            AuditResult::Success,
-            client,
-            serde_json::json!({}),
-        )
-        .await;
         self.start_session(user, vec![Role::Mentee], client).await
     }
 
@@ -375,8 +403,15 @@ impl AuthService {
         self.account_locks.record_success(&account_key);
         if self.hasher.needs_rehash(&user.password_hash) {
             let hash = self.hasher.hash(password).await?;
+            let event = self.event(
+                Some(user.user.id),
+                AuditAction::PasswordChange,
+                ("user", Some(user.user.id.to_string())),
+                client,
+                serde_json::json!({"rehash": "stronger parameters"}),
+            );
             self.store
-                .set_password_hash(user.user.id, &hash, now)
+                .set_password_hash(user.user.id, &hash, now, &event)
                 .await?;
         }
         let roles = self.global_roles(user.user.id).await?;
@@ -554,9 +589,8 @@ impl AuthService {
         check_new_password(new, "new_password")?;
         let hash = self.hasher.hash(new).await?;
         let now = self.clock.now();
-        self.store
-            .set_password_hash(caller.user_id, &hash, now)
-            .await?;
+        // Other sessions end first: should the password write fail after, they were only
+        // signed out; the other order could leave a stolen session alive on a new password.
         let ended = self
             .store
             .revoke_user_sessions(
@@ -567,15 +601,16 @@ impl AuthService {
             )
             .await?;
         self.forget_user(caller.user_id);
-        self.audit(
+        let event = self.event(
             Some(caller.user_id),
             AuditAction::PasswordChange,
             ("user", Some(caller.user_id.to_string())),
-            AuditResult::Success,
             client,
             serde_json::json!({"other_sessions_ended": ended}),
-        )
-        .await;
+        );
+        self.store
+            .set_password_hash(caller.user_id, &hash, now, &event)
+            .await?;
         Ok(())
     }
 

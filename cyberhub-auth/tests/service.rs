@@ -151,6 +151,13 @@ async fn wrong_password_unknown_email_and_inactive_account_look_the_same() {
                 ..Default::default()
             },
             h.clock.now(),
+            &h.auth.event(
+                None,
+                cyberhub_domain::AuditAction::UserUpdate,
+                ("user", None),
+                &ClientInfo::default(),
+                serde_json::json!({}),
+            ),
         )
         .await
         .unwrap();

@@ -2,8 +2,8 @@
 //! server and the browser SDK so that neither redefines them.
 
 use crate::{
-    AuditCount, AuditEvent, ContentItem, FieldError, LearningPreferences, Membership, NewUser,
-    OrgRole, Organization, Progress, Role, User, UserId,
+    AuditCount, AuditEvent, ContentItem, FieldError, Invitation, LearningPreferences, Membership,
+    NewUser, OrgRole, Organization, Progress, Role, User, UserId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -353,6 +353,18 @@ pub struct MemberRequest {
     pub role: Option<OrgRole>,
 }
 
+/// What `POST /organizations/{slug}/members` answered: a platform administrator's direct
+/// add (201, the membership) or an organization admin's invitation (202).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
+pub enum MemberAddResult {
+    /// Pending until the user accepts.
+    Invited(Invitation),
+    /// A member now.
+    Member(Membership),
+}
+
 /// `PATCH /organizations/{slug}/members/{user_id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
@@ -440,6 +452,11 @@ paginated!(
     /// A page of organizations.
     OrganizationList,
     Organization
+);
+paginated!(
+    /// A page of invitations.
+    InvitationList,
+    Invitation
 );
 paginated!(
     /// A page of memberships.

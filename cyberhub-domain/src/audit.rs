@@ -41,6 +41,16 @@ string_enum!(
         OrgDelete => "org_delete",
         /// Membership added, changed or removed.
         MembershipChange => "membership_change",
+        /// An organization's admin invited a user to join it.
+        InvitationCreate => "invitation_create",
+        /// The invited user accepted (the membership exists from then on).
+        InvitationAccept => "invitation_accept",
+        /// The invited user declined.
+        InvitationDecline => "invitation_decline",
+        /// An organization's admin withdrew a pending invitation.
+        InvitationRevoke => "invitation_revoke",
+        /// Personality analysis stored.
+        PersonalityAnalyze => "personality_analyze",
         /// Catalog item created, changed or deleted.
         ContentChange => "content_change",
         /// Progress row deleted.
@@ -85,6 +95,43 @@ pub struct AuditEvent {
     pub details: serde_json::Value,
     /// When.
     pub created_at: DateTime<Utc>,
+}
+
+impl AuditEvent {
+    /// An event with no client address and no details (add them with [`Self::from_addr`]
+    /// and [`Self::with_details`]).
+    pub fn new(
+        id: AuditId,
+        actor_id: Option<UserId>,
+        action: AuditAction,
+        resource: (&str, Option<String>),
+        result: AuditResult,
+        created_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            actor_id,
+            action,
+            resource_type: resource.0.to_owned(),
+            resource_id: resource.1,
+            result,
+            client_addr: None,
+            details: serde_json::json!({}),
+            created_at,
+        }
+    }
+
+    /// The client address the request came from.
+    pub fn from_addr(mut self, addr: Option<String>) -> Self {
+        self.client_addr = addr;
+        self
+    }
+
+    /// Extra facts (never secrets).
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = details;
+        self
+    }
 }
 
 /// Filters for the audit log.

@@ -54,6 +54,10 @@ uuid_id!(
     ProgressId
 );
 uuid_id!(
+    /// Identifies an invitation to join an organization.
+    InvitationId
+);
+uuid_id!(
     /// Identifies a login session, i.e. one refresh-token family.
     SessionId
 );

@@ -30,6 +30,7 @@ mod clock;
 mod content;
 mod error;
 mod ids;
+mod invitation;
 mod organization;
 mod pagination;
 mod permission;
@@ -45,7 +46,8 @@ pub use content::{
     ContentFilter, ContentItem, ContentPatch, ContentType, Difficulty, NewContent, Track,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use ids::{AuditId, ContentUuid, OrgId, ProgressId, SessionId, UserId};
+pub use ids::{AuditId, ContentUuid, InvitationId, OrgId, ProgressId, SessionId, UserId};
+pub use invitation::{Invitation, InvitationFilter, InvitationStatus, INVITATION_TTL_DAYS};
 pub use organization::{
     Membership, NewOrganization, OrgFilter, OrgPatch, OrgRole, OrgType, Organization,
 };

@@ -254,6 +254,10 @@ pub async fn build_with(config: Config, backends: Backends) -> Result<App, Start
     } else {
         None
     };
+    let services = cyberhub_auth::App::new(
+        auth.clone(),
+        Arc::new(state::ServerHooks { ai: ai.clone() }),
+    );
     let state = Arc::new(AppState {
         config,
         store,
@@ -261,6 +265,7 @@ pub async fn build_with(config: Config, backends: Backends) -> Result<App, Start
         clock,
         metrics: Arc::new(Metrics::default()),
         ai,
+        services,
     });
     Ok(App { state })
 }

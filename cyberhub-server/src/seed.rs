@@ -27,7 +27,17 @@ pub async fn seed_catalog(store: &DynStore, clock: &SharedClock) -> Result<usize
     let mut added = 0;
     for new in seed_items()? {
         let item = ContentItem::new(ContentUuid(uuid::Uuid::new_v4()), new, clock.now());
-        match store.insert_content(&item).await {
+        // Seeding is the system's own action: recorded with no actor.
+        let event = cyberhub_domain::AuditEvent::new(
+            cyberhub_domain::AuditId(uuid::Uuid::new_v4()),
+            None,
+            cyberhub_domain::AuditAction::ContentChange,
+            ("content", Some(item.id.to_string())),
+            cyberhub_domain::AuditResult::Success,
+            item.created_at,
+        )
+        .with_details(serde_json::json!({"op": "seed", "content_id": item.content_id}));
+        match store.insert_content(&item, &event).await {
             Ok(()) => added += 1,
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {} // another process seeded it first
             Err(e) => return Err(e.to_string()),
@@ -48,7 +58,16 @@ pub async fn ensure_admin(config: &Config, auth: &AuthService) -> Result<bool, S
         ..Default::default()
     };
     match auth
-        .create_account(new, password, &[Role::Admin], None)
+        .create_account(
+            new,
+            password,
+            &[Role::Admin],
+            None,
+            (
+                cyberhub_domain::AuditAction::UserCreate,
+                &cyberhub_auth::ClientInfo::default(),
+            ),
+        )
         .await
     {
         Ok(_) => Ok(true),

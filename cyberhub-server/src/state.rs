@@ -27,6 +27,45 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The AI side (`service = all` or `ai`); `None` in the core service.
     pub ai: Option<Arc<crate::ai::AiState>>,
+    /// The use cases with their rules (permissions, audit, transactions); handlers call these.
+    pub services: cyberhub_auth::App,
+}
+
+/// What the server does after a committed change: the use cases call these.
+#[derive(Debug, Default)]
+pub struct ServerHooks {
+    /// The AI side, when this process has one.
+    pub ai: Option<Arc<crate::ai::AiState>>,
+}
+
+impl cyberhub_auth::Hooks for ServerHooks {
+    fn learner_changed(&self, user: cyberhub_domain::UserId) {
+        if let Some(ai) = &self.ai {
+            ai.cache.invalidate_user(user);
+        }
+    }
+
+    fn catalog_changed(&self) {
+        if let Some(ai) = &self.ai {
+            ai.index_wakeup.notify_one();
+        }
+    }
+}
+
+/// An authenticated request's caller and client, for [`cyberhub_auth::App`]'s methods.
+#[derive(Debug)]
+pub struct Who {
+    /// The caller.
+    pub principal: Principal,
+    /// Their client.
+    pub client: ClientInfo,
+}
+
+impl Who {
+    /// The caller as the use cases take it.
+    pub fn caller(&self) -> cyberhub_auth::Caller<'_> {
+        cyberhub_auth::Caller::new(&self.principal, &self.client)
+    }
 }
 
 /// `Authorization: Bearer <access token>`.
@@ -35,18 +74,13 @@ pub struct AppState {
 pub struct BearerAuth(pub Bearer);
 
 impl AppState {
-    /// A learner's progress changed: their cached recommendations are stale.
-    pub fn progress_changed(&self, user: cyberhub_domain::UserId) {
-        if let Some(ai) = &self.ai {
-            ai.cache.invalidate_user(user);
-        }
-    }
-
-    /// The catalog changed: wake the indexing worker.
-    pub fn catalog_changed(&self) {
-        if let Some(ai) = &self.ai {
-            ai.index_wakeup.notify_one();
-        }
+    /// The caller of a request with a bearer token (401 when it is not valid), with the
+    /// client it came from.
+    pub async fn who(&self, auth: &BearerAuth, req: &Request) -> ApiResult<Who> {
+        Ok(Who {
+            principal: self.principal(auth).await?,
+            client: client_info(req),
+        })
     }
 
     /// The caller behind a bearer token (401 when the token or its session is not valid).

@@ -189,15 +189,24 @@ macro_rules! store_conformance_tests {
             audit_append_filter_and_stats, user_delete_cascades, user_delete_keeps_an_admin,
             migrations_are_idempotent,
             outbox_records_every_content_write, outbox_leases_are_exclusive, outbox_concurrent_claimers_never_share,
-            personality_round_trip);
+            personality_round_trip, audit_failing_insert_undoes_the_write,
+            audit_failing_write_records_nothing, invitations_lifecycle);
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $case() {
                 let Some(fixture) = $factory().await else { return };
-                $crate::conformance::$case(fixture.store.clone()).await;
+                // The case runs as its own task so that a failing one still gets its
+                // database removed before the failure is reported.
+                let outcome = tokio::spawn($crate::conformance::$case(fixture.store.clone())).await;
                 fixture.teardown().await;
+                if let Err(e) = outcome {
+                    match e.try_into_panic() {
+                        Ok(panic) => std::panic::resume_unwind(panic),
+                        Err(e) => panic!("conformance case did not finish: {e}"),
+                    }
+                }
             }
         )+
     };
@@ -205,6 +214,18 @@ macro_rules! store_conformance_tests {
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap()
+}
+
+/// An audit event for a write made by the suite (its content does not matter to the store).
+fn ev() -> AuditEvent {
+    AuditEvent::new(
+        AuditId(Uuid::new_v4()),
+        None,
+        AuditAction::UserUpdate,
+        ("conformance", None),
+        AuditResult::Success,
+        t0(),
+    )
 }
 
 fn kind<T: std::fmt::Debug>(r: Result<T, StoreError>) -> ErrorKind {
@@ -232,7 +253,12 @@ async fn user(store: &DynStore, email: &str, roles: &[Role]) -> User {
         })
         .collect();
     store
-        .create_user(&u, "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA", &grants)
+        .create_user(
+            &u,
+            "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA",
+            &grants,
+            &ev(),
+        )
         .await
         .unwrap();
     u
@@ -305,12 +331,12 @@ pub async fn users_crud(store: DynStore) {
         ..Default::default()
     };
     let later = t0() + Duration::minutes(5);
-    let updated = store.update_user(u.id, &patch, later).await.unwrap();
+    let updated = store.update_user(u.id, &patch, later, &ev()).await.unwrap();
     assert_eq!(updated.country.as_deref(), Some("DE"));
     assert_eq!(updated.updated_at, later);
     assert_eq!(store.get_user(u.id).await.unwrap(), updated);
     store
-        .set_password_hash(u.id, "$argon2id$new", later)
+        .set_password_hash(u.id, "$argon2id$new", later, &ev())
         .await
         .unwrap();
     assert_eq!(
@@ -322,15 +348,18 @@ pub async fn users_crud(store: DynStore) {
         "$argon2id$new"
     );
     assert_eq!(store.list_roles(u.id).await.unwrap().len(), 1);
-    store.delete_user(u.id).await.unwrap();
+    store.delete_user(u.id, &ev()).await.unwrap();
     assert_eq!(kind(store.get_user(u.id).await), ErrorKind::NotFound);
-    assert_eq!(kind(store.delete_user(u.id).await), ErrorKind::NotFound);
     assert_eq!(
-        kind(store.update_user(u.id, &patch, later).await),
+        kind(store.delete_user(u.id, &ev()).await),
         ErrorKind::NotFound
     );
     assert_eq!(
-        kind(store.set_password_hash(u.id, "$x", later).await),
+        kind(store.update_user(u.id, &patch, later, &ev()).await),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(store.set_password_hash(u.id, "$x", later, &ev()).await),
         ErrorKind::NotFound
     );
     assert_eq!(
@@ -359,7 +388,7 @@ pub async fn users_unique_email_writes_nothing(store: DynStore) {
         granted_at: t0(),
     };
     assert_eq!(
-        kind(store.create_user(&again, "$h", &[grant]).await),
+        kind(store.create_user(&again, "$h", &[grant], &ev()).await),
         ErrorKind::AlreadyExists
     );
     assert!(
@@ -383,13 +412,13 @@ pub async fn users_bad_input_is_typed(store: DynStore) {
     );
     bad.email = "not an email".into();
     assert_eq!(
-        kind(store.create_user(&bad, "$h", &[]).await),
+        kind(store.create_user(&bad, "$h", &[], &ev()).await),
         ErrorKind::Validation
     );
     let mut good = bad.clone();
     good.email = "good@example.org".into();
     assert_eq!(
-        kind(store.create_user(&good, "", &[]).await),
+        kind(store.create_user(&good, "", &[], &ev()).await),
         ErrorKind::Validation
     );
     let foreign = RoleGrant {
@@ -400,7 +429,7 @@ pub async fn users_bad_input_is_typed(store: DynStore) {
         granted_at: t0(),
     };
     assert_eq!(
-        kind(store.create_user(&good, "$h", &[foreign]).await),
+        kind(store.create_user(&good, "$h", &[foreign], &ev()).await),
         ErrorKind::Validation
     );
     assert_eq!(
@@ -408,13 +437,13 @@ pub async fn users_bad_input_is_typed(store: DynStore) {
         ErrorKind::NotFound,
         "nothing was written"
     );
-    store.create_user(&good, "$h", &[]).await.unwrap();
+    store.create_user(&good, "$h", &[], &ev()).await.unwrap();
     let too_long = UserPatch {
         first_name: Some("x".repeat(500)),
         ..Default::default()
     };
     let e = store
-        .update_user(good.id, &too_long, t0())
+        .update_user(good.id, &too_long, t0(), &ev())
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Validation);
@@ -439,6 +468,7 @@ pub async fn users_list_filters_and_pages(store: DynStore) {
                         ..Default::default()
                     },
                     t0(),
+                    &ev(),
                 )
                 .await
                 .unwrap();
@@ -660,7 +690,7 @@ pub async fn sessions_revoke_all_but_one(store: DynStore) {
 pub async fn roles_grant_and_revoke(store: DynStore) {
     let u = user(&store, "r@example.org", &[Role::Mentee]).await;
     let o = org_entity("role-org");
-    store.create_org(&o, u.id, t0()).await.unwrap();
+    store.create_org(&o, u.id, t0(), &ev()).await.unwrap();
     let g = |role, scope| RoleGrant {
         user_id: u.id,
         role,
@@ -669,52 +699,59 @@ pub async fn roles_grant_and_revoke(store: DynStore) {
         granted_at: t0(),
     };
     store
-        .grant_role(&g(Role::Mentor, RoleScope::Global))
-        .await
-        .unwrap();
-    assert_eq!(
-        kind(store.grant_role(&g(Role::Mentor, RoleScope::Global)).await),
-        ErrorKind::AlreadyExists
-    );
-    store
-        .grant_role(&g(Role::Mentor, RoleScope::Org(o.id)))
+        .grant_role(&g(Role::Mentor, RoleScope::Global), &ev())
         .await
         .unwrap();
     assert_eq!(
         kind(
             store
-                .grant_role(&g(Role::Mentor, RoleScope::Org(o.id)))
+                .grant_role(&g(Role::Mentor, RoleScope::Global), &ev())
+                .await
+        ),
+        ErrorKind::AlreadyExists
+    );
+    store
+        .grant_role(&g(Role::Mentor, RoleScope::Org(o.id)), &ev())
+        .await
+        .unwrap();
+    assert_eq!(
+        kind(
+            store
+                .grant_role(&g(Role::Mentor, RoleScope::Org(o.id)), &ev())
                 .await
         ),
         ErrorKind::AlreadyExists
     );
     let ghost_org = RoleScope::Org(OrgId(Uuid::new_v4()));
     assert_eq!(
-        kind(store.grant_role(&g(Role::Analyst, ghost_org)).await),
+        kind(store.grant_role(&g(Role::Analyst, ghost_org), &ev()).await),
         ErrorKind::NotFound
     );
     let ghost = RoleGrant {
         user_id: UserId(Uuid::new_v4()),
         ..g(Role::Admin, RoleScope::Global)
     };
-    assert_eq!(kind(store.grant_role(&ghost).await), ErrorKind::NotFound);
+    assert_eq!(
+        kind(store.grant_role(&ghost, &ev()).await),
+        ErrorKind::NotFound
+    );
     let roles = store.list_roles(u.id).await.unwrap();
     assert_eq!(roles.len(), 3);
     assert!(roles.iter().any(|r| r.scope == RoleScope::Org(o.id)));
     store
-        .revoke_role(u.id, Role::Mentor, RoleScope::Global)
+        .revoke_role(u.id, Role::Mentor, RoleScope::Global, &ev())
         .await
         .unwrap();
     assert_eq!(
         kind(
             store
-                .revoke_role(u.id, Role::Mentor, RoleScope::Global)
+                .revoke_role(u.id, Role::Mentor, RoleScope::Global, &ev())
                 .await
         ),
         ErrorKind::NotFound
     );
     assert_eq!(store.list_roles(u.id).await.unwrap().len(), 2);
-    store.delete_org(o.id).await.unwrap();
+    store.delete_org(o.id, &ev()).await.unwrap();
     assert_eq!(
         store.list_roles(u.id).await.unwrap().len(),
         1,
@@ -725,7 +762,7 @@ pub async fn roles_grant_and_revoke(store: DynStore) {
 pub async fn orgs_create_get_update_delete(store: DynStore) {
     let creator = user(&store, "creator@example.org", &[Role::ProgramDirector]).await;
     let o = org_entity("acme-security");
-    store.create_org(&o, creator.id, t0()).await.unwrap();
+    store.create_org(&o, creator.id, t0(), &ev()).await.unwrap();
     assert_eq!(store.get_org("acme-security").await.unwrap(), o);
     assert_eq!(store.get_org_by_id(o.id).await.unwrap(), o);
     assert_eq!(
@@ -739,7 +776,7 @@ pub async fn orgs_create_get_update_delete(store: DynStore) {
     assert_eq!((seen.id, role), (o.id, OrgRole::Admin));
     let dup = org_entity("acme-security");
     assert_eq!(
-        kind(store.create_org(&dup, creator.id, t0()).await),
+        kind(store.create_org(&dup, creator.id, t0(), &ev()).await),
         ErrorKind::AlreadyExists
     );
     assert_eq!(
@@ -753,7 +790,7 @@ pub async fn orgs_create_get_update_delete(store: DynStore) {
         ..Default::default()
     };
     let up = store
-        .update_org(o.id, &patch, t0() + Duration::hours(1))
+        .update_org(o.id, &patch, t0() + Duration::hours(1), &ev())
         .await
         .unwrap();
     assert_eq!(up.name, "ACME");
@@ -763,24 +800,27 @@ pub async fn orgs_create_get_update_delete(store: DynStore) {
         ..Default::default()
     };
     assert_eq!(
-        kind(store.update_org(o.id, &bad, t0()).await),
+        kind(store.update_org(o.id, &bad, t0(), &ev()).await),
         ErrorKind::Validation
     );
     let mut invalid = org_entity("valid-slug");
     invalid.slug = "Not A Slug".into();
     assert_eq!(
-        kind(store.create_org(&invalid, creator.id, t0()).await),
+        kind(store.create_org(&invalid, creator.id, t0(), &ev()).await),
         ErrorKind::Validation
     );
-    store.delete_org(o.id).await.unwrap();
+    store.delete_org(o.id, &ev()).await.unwrap();
     assert_eq!(
         kind(store.get_org("acme-security").await),
         ErrorKind::NotFound
     );
     assert!(store.memberships_of(creator.id).await.unwrap().is_empty());
-    assert_eq!(kind(store.delete_org(o.id).await), ErrorKind::NotFound);
     assert_eq!(
-        kind(store.update_org(o.id, &patch, t0()).await),
+        kind(store.delete_org(o.id, &ev()).await),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(store.update_org(o.id, &patch, t0(), &ev()).await),
         ErrorKind::NotFound
     );
 }
@@ -789,7 +829,11 @@ pub async fn orgs_rollback_on_error(store: DynStore) {
     // The creator does not exist: the membership insert fails, so the org insert must roll back.
     let o = org_entity("ghost-creator");
     assert_eq!(
-        kind(store.create_org(&o, UserId(Uuid::new_v4()), t0()).await),
+        kind(
+            store
+                .create_org(&o, UserId(Uuid::new_v4()), t0(), &ev())
+                .await
+        ),
         ErrorKind::NotFound
     );
     assert_eq!(
@@ -808,29 +852,39 @@ pub async fn orgs_members_and_last_admin(store: DynStore) {
     let b = user(&store, "b@example.org", &[]).await;
     let c = user(&store, "c@example.org", &[]).await;
     let o = org_entity("team-one");
-    store.create_org(&o, a.id, t0()).await.unwrap();
+    store.create_org(&o, a.id, t0(), &ev()).await.unwrap();
     let m = |u: &User, role| Membership {
         org_id: o.id,
         user_id: u.id,
         role,
         joined_at: t0() + Duration::seconds(1),
     };
-    store.add_member(&m(&b, OrgRole::Member)).await.unwrap();
+    store
+        .add_member(&m(&b, OrgRole::Member), &ev())
+        .await
+        .unwrap();
     assert_eq!(
-        kind(store.add_member(&m(&b, OrgRole::Viewer)).await),
+        kind(store.add_member(&m(&b, OrgRole::Viewer), &ev()).await),
         ErrorKind::AlreadyExists
     );
     let ghost = Membership {
         user_id: UserId(Uuid::new_v4()),
         ..m(&b, OrgRole::Member)
     };
-    assert_eq!(kind(store.add_member(&ghost).await), ErrorKind::NotFound);
     assert_eq!(
-        kind(store.update_member(o.id, a.id, OrgRole::Member).await),
+        kind(store.add_member(&ghost, &ev()).await),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(
+            store
+                .update_member(o.id, a.id, OrgRole::Member, &ev())
+                .await
+        ),
         ErrorKind::Conflict
     );
     assert_eq!(
-        kind(store.remove_member(o.id, a.id).await),
+        kind(store.remove_member(o.id, a.id, &ev()).await),
         ErrorKind::Conflict
     );
     assert_eq!(
@@ -839,20 +893,24 @@ pub async fn orgs_members_and_last_admin(store: DynStore) {
         "refused change left the admin"
     );
     let promoted = store
-        .update_member(o.id, b.id, OrgRole::Admin)
+        .update_member(o.id, b.id, OrgRole::Admin, &ev())
         .await
         .unwrap();
     assert_eq!(promoted.role, OrgRole::Admin);
     store
-        .update_member(o.id, a.id, OrgRole::Viewer)
+        .update_member(o.id, a.id, OrgRole::Viewer, &ev())
         .await
         .unwrap();
     assert_eq!(
-        kind(store.update_member(o.id, c.id, OrgRole::Member).await),
+        kind(
+            store
+                .update_member(o.id, c.id, OrgRole::Member, &ev())
+                .await
+        ),
         ErrorKind::NotFound
     );
     assert_eq!(
-        kind(store.remove_member(o.id, c.id).await),
+        kind(store.remove_member(o.id, c.id, &ev()).await),
         ErrorKind::NotFound
     );
     let members = store.list_members(o.id, Page::default()).await.unwrap();
@@ -862,7 +920,7 @@ pub async fn orgs_members_and_last_admin(store: DynStore) {
         vec![(o.id, OrgRole::Viewer)]
     );
     assert!(store.shared_orgs(a.id, c.id).await.unwrap().is_empty());
-    store.remove_member(o.id, a.id).await.unwrap();
+    store.remove_member(o.id, a.id, &ev()).await.unwrap();
     assert_eq!(
         store
             .list_members(o.id, Page::default())
@@ -877,11 +935,11 @@ pub async fn orgs_cross_tenant_sees_nothing(store: DynStore) {
     let a = user(&store, "tenant-a@example.org", &[]).await;
     let b = user(&store, "tenant-b@example.org", &[]).await;
     store
-        .create_org(&org_entity("org-a"), a.id, t0())
+        .create_org(&org_entity("org-a"), a.id, t0(), &ev())
         .await
         .unwrap();
     store
-        .create_org(&org_entity("org-b"), b.id, t0())
+        .create_org(&org_entity("org-b"), b.id, t0(), &ev())
         .await
         .unwrap();
     assert_eq!(
@@ -957,12 +1015,12 @@ pub async fn content_crud_and_filters(store: DynStore) {
         ),
     ];
     for i in &items {
-        store.insert_content(i).await.unwrap();
+        store.insert_content(i, &ev()).await.unwrap();
     }
     assert_eq!(store.count_content().await.unwrap(), 4);
     let dup = content("def-101", ContentType::Lab, Track::Grc, "Other");
     assert_eq!(
-        kind(store.insert_content(&dup).await),
+        kind(store.insert_content(&dup, &ev()).await),
         ErrorKind::AlreadyExists
     );
     assert_eq!(store.get_content(items[0].id).await.unwrap(), items[0]);
@@ -1031,7 +1089,7 @@ pub async fn content_crud_and_filters(store: DynStore) {
         ..Default::default()
     };
     let up = store
-        .update_content(items[0].id, &patch, t0() + Duration::days(1))
+        .update_content(items[0].id, &patch, t0() + Duration::days(1), &ev())
         .await
         .unwrap();
     assert_eq!(
@@ -1044,20 +1102,20 @@ pub async fn content_crud_and_filters(store: DynStore) {
         ..Default::default()
     };
     assert_eq!(
-        kind(store.update_content(items[0].id, &bad, t0()).await),
+        kind(store.update_content(items[0].id, &bad, t0(), &ev()).await),
         ErrorKind::Validation
     );
-    store.delete_content(items[0].id).await.unwrap();
+    store.delete_content(items[0].id, &ev()).await.unwrap();
     assert_eq!(
         kind(store.get_content(items[0].id).await),
         ErrorKind::NotFound
     );
     assert_eq!(
-        kind(store.delete_content(items[0].id).await),
+        kind(store.delete_content(items[0].id, &ev()).await),
         ErrorKind::NotFound
     );
     assert_eq!(
-        kind(store.update_content(items[0].id, &patch, t0()).await),
+        kind(store.update_content(items[0].id, &patch, t0(), &ev()).await),
         ErrorKind::NotFound
     );
 }
@@ -1124,13 +1182,16 @@ pub async fn progress_crud_and_transitions(store: DynStore) {
         kind(store.insert_progress(&ghost).await),
         ErrorKind::NotFound
     );
-    store.delete_progress(p.id, Some(u.id)).await.unwrap();
+    store
+        .delete_progress(p.id, Some(u.id), &ev())
+        .await
+        .unwrap();
     assert_eq!(
         kind(store.get_progress(p.id, None).await),
         ErrorKind::NotFound
     );
     assert_eq!(
-        kind(store.delete_progress(p.id, None).await),
+        kind(store.delete_progress(p.id, None, &ev()).await),
         ErrorKind::NotFound
     );
 }
@@ -1153,7 +1214,7 @@ pub async fn progress_cross_tenant_sees_nothing(store: DynStore) {
         ErrorKind::NotFound
     );
     assert_eq!(
-        kind(store.delete_progress(p.id, Some(b.id)).await),
+        kind(store.delete_progress(p.id, Some(b.id), &ev()).await),
         ErrorKind::NotFound
     );
     assert_eq!(
@@ -1363,7 +1424,7 @@ pub async fn audit_append_filter_and_stats(store: DynStore) {
         .list_audit(&AuditFilter::default(), Page::default())
         .await
         .unwrap();
-    assert_eq!(all.total, 5);
+    assert_eq!(all.total, 6, "the five, and the row of the user's creation");
     assert_eq!(all.items[0], events[4], "newest first");
     let mine = store
         .list_audit(
@@ -1432,21 +1493,24 @@ pub async fn user_delete_cascades(store: DynStore) {
     let a = user(&store, "leaver@example.org", &[Role::Mentee]).await;
     let b = user(&store, "stayer@example.org", &[]).await;
     let o = org_entity("cascade-org");
-    store.create_org(&o, b.id, t0()).await.unwrap();
+    store.create_org(&o, b.id, t0(), &ev()).await.unwrap();
     store
-        .add_member(&Membership {
-            org_id: o.id,
-            user_id: a.id,
-            role: OrgRole::Member,
-            joined_at: t0(),
-        })
+        .add_member(
+            &Membership {
+                org_id: o.id,
+                user_id: a.id,
+                role: OrgRole::Member,
+                joined_at: t0(),
+            },
+            &ev(),
+        )
         .await
         .unwrap();
     let s = session(a.id, t0());
     store.create_session(&s).await.unwrap();
     let p = progress_for(a.id, "lab-9", None, t0());
     store.insert_progress(&p).await.unwrap();
-    store.delete_user(a.id).await.unwrap();
+    store.delete_user(a.id, &ev()).await.unwrap();
     assert_eq!(kind(store.get_session(s.id).await), ErrorKind::NotFound);
     assert_eq!(
         kind(store.get_progress(p.id, None).await),
@@ -1468,8 +1532,8 @@ pub async fn user_delete_keeps_an_admin(store: DynStore) {
     // An organization's only admin cannot be deleted; the refusal changes nothing.
     let owner = user(&store, "owner@example.org", &[Role::SponsorAdmin]).await;
     let o = org_entity("sole-admin-org");
-    store.create_org(&o, owner.id, t0()).await.unwrap();
-    let err = store.delete_user(owner.id).await.unwrap_err();
+    store.create_org(&o, owner.id, t0(), &ev()).await.unwrap();
+    let err = store.delete_user(owner.id, &ev()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict);
     assert!(err.to_string().contains("sole-admin-org"), "{err}");
     assert_eq!(store.get_user(owner.id).await.unwrap().id, owner.id);
@@ -1480,37 +1544,49 @@ pub async fn user_delete_keeps_an_admin(store: DynStore) {
     // With a second admin the first may go.
     let deputy = user(&store, "deputy@example.org", &[]).await;
     store
-        .add_member(&Membership {
-            org_id: o.id,
-            user_id: deputy.id,
-            role: OrgRole::Admin,
-            joined_at: t0(),
-        })
+        .add_member(
+            &Membership {
+                org_id: o.id,
+                user_id: deputy.id,
+                role: OrgRole::Admin,
+                joined_at: t0(),
+            },
+            &ev(),
+        )
         .await
         .unwrap();
-    store.delete_user(owner.id).await.unwrap();
+    store.delete_user(owner.id, &ev()).await.unwrap();
     assert_eq!(kind(store.get_user(owner.id).await), ErrorKind::NotFound);
 
     // The last active platform administrator cannot be deleted either.
     let root = user(&store, "root@example.org", &[Role::Admin]).await;
-    assert_eq!(kind(store.delete_user(root.id).await), ErrorKind::Conflict);
+    assert_eq!(
+        kind(store.delete_user(root.id, &ev()).await),
+        ErrorKind::Conflict
+    );
     // An inactive second admin does not count.
     let idle = user(&store, "idle@example.org", &[Role::Admin]).await;
     let suspend = UserPatch {
         status: Some(AccountStatus::Suspended),
         ..Default::default()
     };
-    store.update_user(idle.id, &suspend, t0()).await.unwrap();
-    assert_eq!(kind(store.delete_user(root.id).await), ErrorKind::Conflict);
+    store
+        .update_user(idle.id, &suspend, t0(), &ev())
+        .await
+        .unwrap();
+    assert_eq!(
+        kind(store.delete_user(root.id, &ev()).await),
+        ErrorKind::Conflict
+    );
     // ...nor suspended, nor lose the admin role: the refusals change nothing.
     assert_eq!(
-        kind(store.update_user(root.id, &suspend, t0()).await),
+        kind(store.update_user(root.id, &suspend, t0(), &ev()).await),
         ErrorKind::Conflict
     );
     assert_eq!(
         kind(
             store
-                .revoke_role(root.id, Role::Admin, RoleScope::Global)
+                .revoke_role(root.id, Role::Admin, RoleScope::Global, &ev())
                 .await
         ),
         ErrorKind::Conflict
@@ -1521,23 +1597,26 @@ pub async fn user_delete_keeps_an_admin(store: DynStore) {
     );
     assert_eq!(store.list_roles(root.id).await.unwrap().len(), 1);
     let second = user(&store, "second@example.org", &[Role::Admin]).await;
-    store.delete_user(root.id).await.unwrap();
+    store.delete_user(root.id, &ev()).await.unwrap();
     assert_eq!(
-        kind(store.delete_user(second.id).await),
+        kind(store.delete_user(second.id, &ev()).await),
         ErrorKind::Conflict
     );
     // With a second active admin, one may be demoted or suspended.
     let third = user(&store, "third@example.org", &[Role::Admin]).await;
     store
-        .revoke_role(third.id, Role::Admin, RoleScope::Global)
+        .revoke_role(third.id, Role::Admin, RoleScope::Global, &ev())
         .await
         .unwrap();
     let fourth = user(&store, "fourth@example.org", &[Role::Admin]).await;
-    store.update_user(fourth.id, &suspend, t0()).await.unwrap();
+    store
+        .update_user(fourth.id, &suspend, t0(), &ev())
+        .await
+        .unwrap();
     assert_eq!(
         kind(
             store
-                .revoke_role(second.id, Role::Admin, RoleScope::Global)
+                .revoke_role(second.id, Role::Admin, RoleScope::Global, &ev())
                 .await
         ),
         ErrorKind::Conflict
@@ -1555,19 +1634,22 @@ pub async fn outbox_records_every_content_write(store: DynStore) {
     assert_eq!(store.index_backlog().await.unwrap(), 0);
     let a = content("ob-a", ContentType::Course, Track::Defender, "A");
     let b = content("ob-b", ContentType::Lab, Track::Offensive, "B");
-    store.insert_content(&a).await.unwrap();
-    store.insert_content(&b).await.unwrap();
+    store.insert_content(&a, &ev()).await.unwrap();
+    store.insert_content(&b, &ev()).await.unwrap();
     let patch = ContentPatch {
         title: Some("A2".into()),
         ..Default::default()
     };
-    store.update_content(a.id, &patch, t0()).await.unwrap();
-    store.delete_content(b.id).await.unwrap();
+    store
+        .update_content(a.id, &patch, t0(), &ev())
+        .await
+        .unwrap();
+    store.delete_content(b.id, &ev()).await.unwrap();
     // A failed write appends nothing.
     assert_eq!(
         kind(
             store
-                .insert_content(&content("ob-a", ContentType::Lab, Track::Grc, "dup"))
+                .insert_content(&content("ob-a", ContentType::Lab, Track::Grc, "dup"), &ev())
                 .await
         ),
         ErrorKind::AlreadyExists
@@ -1593,7 +1675,7 @@ pub async fn outbox_records_every_content_write(store: DynStore) {
 pub async fn outbox_leases_are_exclusive(store: DynStore) {
     let a = content("ol-a", ContentType::Course, Track::Defender, "A");
     let b = content("ol-b", ContentType::Course, Track::Grc, "B");
-    store.insert_content(&a).await.unwrap();
+    store.insert_content(&a, &ev()).await.unwrap();
     let lease = Duration::seconds(30);
     let first = store
         .claim_index_events("w1", 10, t0(), lease)
@@ -1609,10 +1691,11 @@ pub async fn outbox_leases_are_exclusive(store: DynStore) {
                 ..Default::default()
             },
             t0(),
+            &ev(),
         )
         .await
         .unwrap();
-    store.insert_content(&b).await.unwrap();
+    store.insert_content(&b, &ev()).await.unwrap();
     let second = store
         .claim_index_events("w2", 10, t0() + Duration::seconds(1), lease)
         .await
@@ -1686,12 +1769,10 @@ pub async fn outbox_concurrent_claimers_never_share(store: DynStore) {
     let n = 60;
     for i in 0..n {
         store
-            .insert_content(&content(
-                &format!("oc-{i}"),
-                ContentType::Lab,
-                Track::Defender,
-                "x",
-            ))
+            .insert_content(
+                &content(&format!("oc-{i}"), ContentType::Lab, Track::Defender, "x"),
+                &ev(),
+            )
             .await
             .unwrap();
     }
@@ -1735,18 +1816,481 @@ pub async fn personality_round_trip(store: DynStore) {
     let old = serde_json::json!({"summary": "old", "n": 1});
     let new =
         serde_json::json!({"summary": "new", "traits": [{"name": "persistence", "score": 0.5}]});
-    store.save_personality(u.id, t0(), &old).await.unwrap();
     store
-        .save_personality(u.id, t0() + Duration::hours(1), &new)
+        .save_personality(u.id, t0(), &old, &ev())
+        .await
+        .unwrap();
+    store
+        .save_personality(u.id, t0() + Duration::hours(1), &new, &ev())
         .await
         .unwrap();
     assert_eq!(store.latest_personality(u.id).await.unwrap(), Some(new));
-    store.delete_user(u.id).await.unwrap();
+    store.delete_user(u.id, &ev()).await.unwrap();
     assert_eq!(store.latest_personality(u.id).await.unwrap(), None);
+}
+
+/// How many audit rows the store holds.
+async fn audit_rows(store: &DynStore) -> u64 {
+    store
+        .list_audit(
+            &AuditFilter::default(),
+            Page::new(Some(1), Some(1)).unwrap(),
+        )
+        .await
+        .unwrap()
+        .total
+}
+
+/// A write whose audit row cannot be written (its id is taken) is undone, on every kind of
+/// audited write: the change and its audit row commit together or not at all.
+pub async fn audit_failing_insert_undoes_the_write(store: DynStore) {
+    let taken = ev();
+    store.append_audit(&taken).await.unwrap();
+    let before = audit_rows(&store).await;
+    let dup = || AuditEvent {
+        created_at: t0() + Duration::minutes(5),
+        ..taken.clone()
+    };
+
+    // create_user
+    let new = NewUser {
+        email: "rollback@example.org".into(),
+        first_name: "R".into(),
+        last_name: "B".into(),
+        ..Default::default()
+    }
+    .validated()
+    .unwrap();
+    let ghost = User::new(UserId(Uuid::new_v4()), new, t0());
+    assert_eq!(
+        kind(store.create_user(&ghost, "$h", &[], &dup()).await),
+        ErrorKind::AlreadyExists
+    );
+    assert_eq!(kind(store.get_user(ghost.id).await), ErrorKind::NotFound);
+
+    let u = user(&store, "audited@example.org", &[Role::Mentee]).await;
+    let admin = user(&store, "audit-root@example.org", &[Role::Admin]).await;
+    // update_user, set_password_hash
+    let patch = UserPatch {
+        first_name: Some("Changed".into()),
+        ..Default::default()
+    };
+    assert!(store.update_user(u.id, &patch, t0(), &dup()).await.is_err());
+    assert_eq!(store.get_user(u.id).await.unwrap().first_name, "Test");
+    let hash_before = store
+        .get_credentials_by_email(&u.email)
+        .await
+        .unwrap()
+        .password_hash;
+    assert!(store
+        .set_password_hash(u.id, "$argon2id$other", t0(), &dup())
+        .await
+        .is_err());
+    assert_eq!(
+        store
+            .get_credentials_by_email(&u.email)
+            .await
+            .unwrap()
+            .password_hash,
+        hash_before
+    );
+    // grant_role, revoke_role
+    let grant = RoleGrant {
+        user_id: u.id,
+        role: Role::Mentor,
+        scope: RoleScope::Global,
+        granted_by: Some(admin.id),
+        granted_at: t0(),
+    };
+    assert!(store.grant_role(&grant, &dup()).await.is_err());
+    assert_eq!(store.list_roles(u.id).await.unwrap().len(), 1);
+    assert!(store
+        .revoke_role(u.id, Role::Mentee, RoleScope::Global, &dup())
+        .await
+        .is_err());
+    assert_eq!(store.list_roles(u.id).await.unwrap().len(), 1);
+    // create_org, update_org, add/update/remove member, delete_org
+    let o = org_entity("audited-org");
+    assert!(store.create_org(&o, admin.id, t0(), &dup()).await.is_err());
+    assert_eq!(
+        kind(store.get_org("audited-org").await),
+        ErrorKind::NotFound
+    );
+    store.create_org(&o, admin.id, t0(), &ev()).await.unwrap();
+    let op = OrgPatch {
+        name: Some("Renamed".into()),
+        ..Default::default()
+    };
+    assert!(store.update_org(o.id, &op, t0(), &dup()).await.is_err());
+    assert_eq!(store.get_org_by_id(o.id).await.unwrap().name, o.name);
+    let m = Membership {
+        org_id: o.id,
+        user_id: u.id,
+        role: OrgRole::Member,
+        joined_at: t0(),
+    };
+    assert!(store.add_member(&m, &dup()).await.is_err());
+    assert_eq!(
+        kind(store.get_member(o.id, u.id).await),
+        ErrorKind::NotFound
+    );
+    store.add_member(&m, &ev()).await.unwrap();
+    assert!(store
+        .update_member(o.id, u.id, OrgRole::Admin, &dup())
+        .await
+        .is_err());
+    assert_eq!(
+        store.get_member(o.id, u.id).await.unwrap().role,
+        OrgRole::Member
+    );
+    assert!(store.remove_member(o.id, u.id, &dup()).await.is_err());
+    assert!(store.get_member(o.id, u.id).await.is_ok());
+    // invitations
+    let invitee = user(&store, "audit-invitee@example.org", &[]).await;
+    let inv = Invitation::new(
+        InvitationId(Uuid::new_v4()),
+        (o.id, &o.slug, &o.name),
+        invitee.id,
+        OrgRole::Member,
+        admin.id,
+        t0(),
+    );
+    assert!(store.create_invitation(&inv, &dup()).await.is_err());
+    assert_eq!(
+        kind(store.get_invitation(inv.id).await),
+        ErrorKind::NotFound
+    );
+    store.create_invitation(&inv, &ev()).await.unwrap();
+    assert!(store
+        .accept_invitation(inv.id, invitee.id, t0(), &dup())
+        .await
+        .is_err());
+    assert_eq!(
+        kind(store.get_member(o.id, invitee.id).await),
+        ErrorKind::NotFound
+    );
+    assert!(store
+        .close_invitation(inv.id, InvitationStatus::Declined, t0(), &dup())
+        .await
+        .is_err());
+    assert_eq!(
+        store.get_invitation(inv.id).await.unwrap().status,
+        InvitationStatus::Pending
+    );
+    assert!(store.delete_org(o.id, &dup()).await.is_err());
+    assert!(store.get_org_by_id(o.id).await.is_ok());
+    // content: no item and no outbox event without the audit row
+    let backlog = store.index_backlog().await.unwrap();
+    let item = content("audited-item", ContentType::Lab, Track::Grc, "Audited");
+    assert!(store.insert_content(&item, &dup()).await.is_err());
+    assert_eq!(kind(store.get_content(item.id).await), ErrorKind::NotFound);
+    assert_eq!(store.index_backlog().await.unwrap(), backlog);
+    store.insert_content(&item, &ev()).await.unwrap();
+    let backlog = store.index_backlog().await.unwrap();
+    let cp = ContentPatch {
+        title: Some("Other".into()),
+        ..Default::default()
+    };
+    assert!(store
+        .update_content(item.id, &cp, t0(), &dup())
+        .await
+        .is_err());
+    assert_eq!(store.get_content(item.id).await.unwrap().title, "Audited");
+    assert!(store.delete_content(item.id, &dup()).await.is_err());
+    assert!(store.get_content(item.id).await.is_ok());
+    assert_eq!(store.index_backlog().await.unwrap(), backlog);
+    // progress, personality
+    let p = progress_for(u.id, "audited-item", Some(10.0), t0());
+    store.insert_progress(&p).await.unwrap();
+    assert!(store
+        .delete_progress(p.id, Some(u.id), &dup())
+        .await
+        .is_err());
+    assert!(store.get_progress(p.id, Some(u.id)).await.is_ok());
+    assert!(store
+        .save_personality(u.id, t0(), &serde_json::json!({"x": 1}), &dup())
+        .await
+        .is_err());
+    assert_eq!(store.latest_personality(u.id).await.unwrap(), None);
+    // delete_user
+    assert!(store.delete_user(u.id, &dup()).await.is_err());
+    assert!(store.get_user(u.id).await.is_ok());
+
+    // Exactly the successful writes above left audit rows (three users, the organization,
+    // the membership, the invitation, the item), none of the failed ones.
+    assert_eq!(audit_rows(&store).await, before + 7);
+}
+
+/// A write that fails records no audit row (its event is not found afterwards).
+pub async fn audit_failing_write_records_nothing(store: DynStore) {
+    let a = user(&store, "first@example.org", &[Role::Admin]).await;
+    let b = user(&store, "second@example.org", &[]).await;
+    let before = audit_rows(&store).await;
+    let o = org_entity("failing-writes");
+    store.create_org(&o, a.id, t0(), &ev()).await.unwrap();
+    let failing: Vec<(&str, Result<(), StoreError>)> = vec![
+        (
+            "duplicate e-mail",
+            store.create_user(&b, "$h", &[], &ev()).await,
+        ),
+        (
+            "unknown user update",
+            store
+                .update_user(UserId(Uuid::new_v4()), &UserPatch::default(), t0(), &ev())
+                .await
+                .map(drop),
+        ),
+        (
+            "last platform admin deleted",
+            store.delete_user(a.id, &ev()).await,
+        ),
+        (
+            "duplicate slug",
+            store.create_org(&o, a.id, t0(), &ev()).await,
+        ),
+        (
+            "last org admin removed",
+            store.remove_member(o.id, a.id, &ev()).await,
+        ),
+        (
+            "last org admin demoted",
+            store
+                .update_member(o.id, a.id, OrgRole::Viewer, &ev())
+                .await
+                .map(drop),
+        ),
+        (
+            "unknown content deleted",
+            store
+                .delete_content(ContentUuid(Uuid::new_v4()), &ev())
+                .await,
+        ),
+        (
+            "invitation of a member",
+            store
+                .create_invitation(
+                    &Invitation::new(
+                        InvitationId(Uuid::new_v4()),
+                        (o.id, &o.slug, &o.name),
+                        a.id,
+                        OrgRole::Member,
+                        a.id,
+                        t0(),
+                    ),
+                    &ev(),
+                )
+                .await,
+        ),
+        (
+            "unknown invitation accepted",
+            store
+                .accept_invitation(InvitationId(Uuid::new_v4()), b.id, t0(), &ev())
+                .await
+                .map(drop),
+        ),
+    ];
+    for (what, r) in failing {
+        assert!(r.is_err(), "{what} should fail");
+    }
+    assert_eq!(
+        audit_rows(&store).await,
+        before + 1,
+        "only the organization's creation is recorded"
+    );
+}
+
+/// Invitations: only the invited user accepts (the membership appears in the same step) or
+/// declines; admins revoke; a closed or lapsed invitation cannot be answered; one open
+/// invitation per user and organization.
+pub async fn invitations_lifecycle(store: DynStore) {
+    let admin = user(&store, "inv-admin@example.org", &[]).await;
+    let b = user(&store, "inv-b@example.org", &[]).await;
+    let c = user(&store, "inv-c@example.org", &[]).await;
+    let o = org_entity("inviting");
+    store.create_org(&o, admin.id, t0(), &ev()).await.unwrap();
+    let invite = |u: UserId, at: DateTime<Utc>| {
+        Invitation::new(
+            InvitationId(Uuid::new_v4()),
+            (o.id, &o.slug, &o.name),
+            u,
+            OrgRole::Viewer,
+            admin.id,
+            at,
+        )
+    };
+    let now = t0() + Duration::hours(1);
+    let ib = invite(b.id, t0());
+    store.create_invitation(&ib, &ev()).await.unwrap();
+    assert_eq!(store.get_invitation(ib.id).await.unwrap(), ib);
+    assert_eq!(
+        kind(store.create_invitation(&invite(b.id, t0()), &ev()).await),
+        ErrorKind::AlreadyExists,
+        "one open invitation per user and organization"
+    );
+    let mine = InvitationFilter {
+        user: Some(b.id),
+        open_at: Some(now),
+        ..Default::default()
+    };
+    let listed = store
+        .list_invitations(&mine, Page::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.total, 1);
+    assert_eq!(listed.items[0].organization, "inviting");
+    assert_eq!(listed.items[0].organization_name, o.name);
+    // Not a member until accepted; nobody but b can accept.
+    assert!(store.shared_orgs(admin.id, b.id).await.unwrap().is_empty());
+    assert_eq!(
+        kind(store.accept_invitation(ib.id, c.id, now, &ev()).await),
+        ErrorKind::NotFound
+    );
+    let m = store
+        .accept_invitation(ib.id, b.id, now, &ev())
+        .await
+        .unwrap();
+    assert_eq!((m.org_id, m.user_id, m.role), (o.id, b.id, OrgRole::Viewer));
+    assert_eq!(store.get_member(o.id, b.id).await.unwrap(), m);
+    let accepted = store.get_invitation(ib.id).await.unwrap();
+    assert_eq!(accepted.status, InvitationStatus::Accepted);
+    assert_eq!(accepted.decided_at, Some(now));
+    assert_eq!(
+        kind(store.accept_invitation(ib.id, b.id, now, &ev()).await),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        kind(store.create_invitation(&invite(b.id, now), &ev()).await),
+        ErrorKind::AlreadyExists,
+        "a member is not invited"
+    );
+    assert_eq!(
+        store
+            .list_invitations(&mine, Page::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+
+    // Declined, then invited again; revoked cannot be accepted.
+    let ic = invite(c.id, t0());
+    store.create_invitation(&ic, &ev()).await.unwrap();
+    let declined = store
+        .close_invitation(ic.id, InvitationStatus::Declined, now, &ev())
+        .await
+        .unwrap();
+    assert_eq!(declined.status, InvitationStatus::Declined);
+    assert_eq!(
+        kind(store.accept_invitation(ic.id, c.id, now, &ev()).await),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        kind(store.get_member(o.id, c.id).await),
+        ErrorKind::NotFound
+    );
+    let ic2 = invite(c.id, now);
+    store.create_invitation(&ic2, &ev()).await.unwrap();
+    store
+        .close_invitation(ic2.id, InvitationStatus::Revoked, now, &ev())
+        .await
+        .unwrap();
+    assert_eq!(
+        kind(
+            store
+                .close_invitation(ic2.id, InvitationStatus::Declined, now, &ev())
+                .await
+        ),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        kind(
+            store
+                .close_invitation(ic2.id, InvitationStatus::Accepted, now, &ev())
+                .await
+        ),
+        ErrorKind::Validation
+    );
+
+    // Lapsed: cannot be accepted, reads expired, makes way for a new one.
+    let ic3 = invite(c.id, now);
+    store.create_invitation(&ic3, &ev()).await.unwrap();
+    let late = ic3.expires_at + Duration::seconds(1);
+    assert_eq!(
+        kind(store.accept_invitation(ic3.id, c.id, late, &ev()).await),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        store.get_invitation(ic3.id).await.unwrap().at(late).status,
+        InvitationStatus::Expired
+    );
+    let ic4 = invite(c.id, late);
+    store.create_invitation(&ic4, &ev()).await.unwrap();
+    let org_open = InvitationFilter {
+        org: Some(o.id),
+        open_at: Some(late),
+        ..Default::default()
+    };
+    let open = store
+        .list_invitations(&org_open, Page::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        open.items.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![ic4.id]
+    );
+    let all = InvitationFilter {
+        org: Some(o.id),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .list_invitations(&all, Page::default())
+            .await
+            .unwrap()
+            .total,
+        5
+    );
+    // Deleting the organization takes its invitations.
+    store.delete_org(o.id, &ev()).await.unwrap();
+    assert_eq!(
+        kind(store.get_invitation(ic4.id).await),
+        ErrorKind::NotFound
+    );
 }
 
 #[cfg(test)]
 mod tests {
+    /// Every public case of this module is in [`store_conformance_tests!`]'s list, so a
+    /// new case cannot be left out of the suite by mistake.
+    #[test]
+    fn every_case_is_registered() {
+        let src = include_str!("conformance.rs");
+        let start = src.find("users_crud, users_unique_email").unwrap();
+        let list = &src[start..start + src[start..].find(");").unwrap()];
+        let registered: Vec<&str> = list
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty())
+            .collect();
+        let marker = concat!("pub async fn ", "");
+        let cases: Vec<&str> = src
+            .match_indices(marker)
+            .filter_map(|(i, _)| {
+                let rest = &src[i + marker.len()..];
+                let name = &rest[..rest.find('(')?];
+                rest[name.len()..]
+                    .starts_with("(store: DynStore)")
+                    .then_some(name)
+            })
+            .collect();
+        assert!(cases.len() > 20, "found {} cases", cases.len());
+        for case in cases {
+            assert!(
+                registered.contains(&case),
+                "{case} is not in store_conformance_tests!"
+            );
+        }
+    }
+
     #[test]
     fn replaces_database_names() {
         use super::replace_db_name as r;

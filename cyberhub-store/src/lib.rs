@@ -38,8 +38,8 @@ pub use session::{RotateOutcome, Session};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{
-    AuditStore, ContentStore, IndexEvent, IndexOutbox, OrgStore, PersonalityStore, ProgressStore,
-    RoleStore, SessionStore, Store, UserCredentials, UserStore,
+    AuditStore, ContentStore, IndexEvent, IndexOutbox, InvitationStore, OrgStore, PersonalityStore,
+    ProgressStore, RoleStore, SessionStore, Store, UserCredentials, UserStore,
 };
 
 use std::sync::Arc;

@@ -47,6 +47,7 @@ crate::sql_store::impl_sql_store!(
     backend = "postgres",
     migrations = "./migrations/postgres",
     for_update = " FOR UPDATE",
+    for_update_of_i = " FOR UPDATE OF i",
     claim_lock = "SELECT pg_advisory_xact_lock(7202611260)",
     skip_locked = " FOR UPDATE SKIP LOCKED"
 );

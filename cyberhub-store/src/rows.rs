@@ -6,8 +6,8 @@
 use crate::error::{Result, StoreError};
 use chrono::{DateTime, Utc};
 use cyberhub_domain::{
-    AuditEvent, ContentItem, LearningPreferences, Membership, Organization, Progress, RoleGrant,
-    RoleScope, User,
+    AuditEvent, ContentItem, Invitation, LearningPreferences, Membership, Organization, Progress,
+    RoleGrant, RoleScope, User,
 };
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -164,6 +164,39 @@ impl MembershipRow {
             user_id: self.user_id.into(),
             role: parse("member role", &self.role)?,
             joined_at: self.joined_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct InvitationRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub slug: String,
+    pub org_name: String,
+    pub user_id: Uuid,
+    pub role: String,
+    pub invited_by: Option<Uuid>,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+impl InvitationRow {
+    pub fn into_invitation(self) -> Result<Invitation> {
+        Ok(Invitation {
+            id: self.id.into(),
+            organization: self.slug,
+            organization_id: self.org_id.into(),
+            organization_name: self.org_name,
+            user_id: self.user_id.into(),
+            role: parse("invitation role", &self.role)?,
+            invited_by: self.invited_by.map(Into::into),
+            status: parse("invitation status", &self.status)?,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            decided_at: self.decided_at,
         })
     }
 }

@@ -7,7 +7,7 @@
 //! transaction, so an error leaves nothing half-written.
 
 macro_rules! impl_sql_store {
-    ($store:ty, $db:ty, backend = $backend:literal, migrations = $migrations:literal, for_update = $for_update:literal, claim_lock = $claim_lock:literal, skip_locked = $skip_locked:literal) => {
+    ($store:ty, $db:ty, backend = $backend:literal, migrations = $migrations:literal, for_update = $for_update:literal, for_update_of_i = $for_update_of_i:literal, claim_lock = $claim_lock:literal, skip_locked = $skip_locked:literal) => {
         use $crate::error::{Result, StoreError};
         use $crate::rows::*;
         use $crate::session::{RotateOutcome, Session};
@@ -16,6 +16,7 @@ macro_rules! impl_sql_store {
         use chrono::{DateTime, Utc};
         use cyberhub_domain::{
             AccountStatus, AuditCount, AuditEvent, AuditFilter, ContentFilter, ContentItem, ContentPatch, ContentUuid,
+            Invitation, InvitationFilter, InvitationId, InvitationStatus,
             Membership, OrgFilter, OrgId, OrgPatch, OrgRole, Organization, Page, PageResult, Progress,
             ProgressFilter, ProgressId, ProgressPatch, Role, RoleGrant, RoleScope, SessionId, User,
             UserFilter, UserId, UserPatch, Validate,
@@ -37,8 +38,11 @@ macro_rules! impl_sql_store {
             }
         }
 
-        async fn delete_by_id(pool: &sqlx::Pool<$db>, sql: &'static str, id: Uuid, what: &'static str) -> Result<()> {
-            let r = sqlx::query(sql).bind(id).execute(pool).await.map_err(db_err(what))?;
+        async fn delete_by_id<'c, E>(ex: E, sql: &'static str, id: Uuid, what: &'static str) -> Result<()>
+        where
+            E: sqlx::Executor<'c, Database = $db>,
+        {
+            let r = sqlx::query(sql).bind(id).execute(ex).await.map_err(db_err(what))?;
             one_row(what, r.rows_affected())
         }
 
@@ -98,9 +102,33 @@ macro_rules! impl_sql_store {
             Ok(())
         }
 
+        /// Writes an audit row inside the caller's transaction: it commits with the change
+        /// it records, or neither does.
+        async fn insert_audit<'c, E>(ex: E, e: &AuditEvent) -> Result<()>
+        where
+            E: sqlx::Executor<'c, Database = $db>,
+        {
+            sqlx::query(concat!(
+                "INSERT INTO audit_log (", audit_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            ))
+            .bind(e.id.0)
+            .bind(e.actor_id.map(|a| a.0))
+            .bind(e.action.as_str())
+            .bind(&e.resource_type)
+            .bind(&e.resource_id)
+            .bind(e.result.as_str())
+            .bind(&e.client_addr)
+            .bind(Json(&e.details))
+            .bind(e.created_at)
+            .execute(ex)
+            .await
+            .map_err(db_err("audit event"))?;
+            Ok(())
+        }
+
         #[async_trait]
         impl UserStore for $store {
-            async fn create_user(&self, user: &User, password_hash: &str, roles: &[RoleGrant]) -> Result<()> {
+            async fn create_user(&self, user: &User, password_hash: &str, roles: &[RoleGrant], audit: &AuditEvent) -> Result<()> {
                 let user = user.clone().validated()?;
                 if password_hash.is_empty() {
                     return Err(StoreError::new(cyberhub_domain::ErrorKind::Validation, "password hash is empty"));
@@ -137,6 +165,7 @@ macro_rules! impl_sql_store {
                 for g in roles {
                     insert_grant(&mut *tx, g).await?;
                 }
+                insert_audit(&mut *tx, audit).await?;
                 tx.commit().await.map_err(db_err("user"))?;
                 Ok(())
             }
@@ -160,7 +189,7 @@ macro_rules! impl_sql_store {
                 Ok(UserCredentials { user: row.into_user()?, password_hash })
             }
 
-            async fn update_user(&self, id: UserId, patch: &UserPatch, now: DateTime<Utc>) -> Result<User> {
+            async fn update_user(&self, id: UserId, patch: &UserPatch, now: DateTime<Utc>, audit: &AuditEvent) -> Result<User> {
                 let patch = patch.clone().validated()?;
                 let mut tx = self.write.begin().await.map_err(db_err("user"))?;
                 let mut user = sqlx::query_as::<_, UserRow>(concat!(
@@ -196,25 +225,29 @@ macro_rules! impl_sql_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err("user"))?;
+                insert_audit(&mut *tx, audit).await?;
                 tx.commit().await.map_err(db_err("user"))?;
                 Ok(user)
             }
 
-            async fn set_password_hash(&self, id: UserId, password_hash: &str, now: DateTime<Utc>) -> Result<()> {
+            async fn set_password_hash(&self, id: UserId, password_hash: &str, now: DateTime<Utc>, audit: &AuditEvent) -> Result<()> {
                 if password_hash.is_empty() {
                     return Err(StoreError::new(cyberhub_domain::ErrorKind::Validation, "password hash is empty"));
                 }
+                let mut tx = self.write.begin().await.map_err(db_err("user"))?;
                 let r = sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
                     .bind(id.0)
                     .bind(password_hash)
                     .bind(now)
-                    .execute(&self.write)
+                    .execute(&mut *tx)
                     .await
                     .map_err(db_err("user"))?;
-                one_row("user", r.rows_affected())
+                one_row("user", r.rows_affected())?;
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await.map_err(db_err("user"))
             }
 
-            async fn delete_user(&self, id: UserId) -> Result<()> {
+            async fn delete_user(&self, id: UserId, audit: &AuditEvent) -> Result<()> {
                 let mut tx = self.write.begin().await.map_err(db_err("user"))?;
                 // Organizations this user is the only admin of would be left unmanaged: refuse.
                 // The admin rows are locked (PostgreSQL) so that two admins removing each
@@ -265,6 +298,7 @@ macro_rules! impl_sql_store {
                 if r.rows_affected() == 0 {
                     return Err(StoreError::not_found("user"));
                 }
+                insert_audit(&mut *tx, audit).await?;
                 tx.commit().await.map_err(db_err("user"))?;
                 Ok(())
             }
@@ -376,11 +410,14 @@ macro_rules! impl_sql_store {
 
         #[async_trait]
         impl RoleStore for $store {
-            async fn grant_role(&self, grant: &RoleGrant) -> Result<()> {
-                insert_grant(&self.write, grant).await
+            async fn grant_role(&self, grant: &RoleGrant, audit: &AuditEvent) -> Result<()> {
+                let mut tx = self.write.begin().await.map_err(db_err("role grant"))?;
+                insert_grant(&mut *tx, grant).await?;
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await.map_err(db_err("role grant"))
             }
 
-            async fn revoke_role(&self, user_id: UserId, role: Role, scope: RoleScope) -> Result<()> {
+            async fn revoke_role(&self, user_id: UserId, role: Role, scope: RoleScope, audit: &AuditEvent) -> Result<()> {
                 let mut tx = self.write.begin().await.map_err(db_err("role grant"))?;
                 if role == Role::Admin && scope == RoleScope::Global {
                     ensure_platform_admin_remains(&mut tx, user_id).await?;
@@ -404,6 +441,7 @@ macro_rules! impl_sql_store {
                 }
                 .map_err(db_err("role grant"))?;
                 one_row("role grant", r.rows_affected())?;
+                insert_audit(&mut *tx, audit).await?;
                 tx.commit().await.map_err(db_err("role grant"))?;
                 Ok(())
             }
@@ -485,9 +523,24 @@ macro_rules! impl_sql_store {
             Ok(())
         }
 
+        async fn insert_membership<'c, E>(ex: E, m: &Membership) -> Result<()>
+        where
+            E: sqlx::Executor<'c, Database = $db>,
+        {
+            sqlx::query("INSERT INTO memberships (org_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)")
+                .bind(m.org_id.0)
+                .bind(m.user_id.0)
+                .bind(m.role.as_str())
+                .bind(m.joined_at)
+                .execute(ex)
+                .await
+                .map_err(db_err("membership"))?;
+            Ok(())
+        }
+
         #[async_trait]
         impl OrgStore for $store {
-            async fn create_org(&self, org: &Organization, creator: UserId, now: DateTime<Utc>) -> Result<()> {
+            async fn create_org(&self, org: &Organization, creator: UserId, now: DateTime<Utc>, audit: &AuditEvent) -> Result<()> {
                 let org = org.clone().validated()?;
                 let mut tx = self.write.begin().await.map_err(db_err("organization"))?;
                 sqlx::query(concat!(
@@ -512,6 +565,7 @@ macro_rules! impl_sql_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err("organization creator"))?;
+                insert_audit(&mut *tx, audit).await?;
                 tx.commit().await.map_err(db_err("organization"))?;
                 Ok(())
             }
@@ -557,7 +611,7 @@ macro_rules! impl_sql_store {
                 Ok(PageResult { items, total, page })
             }
 
-            async fn update_org(&self, id: OrgId, patch: &OrgPatch, now: DateTime<Utc>) -> Result<Organization> {
+            async fn update_org(&self, id: OrgId, patch: &OrgPatch, now: DateTime<Utc>, audit: &AuditEvent) -> Result<Organization> {
                 let patch = patch.clone().validated()?;
                 let mut tx = self.write.begin().await.map_err(db_err("organization"))?;
                 let mut org = sqlx::query_as::<_, OrgRow>(concat!(
@@ -583,27 +637,26 @@ macro_rules! impl_sql_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err("organization"))?;
+                insert_audit(&mut *tx, audit).await?;
                 tx.commit().await.map_err(db_err("organization"))?;
                 Ok(org)
             }
 
-            async fn delete_org(&self, id: OrgId) -> Result<()> {
-                delete_by_id(&self.write, "DELETE FROM organizations WHERE id = $1", id.0, "organization").await
+            async fn delete_org(&self, id: OrgId, audit: &AuditEvent) -> Result<()> {
+                let mut tx = self.write.begin().await.map_err(db_err("organization"))?;
+                delete_by_id(&mut *tx, "DELETE FROM organizations WHERE id = $1", id.0, "organization").await?;
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await.map_err(db_err("organization"))
             }
 
-            async fn add_member(&self, m: &Membership) -> Result<()> {
-                sqlx::query("INSERT INTO memberships (org_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)")
-                    .bind(m.org_id.0)
-                    .bind(m.user_id.0)
-                    .bind(m.role.as_str())
-                    .bind(m.joined_at)
-                    .execute(&self.write)
-                    .await
-                    .map_err(db_err("membership"))?;
-                Ok(())
+            async fn add_member(&self, m: &Membership, audit: &AuditEvent) -> Result<()> {
+                let mut tx = self.write.begin().await.map_err(db_err("membership"))?;
+                insert_membership(&mut *tx, m).await?;
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await.map_err(db_err("membership"))
             }
 
-            async fn update_member(&self, org: OrgId, user: UserId, role: OrgRole) -> Result<Membership> {
+            async fn update_member(&self, org: OrgId, user: UserId, role: OrgRole, audit: &AuditEvent) -> Result<Membership> {
                 let mut tx = self.write.begin().await.map_err(db_err("membership"))?;
                 if role != OrgRole::Admin {
                     ensure_not_last_admin(&mut tx, org, user).await?;
@@ -618,11 +671,12 @@ macro_rules! impl_sql_store {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db_err("membership"))?;
+                insert_audit(&mut *tx, audit).await?;
                 tx.commit().await.map_err(db_err("membership"))?;
                 row.into_membership()
             }
 
-            async fn remove_member(&self, org: OrgId, user: UserId) -> Result<()> {
+            async fn remove_member(&self, org: OrgId, user: UserId, audit: &AuditEvent) -> Result<()> {
                 let mut tx = self.write.begin().await.map_err(db_err("membership"))?;
                 ensure_not_last_admin(&mut tx, org, user).await?;
                 let r = sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
@@ -634,6 +688,7 @@ macro_rules! impl_sql_store {
                 if r.rows_affected() == 0 {
                     return Err(StoreError::not_found("membership"));
                 }
+                insert_audit(&mut *tx, audit).await?;
                 tx.commit().await.map_err(db_err("membership"))?;
                 Ok(())
             }
@@ -703,6 +758,176 @@ macro_rules! impl_sql_store {
             }
         }
 
+        fn push_invitation_filter<'a>(q: &mut QueryBuilder<'a, $db>, f: &'a InvitationFilter) {
+            q.push(" WHERE 1=1");
+            if let Some(o) = f.org {
+                q.push(" AND i.org_id = ").push_bind(o.0);
+            }
+            if let Some(u) = f.user {
+                q.push(" AND i.user_id = ").push_bind(u.0);
+            }
+            if let Some(t) = f.open_at {
+                q.push(" AND i.status = 'pending' AND i.expires_at > ").push_bind(t);
+            }
+        }
+
+        macro_rules! invitation_select {
+            () => {
+                "SELECT i.id, i.org_id, o.slug, o.name AS org_name, i.user_id, i.role, i.invited_by, i.status, \
+                 i.created_at, i.expires_at, i.decided_at FROM invitations i JOIN organizations o ON o.id = i.org_id"
+            };
+        }
+
+        async fn lock_invitation(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            id: InvitationId,
+        ) -> Result<Invitation> {
+            sqlx::query_as::<_, InvitationRow>(concat!(invitation_select!(), " WHERE i.id = $1", $for_update_of_i))
+                .bind(id.0)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(db_err("invitation"))?
+                .into_invitation()
+        }
+
+        async fn set_invitation_status(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            id: InvitationId,
+            status: InvitationStatus,
+            now: DateTime<Utc>,
+        ) -> Result<()> {
+            sqlx::query("UPDATE invitations SET status = $2, decided_at = $3 WHERE id = $1 AND status = 'pending'")
+                .bind(id.0)
+                .bind(status.as_str())
+                .bind(now)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_err("invitation"))?;
+            Ok(())
+        }
+
+        fn not_open(inv: &Invitation, now: DateTime<Utc>) -> StoreError {
+            StoreError::new(
+                cyberhub_domain::ErrorKind::Conflict,
+                format!("this invitation is {}, no longer pending", inv.clone().at(now).status),
+            )
+        }
+
+        #[async_trait]
+        impl InvitationStore for $store {
+            async fn create_invitation(&self, inv: &Invitation, audit: &AuditEvent) -> Result<()> {
+                let mut tx = self.write.begin().await.map_err(db_err("invitation"))?;
+                let member: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND user_id = $2")
+                    .bind(inv.organization_id.0)
+                    .bind(inv.user_id.0)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err("membership"))?;
+                if member > 0 {
+                    return Err(StoreError::new(cyberhub_domain::ErrorKind::AlreadyExists, "this user is already a member"));
+                }
+                // One open invitation per (organization, user): a lapsed one makes way.
+                sqlx::query(
+                    "UPDATE invitations SET status = 'expired', decided_at = expires_at \
+                     WHERE org_id = $1 AND user_id = $2 AND status = 'pending' AND expires_at <= $3",
+                )
+                .bind(inv.organization_id.0)
+                .bind(inv.user_id.0)
+                .bind(inv.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("invitation"))?;
+                sqlx::query(
+                    "INSERT INTO invitations (id, org_id, user_id, role, invited_by, status, created_at, expires_at, decided_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(inv.id.0)
+                .bind(inv.organization_id.0)
+                .bind(inv.user_id.0)
+                .bind(inv.role.as_str())
+                .bind(inv.invited_by.map(|u| u.0))
+                .bind(inv.status.as_str())
+                .bind(inv.created_at)
+                .bind(inv.expires_at)
+                .bind(inv.decided_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("invitation"))?;
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await.map_err(db_err("invitation"))
+            }
+
+            async fn get_invitation(&self, id: InvitationId) -> Result<Invitation> {
+                sqlx::query_as::<_, InvitationRow>(concat!(invitation_select!(), " WHERE i.id = $1"))
+                    .bind(id.0)
+                    .fetch_one(&self.read)
+                    .await
+                    .map_err(db_err("invitation"))?
+                    .into_invitation()
+            }
+
+            async fn list_invitations(&self, filter: &InvitationFilter, page: Page) -> Result<PageResult<Invitation>> {
+                let mut count_q = QueryBuilder::<$db>::new("SELECT COUNT(*) FROM invitations i");
+                push_invitation_filter(&mut count_q, filter);
+                let mut items_q = QueryBuilder::<$db>::new(invitation_select!());
+                push_invitation_filter(&mut items_q, filter);
+                items_q.push(" ORDER BY i.created_at DESC, i.id");
+                let (total, rows) =
+                    count_and_page::<InvitationRow>(&self.read, "invitation", page, count_q, items_q).await?;
+                let items = rows.into_iter().map(InvitationRow::into_invitation).collect::<Result<_>>()?;
+                Ok(PageResult { items, total, page })
+            }
+
+            async fn accept_invitation(
+                &self,
+                id: InvitationId,
+                user: UserId,
+                now: DateTime<Utc>,
+                audit: &AuditEvent,
+            ) -> Result<Membership> {
+                let mut tx = self.write.begin().await.map_err(db_err("invitation"))?;
+                let inv = lock_invitation(&mut tx, id).await?;
+                if inv.user_id != user {
+                    return Err(StoreError::not_found("invitation"));
+                }
+                if !inv.is_open(now) {
+                    return Err(not_open(&inv, now));
+                }
+                set_invitation_status(&mut tx, id, InvitationStatus::Accepted, now).await?;
+                let m = Membership { org_id: inv.organization_id, user_id: user, role: inv.role, joined_at: now };
+                insert_membership(&mut *tx, &m).await?;
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await.map_err(db_err("invitation"))?;
+                Ok(m)
+            }
+
+            async fn close_invitation(
+                &self,
+                id: InvitationId,
+                status: InvitationStatus,
+                now: DateTime<Utc>,
+                audit: &AuditEvent,
+            ) -> Result<Invitation> {
+                if !matches!(status, InvitationStatus::Declined | InvitationStatus::Revoked) {
+                    return Err(StoreError::new(
+                        cyberhub_domain::ErrorKind::Validation,
+                        "an invitation is closed as declined or revoked",
+                    ));
+                }
+                let mut tx = self.write.begin().await.map_err(db_err("invitation"))?;
+                let mut inv = lock_invitation(&mut tx, id).await?;
+                if !inv.is_open(now) {
+                    return Err(not_open(&inv, now));
+                }
+                set_invitation_status(&mut tx, id, status, now).await?;
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await.map_err(db_err("invitation"))?;
+                inv.status = status;
+                inv.decided_at = Some(now);
+                Ok(inv)
+            }
+        }
+
         fn push_content_filter<'a>(q: &mut QueryBuilder<'a, $db>, f: &'a ContentFilter) {
             q.push(" WHERE 1=1");
             if let Some(t) = f.content_type {
@@ -756,11 +981,12 @@ macro_rules! impl_sql_store {
 
         #[async_trait]
         impl ContentStore for $store {
-            async fn insert_content(&self, item: &ContentItem) -> Result<()> {
+            async fn insert_content(&self, item: &ContentItem, audit: &AuditEvent) -> Result<()> {
                 let item = item.clone().validated()?;
                 let mut tx = self.write.begin().await.map_err(db_err("content item"))?;
                 write_content(&mut *tx, &item, true).await?;
                 enqueue_index(&mut *tx, item.id, item.updated_at).await?;
+                insert_audit(&mut *tx, audit).await?;
                 tx.commit().await.map_err(db_err("content item"))
             }
 
@@ -804,7 +1030,7 @@ macro_rules! impl_sql_store {
                 Ok(out)
             }
 
-            async fn update_content(&self, id: ContentUuid, patch: &ContentPatch, now: DateTime<Utc>) -> Result<ContentItem> {
+            async fn update_content(&self, id: ContentUuid, patch: &ContentPatch, now: DateTime<Utc>, audit: &AuditEvent) -> Result<ContentItem> {
                 let patch = patch.clone().validated()?;
                 let mut tx = self.write.begin().await.map_err(db_err("content item"))?;
                 let mut item = sqlx::query_as::<_, ContentRow>(concat!(
@@ -818,11 +1044,12 @@ macro_rules! impl_sql_store {
                 item.apply(&patch, now);
                 write_content(&mut *tx, &item, false).await?;
                 enqueue_index(&mut *tx, item.id, now).await?;
+                insert_audit(&mut *tx, audit).await?;
                 tx.commit().await.map_err(db_err("content item"))?;
                 Ok(item)
             }
 
-            async fn delete_content(&self, id: ContentUuid) -> Result<()> {
+            async fn delete_content(&self, id: ContentUuid, audit: &AuditEvent) -> Result<()> {
                 let mut tx = self.write.begin().await.map_err(db_err("content item"))?;
                 let r = sqlx::query("DELETE FROM content_items WHERE id = $1")
                     .bind(id.0)
@@ -830,7 +1057,8 @@ macro_rules! impl_sql_store {
                     .await
                     .map_err(db_err("content item"))?;
                 one_row("content item", r.rows_affected())?;
-                enqueue_index(&mut *tx, id, Utc::now()).await?;
+                enqueue_index(&mut *tx, id, audit.created_at).await?;
+                insert_audit(&mut *tx, audit).await?;
                 tx.commit().await.map_err(db_err("content item"))
             }
 
@@ -962,16 +1190,18 @@ macro_rules! impl_sql_store {
 
         #[async_trait]
         impl PersonalityStore for $store {
-            async fn save_personality(&self, user: UserId, at: DateTime<Utc>, analysis: &serde_json::Value) -> Result<()> {
+            async fn save_personality(&self, user: UserId, at: DateTime<Utc>, analysis: &serde_json::Value, audit: &AuditEvent) -> Result<()> {
+                let mut tx = self.write.begin().await.map_err(db_err("personality analysis"))?;
                 sqlx::query("INSERT INTO personality_analyses (id, user_id, analyzed_at, analysis) VALUES ($1, $2, $3, $4)")
                     .bind(Uuid::new_v4())
                     .bind(user.0)
                     .bind(at)
                     .bind(Json(analysis))
-                    .execute(&self.write)
+                    .execute(&mut *tx)
                     .await
                     .map_err(db_err("personality analysis"))?;
-                Ok(())
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await.map_err(db_err("personality analysis"))
             }
 
             async fn latest_personality(&self, user: UserId) -> Result<Option<serde_json::Value>> {
@@ -1080,12 +1310,15 @@ macro_rules! impl_sql_store {
                 Ok(p)
             }
 
-            async fn delete_progress(&self, id: ProgressId, owner: Option<UserId>) -> Result<()> {
+            async fn delete_progress(&self, id: ProgressId, owner: Option<UserId>, audit: &AuditEvent) -> Result<()> {
+                let mut tx = self.write.begin().await.map_err(db_err("progress"))?;
                 let mut q = QueryBuilder::<$db>::new("DELETE FROM progress WHERE id = ");
                 q.push_bind(id.0);
                 push_owner(&mut q, owner);
-                let r = q.build().execute(&self.write).await.map_err(db_err("progress"))?;
-                one_row("progress", r.rows_affected())
+                let r = q.build().execute(&mut *tx).await.map_err(db_err("progress"))?;
+                one_row("progress", r.rows_affected())?;
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await.map_err(db_err("progress"))
             }
 
             async fn list_progress(&self, filter: &ProgressFilter, page: Page) -> Result<PageResult<Progress>> {
@@ -1123,22 +1356,7 @@ macro_rules! impl_sql_store {
         #[async_trait]
         impl AuditStore for $store {
             async fn append_audit(&self, e: &AuditEvent) -> Result<()> {
-                sqlx::query(concat!(
-                    "INSERT INTO audit_log (", audit_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-                ))
-                .bind(e.id.0)
-                .bind(e.actor_id.map(|a| a.0))
-                .bind(e.action.as_str())
-                .bind(&e.resource_type)
-                .bind(&e.resource_id)
-                .bind(e.result.as_str())
-                .bind(&e.client_addr)
-                .bind(Json(&e.details))
-                .bind(e.created_at)
-                .execute(&self.write)
-                .await
-                .map_err(db_err("audit event"))?;
-                Ok(())
+                insert_audit(&self.write, e).await
             }
 
             async fn list_audit(&self, filter: &AuditFilter, page: Page) -> Result<PageResult<AuditEvent>> {

@@ -76,6 +76,7 @@ crate::sql_store::impl_sql_store!(
     backend = "sqlite",
     migrations = "./migrations/sqlite",
     for_update = "",
+    for_update_of_i = "",
     claim_lock = "SELECT 1",
     skip_locked = ""
 );

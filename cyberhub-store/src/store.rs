@@ -1,4 +1,10 @@
 //! The store traits: one per aggregate, and [`Store`], which has them all.
+//!
+//! Every write that changes what a person may see or do takes the [`AuditEvent`] that
+//! records it and writes it in the same transaction: the change and its audit row commit
+//! together or not at all (the conformance suite checks both directions). Catalog writes
+//! also append their index-outbox event in that transaction. A new backend can be written
+//! trait by trait; nothing here exposes a driver type.
 
 use crate::error::Result;
 use crate::session::{RotateOutcome, Session};
@@ -6,9 +12,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cyberhub_domain::{
     AuditCount, AuditEvent, AuditFilter, ContentFilter, ContentItem, ContentPatch, ContentUuid,
-    Membership, OrgFilter, OrgId, OrgPatch, OrgRole, Organization, Page, PageResult, Progress,
-    ProgressFilter, ProgressId, ProgressPatch, Role, RoleGrant, RoleScope, SessionId, User,
-    UserFilter, UserId, UserPatch,
+    Invitation, InvitationFilter, InvitationId, InvitationStatus, Membership, OrgFilter, OrgId,
+    OrgPatch, OrgRole, Organization, Page, PageResult, Progress, ProgressFilter, ProgressId,
+    ProgressPatch, Role, RoleGrant, RoleScope, SessionId, User, UserFilter, UserId, UserPatch,
 };
 use uuid::Uuid;
 
@@ -31,6 +37,7 @@ pub trait UserStore: Send + Sync {
         user: &User,
         password_hash: &str,
         roles: &[RoleGrant],
+        audit: &AuditEvent,
     ) -> Result<()>;
     /// One user.
     async fn get_user(&self, id: UserId) -> Result<User>;
@@ -38,18 +45,25 @@ pub trait UserStore: Send + Sync {
     async fn get_credentials_by_email(&self, email: &str) -> Result<UserCredentials>;
     /// Applies a validated patch and returns the new state. Taking the last active platform
     /// administrator out of `active` is [`ErrorKind::Conflict`](crate::ErrorKind::Conflict).
-    async fn update_user(&self, id: UserId, patch: &UserPatch, now: DateTime<Utc>) -> Result<User>;
+    async fn update_user(
+        &self,
+        id: UserId,
+        patch: &UserPatch,
+        now: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<User>;
     /// Replaces the password hash.
     async fn set_password_hash(
         &self,
         id: UserId,
         password_hash: &str,
         now: DateTime<Utc>,
+        audit: &AuditEvent,
     ) -> Result<()>;
     /// Deletes a user with their sessions, grants, memberships and progress, in one
     /// transaction. Refused with [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) when the
     /// user is the only admin of an organization, or the last active platform administrator.
-    async fn delete_user(&self, id: UserId) -> Result<()>;
+    async fn delete_user(&self, id: UserId, audit: &AuditEvent) -> Result<()>;
     /// Lists users, newest first.
     async fn list_users(&self, filter: &UserFilter, page: Page) -> Result<PageResult<User>>;
 }
@@ -86,11 +100,17 @@ pub trait SessionStore: Send + Sync {
 #[async_trait]
 pub trait RoleStore: Send + Sync {
     /// Grants a role; a duplicate grant is `AlreadyExists`, an unknown user or organization `NotFound`.
-    async fn grant_role(&self, grant: &RoleGrant) -> Result<()>;
+    async fn grant_role(&self, grant: &RoleGrant, audit: &AuditEvent) -> Result<()>;
     /// Revokes a role in a scope; `NotFound` when it was not granted. Revoking the global
     /// `admin` role of the last active platform administrator is
     /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict).
-    async fn revoke_role(&self, user_id: UserId, role: Role, scope: RoleScope) -> Result<()>;
+    async fn revoke_role(
+        &self,
+        user_id: UserId,
+        role: Role,
+        scope: RoleScope,
+        audit: &AuditEvent,
+    ) -> Result<()>;
     /// The user's grants, oldest first.
     async fn list_roles(&self, user_id: UserId) -> Result<Vec<RoleGrant>>;
 }
@@ -104,6 +124,7 @@ pub trait OrgStore: Send + Sync {
         org: &Organization,
         creator: UserId,
         now: DateTime<Utc>,
+        audit: &AuditEvent,
     ) -> Result<()>;
     /// One organization by slug (unscoped: for administrators).
     async fn get_org(&self, slug: &str) -> Result<Organization>;
@@ -119,15 +140,22 @@ pub trait OrgStore: Send + Sync {
         id: OrgId,
         patch: &OrgPatch,
         now: DateTime<Utc>,
+        audit: &AuditEvent,
     ) -> Result<Organization>;
     /// Deletes an organization with its memberships and org-scoped grants.
-    async fn delete_org(&self, id: OrgId) -> Result<()>;
+    async fn delete_org(&self, id: OrgId, audit: &AuditEvent) -> Result<()>;
     /// Adds a member; `AlreadyExists` if they are one.
-    async fn add_member(&self, membership: &Membership) -> Result<()>;
+    async fn add_member(&self, membership: &Membership, audit: &AuditEvent) -> Result<()>;
     /// Changes a member's role; refuses (`Conflict`) to demote the last admin.
-    async fn update_member(&self, org: OrgId, user: UserId, role: OrgRole) -> Result<Membership>;
+    async fn update_member(
+        &self,
+        org: OrgId,
+        user: UserId,
+        role: OrgRole,
+        audit: &AuditEvent,
+    ) -> Result<Membership>;
     /// Removes a member; refuses (`Conflict`) to remove the last admin.
-    async fn remove_member(&self, org: OrgId, user: UserId) -> Result<()>;
+    async fn remove_member(&self, org: OrgId, user: UserId, audit: &AuditEvent) -> Result<()>;
     /// One membership.
     async fn get_member(&self, org: OrgId, user: UserId) -> Result<Membership>;
     /// Members by join time.
@@ -138,11 +166,47 @@ pub trait OrgStore: Send + Sync {
     async fn memberships_of(&self, user: UserId) -> Result<Vec<(Organization, OrgRole)>>;
 }
 
+/// Invitations to join an organization.
+#[async_trait]
+pub trait InvitationStore: Send + Sync {
+    /// Records a pending invitation. `AlreadyExists` when the user is already a member or
+    /// has an open invitation to the organization; a lapsed one is marked `expired` first.
+    async fn create_invitation(&self, invitation: &Invitation, audit: &AuditEvent) -> Result<()>;
+    /// One invitation (as stored: a lapsed pending one still reads `pending`, see
+    /// [`Invitation::at`]).
+    async fn get_invitation(&self, id: InvitationId) -> Result<Invitation>;
+    /// Invitations, newest first.
+    async fn list_invitations(
+        &self,
+        filter: &InvitationFilter,
+        page: Page,
+    ) -> Result<PageResult<Invitation>>;
+    /// The invited `user` accepts: the invitation becomes `accepted` and the membership is
+    /// written, in one transaction. `NotFound` when it is not `user`'s, `Conflict` when it is
+    /// no longer open at `now`.
+    async fn accept_invitation(
+        &self,
+        id: InvitationId,
+        user: UserId,
+        now: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<Membership>;
+    /// Closes an open invitation as `declined` or `revoked` (`Conflict` when it is no
+    /// longer open at `now`); returns its new state.
+    async fn close_invitation(
+        &self,
+        id: InvitationId,
+        status: InvitationStatus,
+        now: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<Invitation>;
+}
+
 /// The content catalog.
 #[async_trait]
 pub trait ContentStore: Send + Sync {
     /// Inserts an item; a taken `content_id` is `AlreadyExists`.
-    async fn insert_content(&self, item: &ContentItem) -> Result<()>;
+    async fn insert_content(&self, item: &ContentItem, audit: &AuditEvent) -> Result<()>;
     /// One item by internal id.
     async fn get_content(&self, id: ContentUuid) -> Result<ContentItem>;
     /// One item by public key.
@@ -156,9 +220,10 @@ pub trait ContentStore: Send + Sync {
         id: ContentUuid,
         patch: &ContentPatch,
         now: DateTime<Utc>,
+        audit: &AuditEvent,
     ) -> Result<ContentItem>;
     /// Deletes an item.
-    async fn delete_content(&self, id: ContentUuid) -> Result<()>;
+    async fn delete_content(&self, id: ContentUuid, audit: &AuditEvent) -> Result<()>;
     /// Lists items by title.
     async fn list_content(
         &self,
@@ -186,7 +251,12 @@ pub trait ProgressStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Progress>;
     /// Deletes a row.
-    async fn delete_progress(&self, id: ProgressId, owner: Option<UserId>) -> Result<()>;
+    async fn delete_progress(
+        &self,
+        id: ProgressId,
+        owner: Option<UserId>,
+        audit: &AuditEvent,
+    ) -> Result<()>;
     /// One learner's rows.
     async fn list_progress(
         &self,
@@ -258,6 +328,7 @@ pub trait PersonalityStore: Send + Sync {
         user: UserId,
         at: DateTime<Utc>,
         analysis: &serde_json::Value,
+        audit: &AuditEvent,
     ) -> Result<()>;
     /// The newest analysis of `user`, if any.
     async fn latest_personality(&self, user: UserId) -> Result<Option<serde_json::Value>>;
@@ -270,6 +341,7 @@ pub trait Store:
     + SessionStore
     + RoleStore
     + OrgStore
+    + InvitationStore
     + ContentStore
     + ProgressStore
     + AuditStore

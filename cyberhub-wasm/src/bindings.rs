@@ -10,7 +10,7 @@ use crate::tokens::{MemoryTokens, TokenStore, Tokens};
 use crate::transport::{HttpRequest, HttpResponse, Transport};
 use crate::Client;
 use async_trait::async_trait;
-use cyberhub_domain::{ProgressId, Role, UserId};
+use cyberhub_domain::{InvitationId, ProgressId, Role, UserId};
 use js_sys::{Object, Promise, Reflect, JSON};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -531,8 +531,9 @@ impl CyberHub {
         })
     }
 
-    /// `POST /organizations/{slug}/members`.
-    #[wasm_bindgen(js_name = addMember, unchecked_return_type = "Promise<Membership>")]
+    /// `POST /organizations/{slug}/members`: a membership (platform administrators) or a
+    /// pending invitation (organization admins).
+    #[wasm_bindgen(js_name = addMember, unchecked_return_type = "Promise<MemberAddResult>")]
     pub fn add_member(
         &self,
         slug: String,
@@ -541,6 +542,59 @@ impl CyberHub {
         call!(self, |c| c
             .add_member(&slug, &from_js("member", &member)?)
             .await)
+    }
+
+    /// `GET /invitations` (`status`, `page`, `page_size`): the caller's invitations.
+    #[wasm_bindgen(js_name = listInvitations, unchecked_return_type = "Promise<InvitationList>")]
+    pub fn list_invitations(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Query")] query: Option<Object>,
+    ) -> Promise {
+        call!(self, |c| {
+            let q = query_of(query.as_ref())?;
+            c.list_invitations(&borrow(&q)).await
+        })
+    }
+
+    /// `POST /invitations/{id}/accept`.
+    #[wasm_bindgen(js_name = acceptInvitation, unchecked_return_type = "Promise<Membership>")]
+    pub fn accept_invitation(&self, id: String) -> Promise {
+        call!(self, |c| {
+            let id = parse_id::<InvitationId>("invitation id", &id)?;
+            c.accept_invitation(id).await
+        })
+    }
+
+    /// `POST /invitations/{id}/decline`.
+    #[wasm_bindgen(js_name = declineInvitation, unchecked_return_type = "Promise<Invitation>")]
+    pub fn decline_invitation(&self, id: String) -> Promise {
+        call!(self, |c| {
+            let id = parse_id::<InvitationId>("invitation id", &id)?;
+            c.decline_invitation(id).await
+        })
+    }
+
+    /// `GET /organizations/{slug}/invitations` (`status`, `page`, `page_size`).
+    #[wasm_bindgen(js_name = listOrgInvitations, unchecked_return_type = "Promise<InvitationList>")]
+    pub fn list_org_invitations(
+        &self,
+        slug: String,
+        #[wasm_bindgen(unchecked_param_type = "Query")] query: Option<Object>,
+    ) -> Promise {
+        call!(self, |c| {
+            let q = query_of(query.as_ref())?;
+            c.list_org_invitations(&slug, &borrow(&q)).await
+        })
+    }
+
+    /// `DELETE /organizations/{slug}/invitations/{id}`.
+    #[wasm_bindgen(js_name = revokeInvitation, unchecked_return_type = "Promise<void>")]
+    pub fn revoke_invitation(&self, slug: String, id: String) -> Promise {
+        let c = self.inner.clone();
+        promise_unit(async move {
+            let id = parse_id::<InvitationId>("invitation id", &id)?;
+            c.revoke_invitation(&slug, id).await
+        })
     }
 
     /// `PATCH /organizations/{slug}/members/{userId}`.

@@ -12,8 +12,8 @@ use crate::transport::{HttpRequest, HttpResponse, Method, Transport};
 use cyberhub_domain::api::*;
 use cyberhub_domain::api_ai::*;
 use cyberhub_domain::{
-    ContentItem, ContentPatch, Membership, NewContent, NewOrganization, NewProgress, OrgPatch,
-    Organization, Progress, ProgressId, ProgressPatch, Role, User, UserId,
+    ContentItem, ContentPatch, Invitation, InvitationId, Membership, NewContent, NewOrganization,
+    NewProgress, OrgPatch, Organization, Progress, ProgressId, ProgressPatch, Role, User, UserId,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -323,12 +323,54 @@ impl<T: Transport, S: TokenStore> Client<T, S> {
             .await
     }
 
-    /// `POST /organizations/{slug}/members`.
-    pub async fn add_member(&self, slug: &str, member: &MemberRequest) -> Result<Membership> {
+    /// `POST /organizations/{slug}/members`: a platform administrator adds the member
+    /// directly; an organization admin invites them (they join by accepting).
+    pub async fn add_member(&self, slug: &str, member: &MemberRequest) -> Result<MemberAddResult> {
         self.write(
             Method::Post,
             &format!("/organizations/{slug}/members"),
             member,
+        )
+        .await
+    }
+
+    /// `GET /organizations/{slug}/invitations` (`status=pending`, `page`, `page_size`).
+    pub async fn list_org_invitations(
+        &self,
+        slug: &str,
+        query: Query<'_>,
+    ) -> Result<InvitationList> {
+        self.get(&format!("/organizations/{slug}/invitations"), query)
+            .await
+    }
+
+    /// `DELETE /organizations/{slug}/invitations/{id}`.
+    pub async fn revoke_invitation(&self, slug: &str, id: InvitationId) -> Result<()> {
+        self.delete(&format!("/organizations/{slug}/invitations/{}", id.0))
+            .await
+    }
+
+    /// `GET /invitations`: the caller's (`status=pending`, `page`, `page_size`).
+    pub async fn list_invitations(&self, query: Query<'_>) -> Result<InvitationList> {
+        self.get("/invitations", query).await
+    }
+
+    /// `POST /invitations/{id}/accept`: the new membership.
+    pub async fn accept_invitation(&self, id: InvitationId) -> Result<Membership> {
+        self.write(
+            Method::Post,
+            &format!("/invitations/{}/accept", id.0),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    /// `POST /invitations/{id}/decline`.
+    pub async fn decline_invitation(&self, id: InvitationId) -> Result<Invitation> {
+        self.write(
+            Method::Post,
+            &format!("/invitations/{}/decline", id.0),
+            &serde_json::json!({}),
         )
         .await
     }

@@ -2,12 +2,9 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::{client_info, page, page_links, AppState, BearerAuth};
-use cyberhub_auth::{AuthSession, Principal};
+use cyberhub_auth::{AuthSession, Caller, Principal};
 use cyberhub_domain::api::*;
-use cyberhub_domain::{
-    permissions_for, AccountStatus, Action, AuditAction, AuditResult, ErrorKind, Resource, Role,
-    RoleGrant, RoleScope, User, UserFilter, UserId,
-};
+use cyberhub_domain::{permissions_for, AccountStatus, Role, RoleGrant, User, UserFilter, UserId};
 use poem::Request;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -95,15 +92,6 @@ impl AccountsApi {
     }
 
     /// A user visible to `caller`: themselves, or anyone for administrators; else 404.
-    async fn visible_user(&self, caller: &Principal, id: UserId) -> ApiResult<User> {
-        if caller.user_id != id
-            && caller.scope_for(Resource::User, Action::Read) != Some(cyberhub_domain::Scope::All)
-        {
-            return Err(ApiError::not_found("user"));
-        }
-        Ok(self.0.store.get_user(id).await?)
-    }
-
     async fn me(&self, caller: &Principal) -> ApiResult<MeResponse> {
         let user = self.0.store.get_user(caller.user_id).await?;
         let organizations = self
@@ -269,32 +257,14 @@ impl AccountsApi {
         #[oai(name = "page")] page_no: Query<Option<u32>>,
         page_size: Query<Option<u32>>,
     ) -> ApiResult<Json<UserList>> {
-        let caller = self.0.principal(&auth).await?;
+        let who = self.0.who(&auth, req).await?;
         let p = page(page_no.0, page_size.0)?;
-        let result = if caller.scope_for(Resource::User, Action::Read)
-            == Some(cyberhub_domain::Scope::All)
-        {
-            let filter = UserFilter {
-                search: search.0.filter(|s| !s.trim().is_empty()),
-                role: role.0,
-                status: status.0,
-            };
-            self.0.store.list_users(&filter, p).await?
-        } else {
-            let me = self.0.store.get_user(caller.user_id).await?;
-            let keep = role.0.is_none_or(|r| caller.roles.contains(&r))
-                && status.0.is_none_or(|s| s == me.status);
-            let items: Vec<User> = if keep && p.number() == 1 {
-                vec![me]
-            } else {
-                vec![]
-            };
-            cyberhub_domain::PageResult {
-                total: u64::from(keep),
-                items,
-                page: p,
-            }
+        let filter = UserFilter {
+            search: search.0.filter(|s| !s.trim().is_empty()),
+            role: role.0,
+            status: status.0,
         };
+        let result = self.0.services.list_users(who.caller(), filter, p).await?;
         let (next, previous) = page_links(req, &result);
         Ok(Json(UserList {
             count: result.total,
@@ -331,37 +301,12 @@ impl AccountsApi {
                 })))
             }
             Some(caller) => {
-                if caller.scope_for(Resource::User, Action::Create)
-                    != Some(cyberhub_domain::Scope::All)
-                {
-                    return Err(ApiError::forbidden("Only administrators can create users."));
-                }
-                let roles = body
-                    .roles
-                    .clone()
-                    .filter(|r| !r.is_empty())
-                    .unwrap_or_else(|| vec![Role::Mentee]);
+                let client = client_info(req);
                 let user = self
                     .0
-                    .auth
-                    .create_account(
-                        body.new_user(),
-                        &secret(&body.password),
-                        &roles,
-                        Some(caller.user_id),
-                    )
+                    .services
+                    .create_user(Caller::new(&caller, &client), &body)
                     .await?;
-                self.0
-                    .auth
-                    .audit(
-                        Some(caller.user_id),
-                        AuditAction::UserCreate,
-                        ("user", Some(user.id.to_string())),
-                        AuditResult::Success,
-                        &client_info(req),
-                        serde_json::json!({"roles": roles}),
-                    )
-                    .await;
                 Ok(UserCreated::Created(Json(UserCreatedResponse {
                     user,
                     access_token: None,
@@ -392,9 +337,14 @@ impl AccountsApi {
         operation_id = "get_user",
         tag = "Tag::Users"
     )]
-    async fn get_user(&self, auth: BearerAuth, id: Path<UserId>) -> ApiResult<Json<User>> {
-        let caller = self.0.principal(&auth).await?;
-        Ok(Json(self.visible_user(&caller, id.0).await?))
+    async fn get_user(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<UserId>,
+    ) -> ApiResult<Json<User>> {
+        let who = self.0.who(&auth, req).await?;
+        Ok(Json(self.0.services.user(who.caller(), id.0).await?))
     }
 
     /// Edit a profile. Users edit their own profile fields; `status` is for administrators;
@@ -412,49 +362,13 @@ impl AccountsApi {
         id: Path<UserId>,
         body: Json<UserPatchRequest>,
     ) -> ApiResult<Json<User>> {
-        let caller = self.0.principal(&auth).await?;
-        self.visible_user(&caller, id.0).await?;
-        let is_admin =
-            caller.scope_for(Resource::User, Action::Update) == Some(cyberhub_domain::Scope::All);
-        let protected = if is_admin {
-            body.read_only_fields()
-        } else {
-            body.protected_fields()
-        };
-        if !protected.is_empty() {
-            return Err(ApiError::forbidden(format!(
-                "You may not change: {}.",
-                protected.join(", ")
-            )));
-        }
-        if is_admin
-            && caller.user_id == id.0
-            && body.status.is_some_and(|s| s != AccountStatus::Active)
-        {
-            return Err(ApiError::forbidden(
-                "Administrators cannot deactivate themselves.",
-            ));
-        }
-        let user = self
-            .0
-            .store
-            .update_user(id.0, &body.to_patch(), self.0.clock.now())
-            .await?;
-        if body.status.is_some() {
-            self.0.auth.invalidate_user(id.0);
-        }
-        self.0
-            .auth
-            .audit(
-                Some(caller.user_id),
-                AuditAction::UserUpdate,
-                ("user", Some(id.0.to_string())),
-                AuditResult::Success,
-                &client_info(req),
-                serde_json::json!({"status": body.status}),
-            )
-            .await;
-        Ok(Json(user))
+        let who = self.0.who(&auth, req).await?;
+        Ok(Json(
+            self.0
+                .services
+                .update_user(who.caller(), id.0, &body.0)
+                .await?,
+        ))
     }
 
     /// Delete an account (self or administrators).
@@ -470,21 +384,8 @@ impl AccountsApi {
         auth: BearerAuth,
         id: Path<UserId>,
     ) -> ApiResult<Deleted> {
-        let caller = self.0.principal(&auth).await?;
-        self.visible_user(&caller, id.0).await?;
-        self.0.store.delete_user(id.0).await?;
-        self.0.auth.invalidate_user(id.0);
-        self.0
-            .auth
-            .audit(
-                Some(caller.user_id),
-                AuditAction::UserDelete,
-                ("user", Some(id.0.to_string())),
-                AuditResult::Success,
-                &client_info(req),
-                serde_json::json!({}),
-            )
-            .await;
+        let who = self.0.who(&auth, req).await?;
+        self.0.services.delete_user(who.caller(), id.0).await?;
         Ok(Deleted::NoContent)
     }
 
@@ -502,30 +403,17 @@ impl AccountsApi {
         id: Path<UserId>,
         body: Json<RoleGrantRequest>,
     ) -> ApiResult<RoleGranted> {
-        let caller = self.0.principal(&auth).await?;
-        caller.require_all(Resource::Role, Action::Create)?;
-        self.0.store.get_user(id.0).await?;
-        let scope = self.scope(&body.scope, &body.scope_ref).await?;
-        let grant = RoleGrant {
-            user_id: id.0,
-            role: body.role,
-            scope,
-            granted_by: Some(caller.user_id),
-            granted_at: self.0.clock.now(),
-        };
-        self.0.store.grant_role(&grant).await?;
-        self.0.auth.invalidate_user(id.0);
-        self.0
-            .auth
-            .audit(
-                Some(caller.user_id),
-                AuditAction::RoleGrant,
-                ("user", Some(id.0.to_string())),
-                AuditResult::Success,
-                &client_info(req),
-                serde_json::json!({"role": body.role, "scope": scope.kind_str()}),
-            )
-            .await;
+        let who = self.0.who(&auth, req).await?;
+        let scope = self
+            .0
+            .services
+            .role_scope(body.scope.as_deref(), body.scope_ref.as_deref())
+            .await?;
+        let grant = self
+            .0
+            .services
+            .grant_role(who.caller(), id.0, body.role, scope)
+            .await?;
         Ok(RoleGranted::Created(Json(user_role(&grant))))
     }
 
@@ -545,30 +433,16 @@ impl AccountsApi {
         scope: Query<Option<String>>,
         scope_ref: Query<Option<String>>,
     ) -> ApiResult<Deleted> {
-        let caller = self.0.principal(&auth).await?;
-        caller.require_all(Resource::Role, Action::Delete)?;
-        if caller.user_id == id.0
-            && role.0 == Role::Admin
-            && scope.0.as_deref().unwrap_or("global") == "global"
-        {
-            return Err(ApiError::forbidden(
-                "Administrators cannot revoke their own admin role.",
-            ));
-        }
-        let scope = self.scope(&scope.0, &scope_ref.0).await?;
-        self.0.store.revoke_role(id.0, role.0, scope).await?;
-        self.0.auth.invalidate_user(id.0);
+        let who = self.0.who(&auth, req).await?;
+        let scope = self
+            .0
+            .services
+            .role_scope(scope.0.as_deref(), scope_ref.0.as_deref())
+            .await?;
         self.0
-            .auth
-            .audit(
-                Some(caller.user_id),
-                AuditAction::RoleRevoke,
-                ("user", Some(id.0.to_string())),
-                AuditResult::Success,
-                &client_info(req),
-                serde_json::json!({"role": role.0, "scope": scope.kind_str()}),
-            )
-            .await;
+            .services
+            .revoke_role(who.caller(), id.0, role.0, scope)
+            .await?;
         Ok(Deleted::NoContent)
     }
 
@@ -590,41 +464,5 @@ impl AccountsApi {
                 })
                 .collect(),
         ))
-    }
-}
-
-impl AccountsApi {
-    async fn scope(
-        &self,
-        scope: &Option<String>,
-        scope_ref: &Option<String>,
-    ) -> ApiResult<RoleScope> {
-        match (scope.as_deref().unwrap_or("global"), scope_ref) {
-            ("global", None) => Ok(RoleScope::Global),
-            ("global", Some(_)) => Err(ApiError::field(
-                "scope_ref",
-                "Only org-scoped grants take a scope_ref.",
-            )),
-            ("org", Some(r)) => {
-                let org = match r.parse::<uuid::Uuid>() {
-                    Ok(id) => {
-                        self.0
-                            .store
-                            .get_org_by_id(cyberhub_domain::OrgId(id))
-                            .await?
-                    }
-                    Err(_) => self.0.store.get_org(r).await.map_err(|e| match e.kind() {
-                        ErrorKind::NotFound => ApiError::not_found("organization"),
-                        _ => e.into(),
-                    })?,
-                };
-                Ok(RoleScope::Org(org.id))
-            }
-            ("org", None) => Err(ApiError::field(
-                "scope_ref",
-                "An org-scoped grant needs the organization's slug or id.",
-            )),
-            _ => Err(ApiError::field("scope", "Use global or org.")),
-        }
     }
 }

@@ -1,18 +1,17 @@
 //! The AI routes: `/embeddings`, `/search`, `/recommendations*`, `/personality*`, `/index*`.
 
 use crate::ai::{history, progress_rows, stored_fit, AiState};
-use crate::api::progress::ProgressApi;
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, BearerAuth};
 use cyberhub_ai::cache::{fingerprint, CacheKey};
 use cyberhub_ai::{personality, questionnaire, MAX_BATCH, MAX_TEXT_BYTES};
-use cyberhub_auth::Principal;
+use cyberhub_auth::{Caller, ClientInfo, Principal};
 use cyberhub_domain::api_ai::{
     Embedding, EmbeddingsRequest, EmbeddingsResponse, IndexStatus, PersonalityAnalysis,
     PersonalityRequest, Questionnaire, RecommendationRequest, RecommendationResponse,
     SearchRequest, SearchResponse,
 };
-use cyberhub_domain::{Action, ContentType, Resource, Scope, UserId};
+use cyberhub_domain::{ContentType, UserId};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi, Tags};
@@ -47,22 +46,23 @@ impl AiApi {
     }
 
     /// The caller, who must be `target` or allowed to read `target`'s progress (else 404).
+    /// The rule is the application layer's (`App::require_member_data`).
     async fn caller_for(&self, auth: &BearerAuth, target: UserId) -> ApiResult<Principal> {
         let caller = self.0.principal(auth).await?;
-        if !ProgressApi::may_read(&self.0, &caller, target).await? {
-            return Err(ApiError::not_found("user"));
-        }
+        let client = ClientInfo::default();
+        self.0
+            .services
+            .require_member_data(Caller::new(&caller, &client), target)
+            .await?;
         Ok(caller)
     }
 
-    fn require_admin(caller: &Principal) -> ApiResult<()> {
-        if caller.scope_for(Resource::Content, Action::Update) == Some(Scope::All) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(
-                "Only administrators and program directors manage the index.",
-            ))
-        }
+    fn require_admin(&self, caller: &Principal) -> ApiResult<()> {
+        let client = ClientInfo::default();
+        Ok(self
+            .0
+            .services
+            .require_catalog_admin(Caller::new(caller, &client))?)
     }
 
     async fn recommendations(
@@ -249,17 +249,17 @@ impl AiApi {
     )]
     async fn analyze(
         &self,
+        req: &poem::Request,
         auth: BearerAuth,
         body: Json<PersonalityRequest>,
     ) -> ApiResult<Json<PersonalityAnalysis>> {
         let ai = self.ai()?;
         let b = body.0;
-        let caller = self.caller_for(&auth, b.user_id).await?;
-        if !caller.may_create_for(b.user_id, Resource::Ai) {
-            return Err(ApiError::forbidden(
-                "Only the learner (or an administrator) can store a personality analysis.",
-            ));
-        }
+        self.caller_for(&auth, b.user_id).await?;
+        let who = self.0.who(&auth, req).await?;
+        self.0
+            .services
+            .require_analysis_author(who.caller(), b.user_id)?;
         let rows = progress_rows(&self.0.store, ai, &auth.0.token, b.user_id).await?;
         let history = history(&self.0.store, &rows).await?;
         let analysis = personality::analyze(b.user_id, &history, &b.answers, self.0.clock.now())?;
@@ -269,10 +269,9 @@ impl AiApi {
                 ApiError::from_kind(cyberhub_domain::ErrorKind::Internal, "serialise", &[], None)
             })?;
             self.0
-                .store
-                .save_personality(b.user_id, analysis.analyzed_at, &doc)
+                .services
+                .save_personality(who.caller(), b.user_id, analysis.analyzed_at, &doc)
                 .await?;
-            ai.cache.invalidate_user(b.user_id);
         }
         Ok(Json(analysis))
     }
@@ -290,11 +289,12 @@ impl AiApi {
         user_id: Path<UserId>,
     ) -> ApiResult<Json<PersonalityAnalysis>> {
         self.ai()?;
-        self.caller_for(&auth, user_id.0).await?;
+        let caller = self.0.principal(&auth).await?;
+        let client = ClientInfo::default();
         let doc = self
             .0
-            .store
-            .latest_personality(user_id.0)
+            .services
+            .latest_personality(Caller::new(&caller, &client), user_id.0)
             .await?
             .ok_or_else(|| {
                 ApiError::NotFound(Json(cyberhub_domain::api::ErrorBody {
@@ -321,7 +321,7 @@ impl AiApi {
     async fn index_status(&self, auth: BearerAuth) -> ApiResult<Json<IndexStatus>> {
         let ai = self.ai()?;
         let caller = self.0.principal(&auth).await?;
-        Self::require_admin(&caller)?;
+        self.require_admin(&caller)?;
         Ok(Json(index_status(&self.0, ai).await?))
     }
 
@@ -337,7 +337,7 @@ impl AiApi {
     async fn reindex(&self, auth: BearerAuth) -> ApiResult<Queued> {
         let ai = self.ai()?;
         let caller = self.0.principal(&auth).await?;
-        Self::require_admin(&caller)?;
+        self.require_admin(&caller)?;
         self.0
             .store
             .enqueue_full_reindex(self.0.clock.now())

@@ -3,9 +3,8 @@
 use crate::error::ApiResult;
 use crate::state::{page, page_links, AppState, BearerAuth};
 use chrono::{DateTime, Utc};
-use cyberhub_auth::Principal;
 use cyberhub_domain::api::{AuditLogList, AuditStatsResponse};
-use cyberhub_domain::{Action, AuditAction, AuditFilter, AuditResult, Resource, Scope};
+use cyberhub_domain::{AuditAction, AuditFilter, AuditResult};
 use poem::Request;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
@@ -22,15 +21,13 @@ enum Tag {
 pub struct AuditApi(pub Arc<AppState>);
 
 fn filter(
-    caller: &Principal,
     action: Option<AuditAction>,
     result: Option<AuditResult>,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
 ) -> AuditFilter {
-    let all = caller.scope_for(Resource::AuditLog, Action::Read) == Some(Scope::All);
     AuditFilter {
-        actor_id: (!all).then_some(caller.user_id),
+        actor_id: None,
         action,
         result,
         since,
@@ -59,10 +56,10 @@ impl AuditApi {
         #[oai(name = "page")] page_no: Query<Option<u32>>,
         page_size: Query<Option<u32>>,
     ) -> ApiResult<Json<AuditLogList>> {
-        let caller = self.0.principal(&auth).await?;
+        let who = self.0.who(&auth, req).await?;
         let p = page(page_no.0, page_size.0)?;
-        let f = filter(&caller, action.0, result.0, since.0, until.0);
-        let r = self.0.store.list_audit(&f, p).await?;
+        let f = filter(action.0, result.0, since.0, until.0);
+        let r = self.0.services.list_audit(who.caller(), f, p).await?;
         let (next, previous) = page_links(req, &r);
         Ok(Json(AuditLogList {
             count: r.total,
@@ -81,17 +78,18 @@ impl AuditApi {
     )]
     async fn stats(
         &self,
+        req: &Request,
         auth: BearerAuth,
         action: Query<Option<AuditAction>>,
         result: Query<Option<AuditResult>>,
         since: Query<Option<DateTime<Utc>>>,
         until: Query<Option<DateTime<Utc>>>,
     ) -> ApiResult<Json<AuditStatsResponse>> {
-        let caller = self.0.principal(&auth).await?;
+        let who = self.0.who(&auth, req).await?;
         let counts = self
             .0
-            .store
-            .audit_stats(&filter(&caller, action.0, result.0, since.0, until.0))
+            .services
+            .audit_stats(who.caller(), filter(action.0, result.0, since.0, until.0))
             .await?;
         Ok(Json(AuditStatsResponse {
             total: counts.iter().map(|c| c.count).sum(),

@@ -2,12 +2,10 @@
 
 use crate::api::accounts::Deleted;
 use crate::error::ApiResult;
-use crate::state::{client_info, page, page_links, AppState, BearerAuth};
-use cyberhub_auth::Principal;
+use crate::state::{page, page_links, AppState, BearerAuth};
 use cyberhub_domain::api::ContentList;
 use cyberhub_domain::{
-    Action, AuditAction, AuditResult, ContentFilter, ContentItem, ContentPatch, ContentType,
-    ContentUuid, Difficulty, NewContent, Resource, Track, Validate,
+    ContentFilter, ContentItem, ContentPatch, ContentType, Difficulty, NewContent, Track,
 };
 use poem::Request;
 use poem_openapi::param::{Path, Query};
@@ -32,30 +30,6 @@ pub enum ContentCreated {
 /// Catalog routes.
 pub struct ContentApi(pub Arc<AppState>);
 
-impl ContentApi {
-    /// By internal UUID or by public `content_id`.
-    async fn find(&self, id: &str) -> ApiResult<ContentItem> {
-        Ok(match id.parse::<uuid::Uuid>() {
-            Ok(u) => self.0.store.get_content(ContentUuid(u)).await?,
-            Err(_) => self.0.store.get_content_by_key(id).await?,
-        })
-    }
-
-    async fn audit(&self, req: &Request, caller: &Principal, item: &ContentItem, op: &str) {
-        self.0
-            .auth
-            .audit(
-                Some(caller.user_id),
-                AuditAction::ContentChange,
-                ("content", Some(item.id.to_string())),
-                AuditResult::Success,
-                &client_info(req),
-                serde_json::json!({"op": op, "content_id": item.content_id}),
-            )
-            .await;
-    }
-}
-
 #[OpenApi]
 impl ContentApi {
     /// The catalog, filtered by type, track, difficulty and a search term.
@@ -77,7 +51,7 @@ impl ContentApi {
         #[oai(name = "page")] page_no: Query<Option<u32>>,
         page_size: Query<Option<u32>>,
     ) -> ApiResult<Json<ContentList>> {
-        self.0.principal(&auth).await?;
+        let who = self.0.who(&auth, req).await?;
         let p = page(page_no.0, page_size.0)?;
         let filter = ContentFilter {
             content_type: content_type.0,
@@ -85,7 +59,11 @@ impl ContentApi {
             difficulty: difficulty.0,
             search: search.0.filter(|s| !s.trim().is_empty()),
         };
-        let result = self.0.store.list_content(&filter, p).await?;
+        let result = self
+            .0
+            .services
+            .list_content(who.caller(), &filter, p)
+            .await?;
         let (next, previous) = page_links(req, &result);
         Ok(Json(ContentList {
             count: result.total,
@@ -102,9 +80,14 @@ impl ContentApi {
         operation_id = "get_content",
         tag = "Tag::Content"
     )]
-    async fn get(&self, auth: BearerAuth, id: Path<String>) -> ApiResult<Json<ContentItem>> {
-        self.0.principal(&auth).await?;
-        Ok(Json(self.find(&id.0).await?))
+    async fn get(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<String>,
+    ) -> ApiResult<Json<ContentItem>> {
+        let who = self.0.who(&auth, req).await?;
+        Ok(Json(self.0.services.content(who.caller(), &id.0).await?))
     }
 
     /// Add an item (admin, program_director).
@@ -120,16 +103,8 @@ impl ContentApi {
         auth: BearerAuth,
         body: Json<NewContent>,
     ) -> ApiResult<ContentCreated> {
-        let caller = self.0.principal(&auth).await?;
-        caller.require_all(Resource::Content, Action::Create)?;
-        let item = ContentItem::new(
-            ContentUuid(uuid::Uuid::new_v4()),
-            body.0.validated()?,
-            self.0.clock.now(),
-        );
-        self.0.store.insert_content(&item).await?;
-        self.audit(req, &caller, &item, "create").await;
-        self.0.catalog_changed();
+        let who = self.0.who(&auth, req).await?;
+        let item = self.0.services.create_content(who.caller(), body.0).await?;
         Ok(ContentCreated::Created(Json(item)))
     }
 
@@ -147,17 +122,13 @@ impl ContentApi {
         id: Path<String>,
         body: Json<ContentPatch>,
     ) -> ApiResult<Json<ContentItem>> {
-        let caller = self.0.principal(&auth).await?;
-        caller.require_all(Resource::Content, Action::Update)?;
-        let item = self.find(&id.0).await?;
-        let item = self
-            .0
-            .store
-            .update_content(item.id, &body.0, self.0.clock.now())
-            .await?;
-        self.audit(req, &caller, &item, "update").await;
-        self.0.catalog_changed();
-        Ok(Json(item))
+        let who = self.0.who(&auth, req).await?;
+        Ok(Json(
+            self.0
+                .services
+                .update_content(who.caller(), &id.0, &body.0)
+                .await?,
+        ))
     }
 
     /// Delete an item (admin, program_director).
@@ -173,12 +144,8 @@ impl ContentApi {
         auth: BearerAuth,
         id: Path<String>,
     ) -> ApiResult<Deleted> {
-        let caller = self.0.principal(&auth).await?;
-        caller.require_all(Resource::Content, Action::Delete)?;
-        let item = self.find(&id.0).await?;
-        self.0.store.delete_content(item.id).await?;
-        self.audit(req, &caller, &item, "delete").await;
-        self.0.catalog_changed();
+        let who = self.0.who(&auth, req).await?;
+        self.0.services.delete_content(who.caller(), &id.0).await?;
         Ok(Deleted::NoContent)
     }
 }

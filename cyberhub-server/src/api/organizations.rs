@@ -1,14 +1,17 @@
-//! `/organizations*`: organizations and their members. Non-members get 404, members who
-//! are not the organization's admins get 403 for changes.
+//! `/organizations*` and `/invitations*`: organizations, members and invitations. Every
+//! rule (who sees and manages what, invitations instead of direct adds for organization
+//! admins, audit) is in `cyberhub_auth::app`; these handlers parse and map.
 
 use crate::api::accounts::Deleted;
-use crate::error::{ApiError, ApiResult};
-use crate::state::{client_info, page, page_links, AppState, BearerAuth};
-use cyberhub_auth::Principal;
-use cyberhub_domain::api::{MemberList, MemberPatchRequest, MemberRequest, OrganizationList};
+use crate::error::ApiResult;
+use crate::state::{page, page_links, AppState, BearerAuth};
+use cyberhub_auth::MemberAdded as Added;
+use cyberhub_domain::api::{
+    InvitationList, MemberList, MemberPatchRequest, MemberRequest, OrganizationList,
+};
 use cyberhub_domain::{
-    Action, AuditAction, AuditResult, Membership, NewOrganization, OrgFilter, OrgId, OrgPatch,
-    OrgRole, OrgType, Organization, Resource, Scope, UserId, Validate,
+    Invitation, InvitationId, Membership, NewOrganization, OrgPatch, OrgRole, OrgType,
+    Organization, PageResult, UserId,
 };
 use poem::Request;
 use poem_openapi::param::{Path, Query};
@@ -18,7 +21,7 @@ use std::sync::Arc;
 
 #[derive(Tags)]
 enum Tag {
-    /// Organizations and members.
+    /// Organizations, members and invitations.
     Organizations,
 }
 
@@ -30,87 +33,40 @@ pub enum OrgCreated {
     Created(Json<Organization>),
 }
 
-/// 201 with the new membership.
+/// A platform administrator's add (201, the membership) or an organization admin's
+/// invitation (202: the user becomes a member when they accept).
 #[derive(ApiResponse)]
 pub enum MemberAdded {
-    /// Added.
+    /// Added (platform administrators).
     #[oai(status = 201)]
     Created(Json<Membership>),
+    /// Invited; pending until the user accepts.
+    #[oai(status = 202)]
+    Invited(Json<Invitation>),
 }
 
-/// Organization routes.
+/// Organization and invitation routes.
 pub struct OrganizationsApi(pub Arc<AppState>);
 
-/// How the caller relates to an organization.
-struct Access {
-    org: Organization,
-    /// The caller's member role (`None` for platform administrators who are not members).
-    role: Option<OrgRole>,
-    platform_admin: bool,
+fn invitation_list(req: &Request, r: PageResult<Invitation>) -> Json<InvitationList> {
+    let (next, previous) = page_links(req, &r);
+    Json(InvitationList {
+        count: r.total,
+        next,
+        previous,
+        results: r.items,
+    })
 }
 
-impl Access {
-    fn can_manage(&self) -> bool {
-        self.platform_admin || self.role == Some(OrgRole::Admin)
-    }
-}
-
-impl OrganizationsApi {
-    async fn access(&self, caller: &Principal, slug: &str) -> ApiResult<Access> {
-        let platform_admin =
-            caller.scope_for(Resource::Organization, Action::Read) == Some(Scope::All);
-        if platform_admin {
-            let org = self.0.store.get_org(slug).await?;
-            let role = self
-                .0
-                .store
-                .get_member(org.id, caller.user_id)
-                .await
-                .ok()
-                .map(|m| m.role);
-            return Ok(Access {
-                org,
-                role,
-                platform_admin,
-            });
-        }
-        let (org, role) = self.0.store.get_org_as_member(slug, caller.user_id).await?;
-        Ok(Access {
-            org,
-            role: Some(role),
-            platform_admin,
-        })
-    }
-
-    async fn manage(&self, caller: &Principal, slug: &str) -> ApiResult<Access> {
-        let a = self.access(caller, slug).await?;
-        if !a.can_manage() {
-            return Err(ApiError::forbidden(
-                "Only the organization's admins can do this.",
-            ));
-        }
-        Ok(a)
-    }
-
-    async fn audit(
-        &self,
-        req: &Request,
-        caller: &Principal,
-        action: AuditAction,
-        org: OrgId,
-        details: serde_json::Value,
-    ) {
-        self.0
-            .auth
-            .audit(
-                Some(caller.user_id),
-                action,
-                ("organization", Some(org.to_string())),
-                AuditResult::Success,
-                &client_info(req),
-                details,
-            )
-            .await;
+/// `?status=`: only `pending` narrows the list (to invitations still open).
+fn pending_only(status: Option<String>) -> ApiResult<bool> {
+    match status.as_deref() {
+        None | Some("") => Ok(false),
+        Some("pending") => Ok(true),
+        Some(_) => Err(crate::error::ApiError::field(
+            "status",
+            "Filter by status=pending, or leave it out for every invitation.",
+        )),
     }
 }
 
@@ -132,15 +88,13 @@ impl OrganizationsApi {
         #[oai(name = "page")] page_no: Query<Option<u32>>,
         page_size: Query<Option<u32>>,
     ) -> ApiResult<Json<OrganizationList>> {
-        let caller = self.0.principal(&auth).await?;
+        let who = self.0.who(&auth, req).await?;
         let p = page(page_no.0, page_size.0)?;
-        let all = caller.scope_for(Resource::Organization, Action::Read) == Some(Scope::All);
-        let filter = OrgFilter {
-            member: (!all).then_some(caller.user_id),
-            org_type: org_type.0,
-            search: search.0.filter(|s| !s.trim().is_empty()),
-        };
-        let result = self.0.store.list_orgs(&filter, p).await?;
+        let result = self
+            .0
+            .services
+            .list_orgs(who.caller(), org_type.0, search.0, p)
+            .await?;
         let (next, previous) = page_links(req, &result);
         Ok(Json(OrganizationList {
             count: result.total,
@@ -163,32 +117,8 @@ impl OrganizationsApi {
         auth: BearerAuth,
         body: Json<NewOrganization>,
     ) -> ApiResult<OrgCreated> {
-        let caller = self.0.principal(&auth).await?;
-        caller.require_all(Resource::Organization, Action::Create)?;
-        let new = body.0.validated()?;
-        let now = self.0.clock.now();
-        let org = Organization::new(OrgId(uuid::Uuid::new_v4()), new, now);
-        self.0
-            .store
-            .create_org(&org, caller.user_id, now)
-            .await
-            .map_err(|e| match e.kind() {
-                cyberhub_domain::ErrorKind::AlreadyExists => ApiError::from_kind(
-                    e.kind(),
-                    "An organization with this slug already exists.",
-                    &[],
-                    None,
-                ),
-                _ => e.into(),
-            })?;
-        self.audit(
-            req,
-            &caller,
-            AuditAction::OrgCreate,
-            org.id,
-            serde_json::json!({"slug": org.slug}),
-        )
-        .await;
+        let who = self.0.who(&auth, req).await?;
+        let org = self.0.services.create_org(who.caller(), body.0).await?;
         Ok(OrgCreated::Created(Json(org)))
     }
 
@@ -199,9 +129,14 @@ impl OrganizationsApi {
         operation_id = "get_organization",
         tag = "Tag::Organizations"
     )]
-    async fn get(&self, auth: BearerAuth, slug: Path<String>) -> ApiResult<Json<Organization>> {
-        let caller = self.0.principal(&auth).await?;
-        Ok(Json(self.access(&caller, &slug.0).await?.org))
+    async fn get(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        slug: Path<String>,
+    ) -> ApiResult<Json<Organization>> {
+        let who = self.0.who(&auth, req).await?;
+        Ok(Json(self.0.services.org(who.caller(), &slug.0).await?))
     }
 
     /// Edit an organization (its admins).
@@ -218,25 +153,16 @@ impl OrganizationsApi {
         slug: Path<String>,
         body: Json<OrgPatch>,
     ) -> ApiResult<Json<Organization>> {
-        let caller = self.0.principal(&auth).await?;
-        let a = self.manage(&caller, &slug.0).await?;
-        let org = self
-            .0
-            .store
-            .update_org(a.org.id, &body.0, self.0.clock.now())
-            .await?;
-        self.audit(
-            req,
-            &caller,
-            AuditAction::OrgUpdate,
-            org.id,
-            serde_json::json!({}),
-        )
-        .await;
-        Ok(Json(org))
+        let who = self.0.who(&auth, req).await?;
+        Ok(Json(
+            self.0
+                .services
+                .update_org(who.caller(), &slug.0, &body.0)
+                .await?,
+        ))
     }
 
-    /// Delete an organization (its admins).
+    /// Delete an organization with its memberships and invitations (its admins).
     #[oai(
         path = "/organizations/:slug",
         method = "delete",
@@ -249,17 +175,8 @@ impl OrganizationsApi {
         auth: BearerAuth,
         slug: Path<String>,
     ) -> ApiResult<Deleted> {
-        let caller = self.0.principal(&auth).await?;
-        let a = self.manage(&caller, &slug.0).await?;
-        self.0.store.delete_org(a.org.id).await?;
-        self.audit(
-            req,
-            &caller,
-            AuditAction::OrgDelete,
-            a.org.id,
-            serde_json::json!({"slug": a.org.slug}),
-        )
-        .await;
+        let who = self.0.who(&auth, req).await?;
+        self.0.services.delete_org(who.caller(), &slug.0).await?;
         Ok(Deleted::NoContent)
     }
 
@@ -278,10 +195,9 @@ impl OrganizationsApi {
         #[oai(name = "page")] page_no: Query<Option<u32>>,
         page_size: Query<Option<u32>>,
     ) -> ApiResult<Json<MemberList>> {
-        let caller = self.0.principal(&auth).await?;
+        let who = self.0.who(&auth, req).await?;
         let p = page(page_no.0, page_size.0)?;
-        let a = self.access(&caller, &slug.0).await?;
-        let result = self.0.store.list_members(a.org.id, p).await?;
+        let result = self.0.services.members(who.caller(), &slug.0, p).await?;
         let (next, previous) = page_links(req, &result);
         Ok(Json(MemberList {
             count: result.total,
@@ -291,7 +207,9 @@ impl OrganizationsApi {
         }))
     }
 
-    /// Add a member (the organization's admins).
+    /// Add a member. A platform administrator adds them directly (201, the membership);
+    /// the organization's admins invite them (202, the pending invitation: the user
+    /// becomes a member only by accepting it).
     #[oai(
         path = "/organizations/:slug/members",
         method = "post",
@@ -305,38 +223,19 @@ impl OrganizationsApi {
         slug: Path<String>,
         body: Json<MemberRequest>,
     ) -> ApiResult<MemberAdded> {
-        let caller = self.0.principal(&auth).await?;
-        let a = self.manage(&caller, &slug.0).await?;
-        self.0
-            .store
-            .get_user(body.user_id)
-            .await
-            .map_err(|_| ApiError::not_found("user"))?;
-        let m = Membership {
-            org_id: a.org.id,
-            user_id: body.user_id,
-            role: body.role.unwrap_or(OrgRole::Member),
-            joined_at: self.0.clock.now(),
-        };
-        self.0
-            .store
-            .add_member(&m)
-            .await
-            .map_err(|e| match e.kind() {
-                cyberhub_domain::ErrorKind::AlreadyExists => {
-                    ApiError::from_kind(e.kind(), "This user is already a member.", &[], None)
-                }
-                _ => e.into(),
-            })?;
-        self.audit(
-            req,
-            &caller,
-            AuditAction::MembershipChange,
-            a.org.id,
-            serde_json::json!({"added": m.user_id, "role": m.role}),
+        let who = self.0.who(&auth, req).await?;
+        let role = body.role.unwrap_or(OrgRole::Member);
+        Ok(
+            match self
+                .0
+                .services
+                .add_member(who.caller(), &slug.0, body.user_id, role)
+                .await?
+            {
+                Added::Member(m) => MemberAdded::Created(Json(m)),
+                Added::Invited(i) => MemberAdded::Invited(Json(i)),
+            },
         )
-        .await;
-        Ok(MemberAdded::Created(Json(m)))
     }
 
     /// Change a member's role (the organization's admins; the last admin cannot be demoted).
@@ -354,22 +253,13 @@ impl OrganizationsApi {
         user_id: Path<UserId>,
         body: Json<MemberPatchRequest>,
     ) -> ApiResult<Json<Membership>> {
-        let caller = self.0.principal(&auth).await?;
-        let a = self.manage(&caller, &slug.0).await?;
-        let m = self
-            .0
-            .store
-            .update_member(a.org.id, user_id.0, body.role)
-            .await?;
-        self.audit(
-            req,
-            &caller,
-            AuditAction::MembershipChange,
-            a.org.id,
-            serde_json::json!({"changed": user_id.0, "role": body.role}),
-        )
-        .await;
-        Ok(Json(m))
+        let who = self.0.who(&auth, req).await?;
+        Ok(Json(
+            self.0
+                .services
+                .update_member(who.caller(), &slug.0, user_id.0, body.role)
+                .await?,
+        ))
     }
 
     /// Remove a member (the organization's admins, or members leaving themselves).
@@ -386,22 +276,129 @@ impl OrganizationsApi {
         slug: Path<String>,
         user_id: Path<UserId>,
     ) -> ApiResult<Deleted> {
-        let caller = self.0.principal(&auth).await?;
-        let a = self.access(&caller, &slug.0).await?;
-        if !a.can_manage() && caller.user_id != user_id.0 {
-            return Err(ApiError::forbidden(
-                "Only the organization's admins can remove other members.",
-            ));
-        }
-        self.0.store.remove_member(a.org.id, user_id.0).await?;
-        self.audit(
-            req,
-            &caller,
-            AuditAction::MembershipChange,
-            a.org.id,
-            serde_json::json!({"removed": user_id.0}),
-        )
-        .await;
+        let who = self.0.who(&auth, req).await?;
+        self.0
+            .services
+            .remove_member(who.caller(), &slug.0, user_id.0)
+            .await?;
         Ok(Deleted::NoContent)
+    }
+
+    /// The organization's invitations, newest first (its admins; `?status=pending`: only
+    /// those still open).
+    #[oai(
+        path = "/organizations/:slug/invitations",
+        method = "get",
+        operation_id = "list_org_invitations",
+        tag = "Tag::Organizations"
+    )]
+    async fn org_invitations(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        slug: Path<String>,
+        status: Query<Option<String>>,
+        #[oai(name = "page")] page_no: Query<Option<u32>>,
+        page_size: Query<Option<u32>>,
+    ) -> ApiResult<Json<InvitationList>> {
+        let who = self.0.who(&auth, req).await?;
+        let p = page(page_no.0, page_size.0)?;
+        let r = self
+            .0
+            .services
+            .org_invitations(who.caller(), &slug.0, pending_only(status.0)?, p)
+            .await?;
+        Ok(invitation_list(req, r))
+    }
+
+    /// Withdraw a pending invitation (the organization's admins).
+    #[oai(
+        path = "/organizations/:slug/invitations/:id",
+        method = "delete",
+        operation_id = "revoke_invitation",
+        tag = "Tag::Organizations"
+    )]
+    async fn revoke_invitation(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        slug: Path<String>,
+        id: Path<InvitationId>,
+    ) -> ApiResult<Deleted> {
+        let who = self.0.who(&auth, req).await?;
+        self.0
+            .services
+            .revoke_invitation(who.caller(), &slug.0, id.0)
+            .await?;
+        Ok(Deleted::NoContent)
+    }
+
+    /// The caller's invitations, newest first (`?status=pending`: only those still open).
+    #[oai(
+        path = "/invitations",
+        method = "get",
+        operation_id = "list_invitations",
+        tag = "Tag::Organizations"
+    )]
+    async fn my_invitations(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        status: Query<Option<String>>,
+        #[oai(name = "page")] page_no: Query<Option<u32>>,
+        page_size: Query<Option<u32>>,
+    ) -> ApiResult<Json<InvitationList>> {
+        let who = self.0.who(&auth, req).await?;
+        let p = page(page_no.0, page_size.0)?;
+        let r = self
+            .0
+            .services
+            .my_invitations(who.caller(), pending_only(status.0)?, p)
+            .await?;
+        Ok(invitation_list(req, r))
+    }
+
+    /// Accept an invitation (the invited user): the membership.
+    #[oai(
+        path = "/invitations/:id/accept",
+        method = "post",
+        operation_id = "accept_invitation",
+        tag = "Tag::Organizations"
+    )]
+    async fn accept(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<InvitationId>,
+    ) -> ApiResult<Json<Membership>> {
+        let who = self.0.who(&auth, req).await?;
+        Ok(Json(
+            self.0
+                .services
+                .accept_invitation(who.caller(), id.0)
+                .await?,
+        ))
+    }
+
+    /// Decline an invitation (the invited user): the closed invitation.
+    #[oai(
+        path = "/invitations/:id/decline",
+        method = "post",
+        operation_id = "decline_invitation",
+        tag = "Tag::Organizations"
+    )]
+    async fn decline(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<InvitationId>,
+    ) -> ApiResult<Json<Invitation>> {
+        let who = self.0.who(&auth, req).await?;
+        Ok(Json(
+            self.0
+                .services
+                .decline_invitation(who.caller(), id.0)
+                .await?,
+        ))
     }
 }

@@ -1,14 +1,12 @@
 //! `/progress*`: learning progress, owned by the learner.
 
 use crate::api::accounts::Deleted;
-use crate::error::{ApiError, ApiResult};
-use crate::state::{client_info, page, page_links, AppState, BearerAuth};
-use cyberhub_auth::Principal;
+use crate::error::ApiResult;
+use crate::state::{page, page_links, AppState, BearerAuth};
 use cyberhub_domain::api::ProgressList;
 use cyberhub_domain::{
-    org_standing_sees_member_data, Action, AuditAction, AuditResult, ContentType, NewProgress,
-    Progress, ProgressFilter, ProgressId, ProgressOrdering, ProgressPatch, ProgressStatus,
-    Resource, Scope, UserId,
+    ContentType, NewProgress, Progress, ProgressFilter, ProgressId, ProgressOrdering,
+    ProgressPatch, ProgressStatus, UserId,
 };
 use poem::Request;
 use poem_openapi::param::{Path, Query};
@@ -33,31 +31,6 @@ pub enum ProgressCreated {
 /// Progress routes.
 pub struct ProgressApi(pub Arc<AppState>);
 
-impl ProgressApi {
-    /// `None` for callers who may touch any row (administrators), else the caller.
-    fn owner_scope(caller: &Principal, action: Action) -> Option<UserId> {
-        (caller.scope_for(Resource::Progress, action) != Some(Scope::All)).then_some(caller.user_id)
-    }
-
-    /// Whether `caller` may read `target`'s progress: themselves, administrators, and
-    /// callers whose standing in an organization both belong to grants it
-    /// ([`org_standing_sees_member_data`]: its admins, mentors who are members; never viewers).
-    pub async fn may_read(state: &AppState, caller: &Principal, target: UserId) -> ApiResult<bool> {
-        if caller.user_id == target
-            || caller.scope_for(Resource::Progress, Action::Read) == Some(Scope::All)
-        {
-            return Ok(true);
-        }
-        for (org, standing) in state.store.shared_orgs(caller.user_id, target).await? {
-            let role_scope = caller.scope_in_org(org, Resource::Progress, Action::Read);
-            if org_standing_sees_member_data(standing, role_scope) {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-}
-
 #[OpenApi]
 impl ProgressApi {
     /// Progress rows: the caller's own, or `?user=` for someone they may see (administrators,
@@ -81,12 +54,9 @@ impl ProgressApi {
         #[oai(name = "page")] page_no: Query<Option<u32>>,
         page_size: Query<Option<u32>>,
     ) -> ApiResult<Json<ProgressList>> {
-        let caller = self.0.principal(&auth).await?;
+        let who = self.0.who(&auth, req).await?;
         let p = page(page_no.0, page_size.0)?;
-        let target = user.0.unwrap_or(caller.user_id);
-        if !Self::may_read(&self.0, &caller, target).await? {
-            return Err(ApiError::not_found("user"));
-        }
+        let target = user.0.unwrap_or(who.principal.user_id);
         let filter = ProgressFilter {
             user_id: target,
             content_type: content_type.0,
@@ -94,7 +64,11 @@ impl ProgressApi {
             search: search.0.filter(|s| !s.trim().is_empty()),
             ordering: ordering.0.unwrap_or_default(),
         };
-        let result = self.0.store.list_progress(&filter, p).await?;
+        let result = self
+            .0
+            .services
+            .list_progress(who.caller(), &filter, p)
+            .await?;
         let (next, previous) = page_links(req, &result);
         Ok(Json(ProgressList {
             count: result.total,
@@ -113,33 +87,16 @@ impl ProgressApi {
     )]
     async fn create(
         &self,
+        req: &Request,
         auth: BearerAuth,
         body: Json<NewProgress>,
     ) -> ApiResult<ProgressCreated> {
-        let caller = self.0.principal(&auth).await?;
-        caller.require(Resource::Progress, Action::Create)?;
-        let p = Progress::new(
-            ProgressId(uuid::Uuid::new_v4()),
-            caller.user_id,
-            body.0,
-            self.0.clock.now(),
-        )?;
-        self.0
-            .store
-            .insert_progress(&p)
-            .await
-            .map_err(|e| {
-                match e.kind() {
-            cyberhub_domain::ErrorKind::AlreadyExists => ApiError::from_kind(
-                e.kind(),
-                "Progress for this content already exists; update it with PATCH /progress/{id}.",
-                &[],
-                None,
-            ),
-            _ => e.into(),
-        }
-            })?;
-        self.0.progress_changed(p.user_id);
+        let who = self.0.who(&auth, req).await?;
+        let p = self
+            .0
+            .services
+            .create_progress(who.caller(), body.0)
+            .await?;
         Ok(ProgressCreated::Created(Json(p)))
     }
 
@@ -150,14 +107,14 @@ impl ProgressApi {
         operation_id = "get_progress",
         tag = "Tag::Progress"
     )]
-    async fn get(&self, auth: BearerAuth, id: Path<ProgressId>) -> ApiResult<Json<Progress>> {
-        let caller = self.0.principal(&auth).await?;
-        Ok(Json(
-            self.0
-                .store
-                .get_progress(id.0, Self::owner_scope(&caller, Action::Read))
-                .await?,
-        ))
+    async fn get(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        id: Path<ProgressId>,
+    ) -> ApiResult<Json<Progress>> {
+        let who = self.0.who(&auth, req).await?;
+        Ok(Json(self.0.services.progress(who.caller(), id.0).await?))
     }
 
     /// Update a row under the status rules (owner or administrators).
@@ -169,23 +126,18 @@ impl ProgressApi {
     )]
     async fn patch(
         &self,
+        req: &Request,
         auth: BearerAuth,
         id: Path<ProgressId>,
         body: Json<ProgressPatch>,
     ) -> ApiResult<Json<Progress>> {
-        let caller = self.0.principal(&auth).await?;
-        let p = self
-            .0
-            .store
-            .update_progress(
-                id.0,
-                Self::owner_scope(&caller, Action::Update),
-                &body.0,
-                self.0.clock.now(),
-            )
-            .await?;
-        self.0.progress_changed(p.user_id);
-        Ok(Json(p))
+        let who = self.0.who(&auth, req).await?;
+        Ok(Json(
+            self.0
+                .services
+                .update_progress(who.caller(), id.0, &body.0)
+                .await?,
+        ))
     }
 
     /// Delete a row (owner or administrators).
@@ -201,23 +153,8 @@ impl ProgressApi {
         auth: BearerAuth,
         id: Path<ProgressId>,
     ) -> ApiResult<Deleted> {
-        let caller = self.0.principal(&auth).await?;
-        self.0
-            .store
-            .delete_progress(id.0, Self::owner_scope(&caller, Action::Delete))
-            .await?;
-        self.0.progress_changed(caller.user_id);
-        self.0
-            .auth
-            .audit(
-                Some(caller.user_id),
-                AuditAction::ProgressDelete,
-                ("progress", Some(id.0.to_string())),
-                AuditResult::Success,
-                &client_info(req),
-                serde_json::json!({}),
-            )
-            .await;
+        let who = self.0.who(&auth, req).await?;
+        self.0.services.delete_progress(who.caller(), id.0).await?;
         Ok(Deleted::NoContent)
     }
 }
