@@ -128,7 +128,8 @@ if grep -q "Unable to\|removal of" "$WORK/pygen.log"; then cat "$WORK/pygen.log"
 CYBERHUB_TEST_HTTP="$URL" PYTHONPATH="$WORK/py" "$VENV/bin/python" "$ROOT/clients/python/test_generated_client.py" -v
 
 step "end to end: the dashboard in headless Chromium"
-CYBERHUB_TEST_HTTP="$URL" CYBERHUB_SCREENSHOT="$ARTIFACTS/dashboard.png" node e2e/dashboard.mjs
+CYBERHUB_TEST_HTTP="$URL" CYBERHUB_ADMIN_EMAIL="$ADMIN_EMAIL" CYBERHUB_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+  CYBERHUB_SCREENSHOT="$ARTIFACTS/dashboard.png" node e2e/dashboard.mjs
 cd "$ROOT"
 mkdir -p "$CACHE_DIR/artifacts" && cp "$ARTIFACTS/dashboard.png" "$CACHE_DIR/artifacts/dashboard.png"
 

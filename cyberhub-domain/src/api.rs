@@ -355,8 +355,13 @@ pub struct MemberRequest {
 
 /// What `POST /organizations/{slug}/members` answered: a platform administrator's direct
 /// add (201, the membership) or an organization admin's invitation (202).
+///
+/// Both answers carry this one schema (`oneOf` the two), so that generated clients get one
+/// type for the operation; the status code and the shape (`status` is only on an
+/// invitation) say which it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Union), oai(one_of))]
 #[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub enum MemberAddResult {
     /// Pending until the user accepts.

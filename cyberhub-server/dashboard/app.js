@@ -66,8 +66,56 @@ async function showApp() {
   $("#auth").hidden = true;
   $("#app").hidden = false;
   await loadCatalog();
-  await Promise.all([loadProgress(), loadRecommendations(), loadPersonality(), loadQuestionnaire()]);
+  await Promise.all([
+    loadProgress(),
+    loadRecommendations(),
+    loadPersonality(),
+    loadQuestionnaire(),
+    loadOrganizations(who.organizations),
+  ]);
 }
+
+/** The caller's organizations and their pending invitations (accept joins, decline refuses). */
+async function loadOrganizations(memberships) {
+  if (!memberships) {
+    const who = await attempt(() => api.me());
+    if (!who) return;
+    memberships = who.organizations;
+  }
+  $("#organizations").replaceChildren(
+    ...memberships.map((m) =>
+      el("li", { "data-slug": m.organization.slug }, el("strong", {}, m.organization.name), ` · ${m.role}`),
+    ),
+  );
+  $("#organizations-empty").hidden = memberships.length > 0;
+  const page = await attempt(() => api.listInvitations({ status: "pending" }));
+  if (!page) return;
+  $("#invitations").replaceChildren(
+    ...page.results.map((inv) =>
+      el(
+        "li",
+        { "data-invitation": inv.id },
+        el("strong", {}, inv.organization_name),
+        ` invites you as ${inv.role} (until ${new Date(inv.expires_at).toLocaleDateString()}) `,
+        el("button", { type: "button", class: "small accept", onclick: () => answerInvitation(inv, true) }, "Accept"),
+        " ",
+        el("button", { type: "button", class: "small decline", onclick: () => answerInvitation(inv, false) }, "Decline"),
+      ),
+    ),
+  );
+  $("#invitations-empty").hidden = page.results.length > 0;
+}
+
+async function answerInvitation(inv, accept) {
+  await attempt(async () => {
+    if (accept) await api.acceptInvitation(inv.id);
+    else await api.declineInvitation(inv.id);
+    notice(accept ? `You joined ${inv.organization_name}.` : `Declined ${inv.organization_name}.`);
+    await loadOrganizations();
+  });
+}
+
+$("#refresh-invitations").addEventListener("click", () => loadOrganizations());
 
 async function loadCatalog() {
   const page = await attempt(() => api.listContent({ page_size: 100 }));

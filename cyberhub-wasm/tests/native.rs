@@ -10,11 +10,11 @@
     clippy::indexing_slicing
 )] // test code may fail loudly
 
-use cyberhub_wasm::domain::api::{MemberRequest, SignupRequest};
+use cyberhub_wasm::domain::api::{MemberAddResult, MemberRequest, RoleGrantRequest, SignupRequest};
 use cyberhub_wasm::domain::api_ai::{PersonalityRequest, SearchRequest};
 use cyberhub_wasm::domain::{
-    ContentPatch, ContentType, NewContent, NewOrganization, NewProgress, OrgRole, OrgType,
-    ProgressPatch, ProgressStatus, Track,
+    ContentPatch, ContentType, InvitationStatus, NewContent, NewOrganization, NewProgress, OrgRole,
+    OrgType, ProgressPatch, ProgressStatus, Role, Track,
 };
 use cyberhub_wasm::{Client, ReqwestTransport, TokenStore, Tokens};
 use std::time::{Duration, Instant};
@@ -224,7 +224,7 @@ async fn organizations_members_and_catalog_admin() {
             .status,
         404
     );
-    admin
+    let added = admin
         .add_member(
             "blue-team",
             &MemberRequest {
@@ -234,12 +234,93 @@ async fn organizations_members_and_catalog_admin() {
         )
         .await
         .unwrap();
+    assert!(
+        matches!(added, MemberAddResult::Member(ref m) if m.user_id == l.user.id),
+        "a platform administrator adds directly: {added:?}"
+    );
     assert_eq!(
         learner.get_organization("blue-team").await.unwrap().id,
         org.id
     );
     assert_eq!(admin.list_members("blue-team", &[]).await.unwrap().count, 2);
     admin.remove_member("blue-team", l.user.id).await.unwrap();
+
+    // The learner's own organization (the platform lets any learner be an org admin only
+    // through a creating role; the administrator grants sponsor_admin).
+    let owner = server.client();
+    let o = owner.signup(&signup("owner@sdk.test")).await.unwrap();
+    admin
+        .grant_role(
+            o.user.id,
+            &RoleGrantRequest {
+                role: Role::SponsorAdmin,
+                scope: None,
+                scope_ref: None,
+            },
+        )
+        .await
+        .unwrap();
+    owner
+        .create_organization(&NewOrganization {
+            name: "Red Team Ltd".into(),
+            slug: "red-team".into(),
+            org_type: OrgType::Sponsor,
+            description: None,
+            website: None,
+            country: None,
+        })
+        .await
+        .unwrap();
+    let MemberAddResult::Invited(inv) = owner
+        .add_member(
+            "red-team",
+            &MemberRequest {
+                user_id: l.user.id,
+                role: None,
+            },
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("an organization admin invites");
+    };
+    assert_eq!(inv.status, InvitationStatus::Pending);
+    let mine = learner
+        .list_invitations(&[("status", "pending")])
+        .await
+        .unwrap();
+    assert_eq!(mine.results, vec![inv.clone()]);
+    let pending = owner.list_org_invitations("red-team", &[]).await.unwrap();
+    assert_eq!(pending.count, 1);
+    let m = learner.accept_invitation(inv.id).await.unwrap();
+    assert_eq!((m.user_id, m.role), (l.user.id, OrgRole::Member));
+    assert_eq!(
+        learner.accept_invitation(inv.id).await.unwrap_err().status,
+        409
+    );
+    learner.remove_member("red-team", l.user.id).await.unwrap();
+    let MemberAddResult::Invited(again) = owner
+        .add_member(
+            "red-team",
+            &MemberRequest {
+                user_id: l.user.id,
+                role: None,
+            },
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("an organization admin invites");
+    };
+    owner.revoke_invitation("red-team", again.id).await.unwrap();
+    assert_eq!(
+        learner
+            .decline_invitation(again.id)
+            .await
+            .unwrap_err()
+            .status,
+        409
+    );
 
     let item = admin
         .create_content(&NewContent {

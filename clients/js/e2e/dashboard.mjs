@@ -1,7 +1,8 @@
 // End to end in headless Chromium (Debian's, driven by playwright-core): the dashboard at `/`
 // of the running server, through the browser SDK. Signs up, is refused a second sign-up with
 // the same e-mail, signs in, starts and completes an item, sees the recommendations move on
-// with their reasons, answers the questionnaire, and saves a screenshot.
+// with their reasons, answers the questionnaire, accepts an organization admin's invitation,
+// and saves a screenshot.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -124,6 +125,45 @@ try {
     await page.click("#questionnaire button[type=submit]");
     await page.waitForSelector("#personality-result", { state: "visible" });
     assert.match(await page.textContent("#personality-result"), /Track fit/);
+  });
+
+  await step("an organization admin's invitation: accepted in the dashboard, the organization appears", async () => {
+    const adminEmail = process.env.CYBERHUB_ADMIN_EMAIL;
+    const adminPassword = process.env.CYBERHUB_ADMIN_PASSWORD;
+    assert.ok(adminEmail && adminPassword, "CYBERHUB_ADMIN_EMAIL/PASSWORD are set by test-sdk.sh");
+    const call = async (method, path, token, body) => {
+      const r = await fetch(`${server}/api/v1${path}`, {
+        method,
+        headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await r.text();
+      return { status: r.status, body: text ? JSON.parse(text) : null };
+    };
+    const login = async (e, p) => (await call("POST", "/auth/login", null, { email: e, password: p })).body.access_token;
+    const admin = await login(adminEmail, adminPassword);
+    const ownerEmail = `e2e-owner-${Date.now()}@example.org`;
+    const owner = await call("POST", "/auth/signup", null, {
+      email: ownerEmail, password, first_name: "Olga", last_name: "Owner",
+    });
+    assert.equal(owner.status, 201, JSON.stringify(owner.body));
+    const granted = await call("POST", `/users/${owner.body.user.id}/roles`, admin, { role: "sponsor_admin" });
+    assert.equal(granted.status, 201, JSON.stringify(granted.body));
+    const ownerToken = await login(ownerEmail, password);
+    const slug = `e2e-org-${Date.now()}`;
+    const org = await call("POST", "/organizations", ownerToken, { name: "E2E Sponsors", slug, org_type: "sponsor" });
+    assert.equal(org.status, 201, JSON.stringify(org.body));
+    const eve = (await call("GET", "/auth/me", await login(email, password))).body.user.id;
+    const inv = await call("POST", `/organizations/${slug}/members`, ownerToken, { user_id: eve });
+    assert.equal(inv.status, 202, JSON.stringify(inv.body));
+    await page.click("#refresh-invitations");
+    await page.waitForSelector(`#invitations li[data-invitation="${inv.body.id}"]`);
+    assert.equal(await page.locator(`#organizations li[data-slug="${slug}"]`).count(), 0);
+    await page.click(`#invitations li[data-invitation="${inv.body.id}"] button.accept`);
+    await page.waitForSelector(`#organizations li[data-slug="${slug}"]`);
+    assert.equal(await page.locator(`#invitations li[data-invitation="${inv.body.id}"]`).count(), 0);
+    const members = await call("GET", `/organizations/${slug}/members`, ownerToken);
+    assert.equal(members.body.count, 2, JSON.stringify(members.body));
   });
 
   assert.deepEqual(problems, []);

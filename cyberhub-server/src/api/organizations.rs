@@ -7,7 +7,8 @@ use crate::error::ApiResult;
 use crate::state::{page, page_links, AppState, BearerAuth};
 use cyberhub_auth::MemberAdded as Added;
 use cyberhub_domain::api::{
-    InvitationList, MemberList, MemberPatchRequest, MemberRequest, OrganizationList,
+    InvitationList, MemberAddResult, MemberList, MemberPatchRequest, MemberRequest,
+    OrganizationList,
 };
 use cyberhub_domain::{
     Invitation, InvitationId, Membership, NewOrganization, OrgPatch, OrgRole, OrgType,
@@ -37,12 +38,12 @@ pub enum OrgCreated {
 /// invitation (202: the user becomes a member when they accept).
 #[derive(ApiResponse)]
 pub enum MemberAdded {
-    /// Added (platform administrators).
+    /// Added (platform administrators): the membership.
     #[oai(status = 201)]
-    Created(Json<Membership>),
-    /// Invited; pending until the user accepts.
+    Created(Json<MemberAddResult>),
+    /// Invited (the organization's admins): the pending invitation.
     #[oai(status = 202)]
-    Invited(Json<Invitation>),
+    Invited(Json<MemberAddResult>),
 }
 
 /// Organization and invitation routes.
@@ -232,8 +233,8 @@ impl OrganizationsApi {
                 .add_member(who.caller(), &slug.0, body.user_id, role)
                 .await?
             {
-                Added::Member(m) => MemberAdded::Created(Json(m)),
-                Added::Invited(i) => MemberAdded::Invited(Json(i)),
+                Added::Member(m) => MemberAdded::Created(Json(MemberAddResult::Member(m))),
+                Added::Invited(i) => MemberAdded::Invited(Json(MemberAddResult::Invited(i))),
             },
         )
     }
