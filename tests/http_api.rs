@@ -214,7 +214,8 @@ macro_rules! all_cases {
             users_and_roles, organizations_and_members, content_catalog, progress_rules_and_visibility,
             audit_log, framework_errors_are_json, concurrent_progress_writers,
             viewer_standing_never_reveals_member_data, last_admins_are_kept, invitations_need_consent,
-            writes_and_audit_rows_commit_together);)+
+            writes_and_audit_rows_commit_together, nul_bytes_are_400_on_every_backend,
+            security_headers_on_every_answer);)+
     };
 }
 
@@ -1793,4 +1794,102 @@ async fn writes_and_audit_rows_commit_together(app: &TestApp) {
         .await;
     assert_detail(&r, 400);
     assert_eq!(count("user_update").await, before + 1);
+}
+
+/// NUL characters (which PostgreSQL cannot store in text: it answered 500) are a 400 with a
+/// detail on every backend, in a JSON body, a query string or a path, and change nothing.
+async fn nul_bytes_are_400_on_every_backend(app: &TestApp) {
+    let (uid, token, _) = app.signup("nul-victim@example.org").await;
+    // serde_json writes the NUL character as the escape \u0000.
+    let r = app
+        .post(
+            "/auth/login",
+            None,
+            json!({"email": "nul\u{0}@example.org", "password": PASSWORD}),
+        )
+        .await;
+    assert_detail(&r, 400);
+    assert!(s(&r.body["detail"]).contains("NUL"), "{}", r.body);
+    let r = app
+        .post(
+            "/auth/login",
+            None,
+            json!({"email": "nul-victim@example.org", "password": "pass\u{0}word"}),
+        )
+        .await;
+    assert_detail(&r, 400);
+    // An escaped backslash followed by "u0000" is text, not a NUL: an ordinary wrong login.
+    let r = app
+        .post(
+            "/auth/login",
+            None,
+            json!({"email": "nul-victim@example.org", "password": "pass\\u0000word"}),
+        )
+        .await;
+    assert_detail(&r, 401);
+    assert_detail(&app.get("/progress?search=%00", &token).await, 400);
+    assert_detail(&app.get("/content?search=a%00b", &token).await, 400);
+    assert_detail(&app.get("/organizations/acme%00", &token).await, 400);
+    let r = app
+        .patch(
+            &format!("/users/{uid}"),
+            &token,
+            json!({"bio": "hello\u{0}world"}),
+        )
+        .await;
+    assert_detail(&r, 400);
+    let me = app.get("/users/me", &token).await;
+    assert!(me.body["bio"].is_null(), "nothing stored: {}", me.body);
+    let r = app
+        .post(
+            "/progress",
+            Some(&token),
+            json!({"content_id": "def-soc\u{0}", "content_type": "course"}),
+        )
+        .await;
+    assert_detail(&r, 400);
+    assert_eq!(app.get("/progress", &token).await.body["count"], 0);
+}
+
+/// Every answer, JSON or page, carries the security headers; the API's policy allows
+/// nothing to load, the dashboard's nothing inline.
+async fn security_headers_on_every_answer(app: &TestApp) {
+    let (_, token, _) = app.signup("headers@example.org").await;
+    for r in [
+        app.get("/progress", &token).await,
+        app.get("/no-such-route-here", &token).await,
+        app.post("/auth/login", None, json!({"email": "x"})).await,
+    ] {
+        let h = &r.headers;
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert_eq!(h["x-frame-options"], "DENY");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(
+            h.get("strict-transport-security").is_none(),
+            "plain http here"
+        );
+    }
+    let api = app.get("/progress", &token).await;
+    assert!(api.headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .starts_with("default-src 'none'"));
+    let page = app
+        .client
+        .get(format!("{}/", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self' 'wasm-unsafe-eval'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
 }

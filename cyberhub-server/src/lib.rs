@@ -22,6 +22,7 @@ pub mod body_limit;
 pub mod config;
 pub mod dashboard;
 pub mod error;
+pub mod hardening;
 pub mod indexer;
 pub mod metrics;
 pub mod models;
@@ -334,6 +335,7 @@ impl App {
         let route = dashboard::mount(route, self.state.config.sdk_dir.clone());
         let ep = route
             .with(NormalizePath::new(TrailingSlash::Trim))
+            .with(hardening::RejectNul)
             .with(body_limit::BodyLimit(self.state.config.max_body_bytes))
             .with_if(!self.state.config.cors_origins.is_empty(), cors)
             .data(state::ForwardedFor(self.state.config.trust_forwarded_for))
@@ -341,7 +343,15 @@ impl App {
                 self.state.config.public_url.as_deref().map(Into::into),
             ))
             // Outermost: renders every error (ours and poem's) as {"detail"} JSON, counts it.
-            .with(Observe(self.state.metrics.clone()));
+            .with(Observe(self.state.metrics.clone()))
+            .with(hardening::SecurityHeaders {
+                hsts: self
+                    .state
+                    .config
+                    .public_url
+                    .as_deref()
+                    .is_some_and(|u| u.starts_with("https://")),
+            });
         ep.into_endpoint().boxed()
     }
 
