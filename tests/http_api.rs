@@ -1301,6 +1301,83 @@ async fn client_address_from_trusted_proxy_only() {
     }
 }
 
+/// Behind a trusted proxy the client address is the rightmost `X-Forwarded-For` entry that
+/// is not a trusted proxy: a client rotating a forged leftmost entry stays one client. And a
+/// stranger's wrong passwords lock only the stranger's client out of the account, never its
+/// owner on another client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_forwarded_for_and_lockout_of_owners() {
+    let dir = std::env::temp_dir().join(format!("cyberhub-http-{}", uuid::Uuid::new_v4().simple()));
+    let mut app = TestApp::spawn_with(format!("sqlite://{}/xff2.db", dir.display()), |c| {
+        c.trusted_proxies = vec!["127.0.0.0/8".into()];
+    })
+    .await;
+    app.dir = Some(dir);
+    let login = |email: String, password: &'static str, xff: String| {
+        app.client
+            .post(app.url("/auth/login"))
+            .header("x-forwarded-for", xff)
+            .json(&json!({"email": email, "password": password}))
+            .send()
+    };
+    for i in 0..20 {
+        let r = login(
+            format!("spray{i}@example.org"),
+            "Winter2026!x",
+            format!("6.6.6.{i}, 203.0.113.7"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    let r = login(
+        "next@example.org".into(),
+        "Winter2026!x",
+        "7.7.7.7, 203.0.113.7".into(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r.status(),
+        429,
+        "the forged leftmost entry does not make a new client"
+    );
+    assert!(r.headers().get("retry-after").is_some());
+
+    app.signup("owner-locked@example.org").await;
+    for _ in 0..6 {
+        let r = login(
+            "owner-locked@example.org".into(),
+            "not-the-password-1",
+            "198.51.100.20".into(),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(r.status().as_u16(), 401 | 429));
+    }
+    let stranger = login(
+        "owner-locked@example.org".into(),
+        "not-the-password-1",
+        "198.51.100.20".into(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(stranger.status(), 429);
+    let owner = login(
+        "owner-locked@example.org".into(),
+        PASSWORD,
+        "192.0.2.44".into(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        owner.status(),
+        200,
+        "the owner, on their own client, still signs in"
+    );
+    app.stop().await;
+}
+
 /// CORS is off by default and answers preflights for configured origins.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_is_configurable() {

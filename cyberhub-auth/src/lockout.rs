@@ -1,4 +1,5 @@
-//! Escalating lock-out after repeated failed logins, per account and per client.
+//! Escalating lock-out after repeated failed logins, per (account, client), per account
+//! across clients and per client (see [`client_bucket`]).
 //!
 //! After `threshold` failures a key is locked for `base_lock`; each further lock doubles
 //! the duration up to `max_lock`. A key with no failure for `forget_after` starts over.
@@ -25,7 +26,8 @@ pub struct LockoutPolicy {
 }
 
 impl LockoutPolicy {
-    /// Per account: 5 failures → 30 s, doubling to at most 15 min; forgotten after 1 h quiet.
+    /// Per (account, client): 5 failures → 30 s, doubling to at most 15 min; forgotten after
+    /// 1 h quiet.
     pub fn per_account() -> Self {
         Self {
             threshold: 5,
@@ -36,7 +38,20 @@ impl LockoutPolicy {
         }
     }
 
-    /// Per client address: 20 failures → 60 s, doubling to at most 30 min.
+    /// Per account across every client: 100 failures → 60 s, doubling to at most 15 min.
+    /// Slows guessing one account from many clients; one client cannot reach it (its own
+    /// (account, client) lock-out stops it first), so a stranger cannot lock the owner out.
+    pub fn per_account_all_clients() -> Self {
+        Self {
+            threshold: 100,
+            base_lock: Duration::seconds(60),
+            max_lock: Duration::minutes(15),
+            forget_after: Duration::hours(1),
+            max_keys: 100_000,
+        }
+    }
+
+    /// Per client address (IPv6: per /64): 20 failures → 60 s, doubling to at most 30 min.
     pub fn per_client() -> Self {
         Self {
             threshold: 20,
@@ -205,5 +220,44 @@ mod tests {
             l.record_failure(&format!("k{i}"), t + Duration::seconds(i));
         }
         assert!(l.lock().len() <= 10);
+    }
+}
+
+/// The client key for lock-outs and limits: an IPv4 address as it is, an IPv6 address by
+/// its /64 prefix (one subscriber usually holds a whole /64, so /128 keys would let one
+/// client rotate addresses freely). Anything else (no address) is `None`.
+pub fn client_bucket(addr: &str) -> Option<String> {
+    match addr.parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(v4) => Some(v4.to_string()),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => Some(v4.to_string()),
+            None => {
+                let s = v6.segments();
+                Some(format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]))
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod bucket_tests {
+    use super::client_bucket;
+
+    #[test]
+    fn ipv6_by_64_ipv4_as_is() {
+        assert_eq!(client_bucket("203.0.113.7").as_deref(), Some("203.0.113.7"));
+        assert_eq!(
+            client_bucket("2001:db8:1:2:aaaa::1"),
+            client_bucket("2001:db8:1:2:ffff:ffff:ffff:ffff")
+        );
+        assert_ne!(
+            client_bucket("2001:db8:1:2::1"),
+            client_bucket("2001:db8:1:3::1")
+        );
+        assert_eq!(
+            client_bucket("::ffff:198.51.100.9").as_deref(),
+            Some("198.51.100.9")
+        );
+        assert_eq!(client_bucket("not an address"), None);
     }
 }

@@ -98,6 +98,7 @@ struct Inner {
     queue_timeout: Duration,
     dummy_hash: String,
     verifications: AtomicU64,
+    hashes: AtomicU64,
 }
 
 impl PasswordHasher {
@@ -116,6 +117,7 @@ impl PasswordHasher {
                 queue_timeout: Duration::from_secs(30),
                 dummy_hash,
                 verifications: AtomicU64::new(0),
+                hashes: AtomicU64::new(0),
             }),
         })
     }
@@ -129,6 +131,11 @@ impl PasswordHasher {
     /// cost a verification too.
     pub fn verifications(&self) -> u64 {
         self.inner.verifications.load(Ordering::Relaxed)
+    }
+
+    /// How many new hashes were computed (lets tests prove that cheap checks come first).
+    pub fn hashes(&self) -> u64 {
+        self.inner.hashes.load(Ordering::Relaxed)
     }
 
     async fn run<T: Send + 'static>(
@@ -154,6 +161,7 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &SecretString) -> Result<String> {
         let password = password.clone();
         self.run(move |inner| {
+            inner.hashes.fetch_add(1, Ordering::Relaxed);
             let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
             inner
                 .policy

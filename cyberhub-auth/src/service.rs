@@ -32,8 +32,11 @@ pub struct AuthConfig {
     pub password_policy: PasswordPolicy,
     /// Most password hashes computed at once.
     pub max_concurrent_hashes: usize,
-    /// Lock-out per account (e-mail).
+    /// Lock-out per (account, client).
     pub account_lockout: LockoutPolicy,
+    /// Lock-out per account across every client (a higher threshold: slows distributed
+    /// guessing of one account without letting one stranger lock its owner out).
+    pub account_wide_lockout: LockoutPolicy,
     /// Lock-out per client address.
     pub client_lockout: LockoutPolicy,
     /// How long a session's "still active" answer is cached by [`AuthService::authenticate`].
@@ -50,6 +53,7 @@ impl AuthConfig {
             password_policy: PasswordPolicy::OWASP,
             max_concurrent_hashes: std::thread::available_parallelism().map_or(2, |n| n.get()),
             account_lockout: LockoutPolicy::per_account(),
+            account_wide_lockout: LockoutPolicy::per_account_all_clients(),
             client_lockout: LockoutPolicy::per_client(),
             session_check_ttl: Duration::seconds(5),
         }
@@ -105,6 +109,7 @@ pub struct AuthService {
     hasher: PasswordHasher,
     tokens: TokenService,
     account_locks: Lockout,
+    account_wide_locks: Lockout,
     client_locks: Lockout,
     session_check_ttl: Duration,
     sessions: Mutex<HashMap<SessionId, CachedSession>>,
@@ -119,6 +124,7 @@ impl AuthService {
             hasher: PasswordHasher::new(config.password_policy, config.max_concurrent_hashes)?,
             tokens: TokenService::new(config.tokens, config.signing_key, config.previous_keys)?,
             account_locks: Lockout::new(config.account_lockout),
+            account_wide_locks: Lockout::new(config.account_wide_lockout),
             client_locks: Lockout::new(config.client_lockout),
             session_check_ttl: config.session_check_ttl,
             sessions: Mutex::new(HashMap::new()),
@@ -208,6 +214,18 @@ impl AuthService {
     ) -> Result<User> {
         let new = new.validated()?;
         check_new_password(password, "password")?;
+        // A taken e-mail is found before the (costly) hash: a flood of sign-ups for a known
+        // address costs a lookup each, not an argon2 run. The insert still checks (races).
+        match self.store.get_credentials_by_email(&new.email).await {
+            Ok(_) => {
+                return Err(AuthError::new(
+                    ErrorKind::AlreadyExists,
+                    "A user with this email already exists.",
+                ))
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
         let hash = self.hasher.hash(password).await?;
         let now = self.clock.now();
         let user = User::new(UserId(Uuid::new_v4()), new, now);
@@ -343,14 +361,25 @@ impl AuthService {
         password: &SecretString,
         client: &ClientInfo,
     ) -> Result<AuthSession> {
+        // The cheap checks first: nothing is looked up, hashed or stored for an e-mail that
+        // cannot be one (RFC 5321 caps an address at 254 characters).
         let email = email.trim().to_lowercase();
+        if email.is_empty() || email.len() > 254 {
+            return Err(AuthError::invalid_credentials());
+        }
         let now = self.clock.now();
+        let bucket = client
+            .addr
+            .as_deref()
+            .and_then(crate::lockout::client_bucket);
+        let pair_key = format!("account:{email}|{}", bucket.as_deref().unwrap_or("-"));
         let account_key = format!("account:{email}");
-        let client_key = client.addr.as_ref().map(|a| format!("client:{a}"));
+        let client_key = bucket.as_ref().map(|b| format!("client:{b}"));
         let locked = self
             .account_locks
-            .check(&account_key, now)
+            .check(&pair_key, now)
             .err()
+            .or_else(|| self.account_wide_locks.check(&account_key, now).err())
             .or_else(|| {
                 client_key
                     .as_ref()
@@ -368,9 +397,6 @@ impl AuthService {
             .await;
             return Err(AuthError::rate_limited(wait));
         }
-        if email.len() > 254 {
-            return Err(AuthError::invalid_credentials());
-        }
         let creds = match self.store.get_credentials_by_email(&email).await {
             Ok(c) => Some(c),
             Err(e) if e.kind() == ErrorKind::NotFound => None,
@@ -383,7 +409,8 @@ impl AuthService {
         let user = match creds {
             Some(c) if password_ok && c.user.status == AccountStatus::Active => c,
             other => {
-                self.account_locks.record_failure(&account_key, now);
+                self.account_locks.record_failure(&pair_key, now);
+                self.account_wide_locks.record_failure(&account_key, now);
                 if let Some(k) = &client_key {
                     self.client_locks.record_failure(k, now);
                 }
@@ -400,7 +427,7 @@ impl AuthService {
                 return Err(AuthError::invalid_credentials());
             }
         };
-        self.account_locks.record_success(&account_key);
+        self.account_locks.record_success(&pair_key);
         if self.hasher.needs_rehash(&user.password_hash) {
             let hash = self.hasher.hash(password).await?;
             let event = self.event(

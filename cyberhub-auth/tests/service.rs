@@ -409,50 +409,42 @@ async fn lockout_escalates_per_account_and_expires() {
         )
         .await
         .unwrap();
-    for i in 0..5 {
-        let e = h
-            .auth
-            .login(
-                "lock@example.org",
-                &pw("wrong-password!"),
-                &client(&format!("10.1.0.{i}")),
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Unauthenticated);
+    let wrong = pw("wrong-password!");
+    let guesser = client("10.1.0.1");
+    let guess = || h.auth.login("lock@example.org", &wrong, &guesser);
+    for _ in 0..5 {
+        assert_eq!(
+            guess().await.unwrap_err().kind(),
+            ErrorKind::Unauthenticated
+        );
     }
-    // Locked now, even with the right password and from another address.
+    // The guessing client is locked out of this account, even with the right password...
     let e = h
         .auth
         .login(
             "lock@example.org",
             &pw("blue-team-2026"),
-            &client("10.2.0.1"),
+            &client("10.1.0.1"),
         )
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::RateLimited);
     assert_eq!(e.retry_after().unwrap().as_secs(), 30);
-    h.clock.advance(Duration::seconds(31));
-    for _ in 0..5 {
-        h.auth
-            .login(
-                "lock@example.org",
-                &pw("wrong-password!"),
-                &client("10.3.0.1"),
-            )
-            .await
-            .unwrap_err();
-    }
-    let e = h
+    // ...but the owner, from their own client, is not: a stranger cannot lock them out.
+    assert!(h
         .auth
         .login(
             "lock@example.org",
             &pw("blue-team-2026"),
-            &client("10.2.0.1"),
+            &client("10.2.0.1")
         )
         .await
-        .unwrap_err();
+        .is_ok());
+    h.clock.advance(Duration::seconds(31));
+    for _ in 0..5 {
+        guess().await.unwrap_err();
+    }
+    let e = guess().await.unwrap_err();
     assert_eq!(
         e.retry_after().unwrap().as_secs(),
         60,
@@ -464,10 +456,95 @@ async fn lockout_escalates_per_account_and_expires() {
         .login(
             "lock@example.org",
             &pw("blue-team-2026"),
+            &client("10.1.0.1")
+        )
+        .await
+        .is_ok());
+}
+
+/// Guessing one account from many clients is slowed account-wide (a high threshold that
+/// one client cannot reach through its own lock-out).
+#[tokio::test]
+async fn lockout_slows_distributed_guessing_of_one_account() {
+    let h = harness().await;
+    h.auth
+        .signup(
+            new_user("wide@example.org"),
+            &pw("blue-team-2026"),
+            &client("10.0.1.1"),
+        )
+        .await
+        .unwrap();
+    for i in 0..100u32 {
+        let addr = format!("10.{}.{}.1", 10 + i / 200, i % 200);
+        let e = h
+            .auth
+            .login("wide@example.org", &pw("wrong-password!"), &client(&addr))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unauthenticated, "attempt {i}");
+    }
+    let e = h
+        .auth
+        .login(
+            "wide@example.org",
+            &pw("blue-team-2026"),
+            &client("10.2.0.1"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RateLimited);
+    assert_eq!(e.retry_after().unwrap().as_secs(), 60);
+    h.clock.advance(Duration::seconds(61));
+    assert!(h
+        .auth
+        .login(
+            "wide@example.org",
+            &pw("blue-team-2026"),
             &client("10.2.0.1")
         )
         .await
         .is_ok());
+}
+
+/// Addresses of one IPv6 /64 are one client.
+#[tokio::test]
+async fn lockout_keys_ipv6_clients_by_64() {
+    let h = harness().await;
+    for i in 0..20u32 {
+        h.auth
+            .login(
+                &format!("v6spray{i}@example.org"),
+                &pw("Winter2026!x"),
+                &client(&format!("2001:db8:7:7::{:x}", i + 1)),
+            )
+            .await
+            .unwrap_err();
+    }
+    let e = h
+        .auth
+        .login(
+            "v6next@example.org",
+            &pw("Winter2026!x"),
+            &client("2001:db8:7:7:ffff::1"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RateLimited);
+    let other = h
+        .auth
+        .login(
+            "v6next@example.org",
+            &pw("Winter2026!x"),
+            &client("2001:db8:7:8::1"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        other.kind(),
+        ErrorKind::Unauthenticated,
+        "another /64 is another client"
+    );
 }
 
 #[tokio::test]
@@ -520,4 +597,77 @@ async fn lockout_per_client_address() {
             .kind(),
         ErrorKind::Unauthenticated
     );
+}
+
+/// A duplicate sign-up is refused before its password is hashed, and an e-mail no account
+/// can have is refused before any lookup, lock-out bookkeeping or audit row.
+#[tokio::test]
+async fn cheap_checks_come_before_costly_work() {
+    let h = harness().await;
+    h.auth
+        .signup(
+            new_user("taken@example.org"),
+            &pw("blue-team-2026"),
+            &client("10.0.0.1"),
+        )
+        .await
+        .unwrap();
+    let hashes = h.auth.hasher().hashes();
+    for _ in 0..3 {
+        let e = h
+            .auth
+            .signup(
+                new_user("taken@example.org"),
+                &pw("blue-team-2026"),
+                &client("10.0.0.2"),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AlreadyExists);
+    }
+    assert_eq!(
+        h.auth.hasher().hashes(),
+        hashes,
+        "no hash for a taken e-mail"
+    );
+
+    let rows = |store: cyberhub_store::DynStore| async move {
+        store
+            .list_audit(
+                &cyberhub_domain::AuditFilter::default(),
+                cyberhub_domain::Page::default(),
+            )
+            .await
+            .unwrap()
+            .total
+    };
+    // The client is locked out first: each refused attempt used to store the submitted
+    // e-mail, whatever its size, in a login_locked row.
+    for i in 0..21 {
+        h.auth
+            .login(
+                &format!("spray{i}@example.org"),
+                &pw("Winter2026!x"),
+                &client("10.9.9.9"),
+            )
+            .await
+            .unwrap_err();
+    }
+    let before = rows(h.store.clone()).await;
+    let verifications = h.auth.hasher().verifications();
+    let huge = format!("{}@example.org", "a".repeat(100_000));
+    for _ in 0..30 {
+        let e = h
+            .auth
+            .login(&huge, &pw("whatever-password"), &client("10.9.9.9"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unauthenticated);
+    }
+    assert_eq!(
+        rows(h.store.clone()).await,
+        before,
+        "no audit row stores the oversized e-mail"
+    );
+    assert_eq!(h.auth.hasher().verifications(), verifications);
 }

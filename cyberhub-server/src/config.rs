@@ -100,6 +100,9 @@ pub struct Config {
     /// Take the client address from `X-Forwarded-For` (set only behind a trusted reverse
     /// proxy: the per-client lock-out and the audit log use this address).
     pub trust_forwarded_for: bool,
+    /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For` is trusted: the
+    /// client address is the rightmost entry that is not one of them.
+    pub trusted_proxies: Vec<String>,
     /// The public base URL clients reach the server at (`https://cyberhub.example.org`):
     /// pagination links are built on it. Unset: links are relative (`/api/v1/...?page=2`).
     /// The request's `Host` header is never used.
@@ -155,6 +158,7 @@ impl Default for Config {
             shutdown_grace_secs: 20,
             insecure_fast_password_hashing: false,
             trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
             public_url: None,
             service: Service::All,
             core_url: None,
@@ -207,6 +211,7 @@ impl std::fmt::Debug for Config {
                 &self.insecure_fast_password_hashing,
             )
             .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("public_url", &self.public_url)
             .field("service", &self.service)
             .field(
@@ -311,6 +316,7 @@ impl Config {
                 self.insecure_fast_password_hashing = parse_bool(v)?
             }
             "TRUST_FORWARDED_FOR" => self.trust_forwarded_for = parse_bool(v)?,
+            "TRUSTED_PROXIES" => self.trusted_proxies = list(v),
             "PUBLIC_URL" => {
                 self.public_url = Some(v.trim_end_matches('/').to_owned()).filter(|s| !s.is_empty())
             }
@@ -351,7 +357,19 @@ impl Config {
         Ok(())
     }
 
+    /// The parsed `trusted_proxies` (checked at load: every entry parses).
+    pub fn trusted_proxy_nets(&self) -> Vec<crate::proxies::Net> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|p| crate::proxies::Net::parse(p).ok())
+            .collect()
+    }
+
     fn check(&self) -> Result<(), ConfigError> {
+        for p in &self.trusted_proxies {
+            crate::proxies::Net::parse(p)
+                .map_err(|e| ConfigError(format!("trusted_proxies: {e}")))?;
+        }
         if self.mode == Mode::Production {
             if self.jwt_secret.is_none() {
                 return Err(ConfigError(

@@ -31,10 +31,7 @@ pub struct RejectNulEndpoint<E> {
 
 /// Whether a percent-encoded URI part decodes to a NUL byte.
 fn uri_has_nul(part: &str) -> bool {
-    part.as_bytes()
-        .windows(3)
-        .any(|w| w == b"%00")
-        || part.contains('\0')
+    part.as_bytes().windows(3).any(|w| w == b"%00") || part.contains('\0')
 }
 
 /// Whether JSON text holds a NUL: a raw 0x00 byte, or a `\u0000` escape (a backslash that

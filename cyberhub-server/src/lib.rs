@@ -27,6 +27,7 @@ pub mod indexer;
 pub mod metrics;
 pub mod models;
 pub mod openapi_doc;
+pub mod proxies;
 pub mod seed;
 pub mod state;
 
@@ -338,7 +339,10 @@ impl App {
             .with(hardening::RejectNul)
             .with(body_limit::BodyLimit(self.state.config.max_body_bytes))
             .with_if(!self.state.config.cors_origins.is_empty(), cors)
-            .data(state::ForwardedFor(self.state.config.trust_forwarded_for))
+            .data(state::ForwardedFor(Arc::new(proxies::Proxies {
+                trust_any_peer: self.state.config.trust_forwarded_for,
+                trusted: self.state.config.trusted_proxy_nets(),
+            })))
             .data(state::PublicUrl(
                 self.state.config.public_url.as_deref().map(Into::into),
             ))

@@ -108,22 +108,22 @@ impl AppState {
     }
 }
 
-/// Client address and user agent of a request. The address is the peer's, or with
-/// `trust_forwarded_for` the first `X-Forwarded-For` entry (when it parses as an IP).
+/// Client address and user agent of a request. The address is the peer's or, behind a
+/// trusted proxy, the rightmost `X-Forwarded-For` entry that is not a trusted proxy
+/// ([`crate::proxies`]).
 pub fn client_info(req: &Request) -> ClientInfo {
-    let forwarded = req
-        .data::<ForwardedFor>()
-        .filter(|f| f.0)
-        .and_then(|_| req.headers().get("x-forwarded-for"))
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
-        .map(|ip| ip.to_string());
-    let addr = forwarded.or_else(|| {
-        req.remote_addr()
-            .as_socket_addr()
-            .map(|a| a.ip().to_string())
-    });
+    let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let addr = match req.data::<ForwardedFor>() {
+        Some(p) => p.0.client_addr(peer, &forwarded),
+        None => peer,
+    }
+    .map(|ip| ip.to_string());
     let user_agent = req
         .headers()
         .get("user-agent")
@@ -175,6 +175,7 @@ pub fn page_links<T>(req: &Request, result: &PageResult<T>) -> (Option<String>, 
 #[derive(Debug, Clone)]
 pub struct PublicUrl(pub Option<Arc<str>>);
 
-/// Request data: whether `X-Forwarded-For` is trusted (set from the configuration).
-#[derive(Debug, Clone, Copy)]
-pub struct ForwardedFor(pub bool);
+/// Request data: whose `X-Forwarded-For` is trusted, and how it is read (set from the
+/// configuration).
+#[derive(Debug, Clone)]
+pub struct ForwardedFor(pub Arc<crate::proxies::Proxies>);
