@@ -333,6 +333,34 @@ async fn signup_login_refresh_logout(app: &TestApp) {
         )
         .await;
     assert_detail(&as_refresh, 401);
+    // Within the grace period the replaced token gets the same successor instead of
+    // revoking the session (two tabs refreshing at once, a lost response).
+    let retry = app
+        .post(
+            "/auth/token/refresh",
+            None,
+            json!({"refresh_token": refresh}),
+        )
+        .await;
+    assert_eq!(retry.status, 200, "{}", retry.body);
+    let jti = |t: &str| {
+        use base64::Engine;
+        let payload = t.split('.').nth(1).unwrap();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap();
+        serde_json::from_slice::<Value>(&bytes).unwrap()["jti"].clone()
+    };
+    assert_eq!(jti(&s(&retry.body["refresh_token"])), jti(&refresh2));
+    // The successor is used: from then on the first token is a reuse.
+    let r2 = app
+        .post(
+            "/auth/token/refresh",
+            None,
+            json!({"refresh_token": refresh2}),
+        )
+        .await;
+    assert_eq!(r2.status, 200, "{}", r2.body);
     // Reuse of the first refresh token kills the family.
     let reuse = app
         .post(

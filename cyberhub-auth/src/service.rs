@@ -41,6 +41,9 @@ pub struct AuthConfig {
     pub client_lockout: LockoutPolicy,
     /// How long a session's "still active" answer is cached by [`AuthService::authenticate`].
     pub session_check_ttl: Duration,
+    /// How long after a rotation the replaced refresh token still gets the new pair (two tabs
+    /// refreshing at once, a response lost on the way) instead of counting as reuse.
+    pub refresh_grace: Duration,
 }
 
 impl AuthConfig {
@@ -56,6 +59,7 @@ impl AuthConfig {
             account_wide_lockout: LockoutPolicy::per_account_all_clients(),
             client_lockout: LockoutPolicy::per_client(),
             session_check_ttl: Duration::seconds(5),
+            refresh_grace: Duration::seconds(10),
         }
     }
 }
@@ -112,6 +116,7 @@ pub struct AuthService {
     account_wide_locks: Lockout,
     client_locks: Lockout,
     session_check_ttl: Duration,
+    refresh_grace: Duration,
     sessions: Mutex<HashMap<SessionId, CachedSession>>,
 }
 
@@ -127,6 +132,7 @@ impl AuthService {
             account_wide_locks: Lockout::new(config.account_wide_lockout),
             client_locks: Lockout::new(config.client_lockout),
             session_check_ttl: config.session_check_ttl,
+            refresh_grace: config.refresh_grace,
             sessions: Mutex::new(HashMap::new()),
             store,
             clock,
@@ -304,6 +310,7 @@ impl AuthService {
                 .as_ref()
                 .map(|u| u.chars().take(256).collect()),
             client_addr: client.addr.clone(),
+            previous_refresh_jti: None,
         };
         self.store.create_session(&session).await?;
         let tokens = self.issue_pair(&session, &roles, now)?;
@@ -493,6 +500,32 @@ impl AuthService {
                 self.issue_pair(&session, &roles, now)
             }
             RotateOutcome::Rotated(_) => Err(AuthError::invalid_token("Invalid token")),
+            RotateOutcome::Rejected(session)
+                if session.is_active(now)
+                    && session.user_id == user_id
+                    && session.previous_refresh_jti == Some(jti)
+                    && now - session.last_used_at <= self.refresh_grace =>
+            {
+                // The token the latest rotation replaced, within the grace period: the
+                // client did not get (or another tab already used) the successor. It gets
+                // the same successor (the session's current refresh jti), not a new one.
+                let user = self.store.get_user(user_id).await?;
+                if user.status != AccountStatus::Active {
+                    self.revoke(sid, "account_inactive", now).await?;
+                    return Err(AuthError::invalid_token("Session revoked"));
+                }
+                let roles = self.global_roles(user_id).await?;
+                self.audit(
+                    Some(user_id),
+                    AuditAction::TokenRefresh,
+                    ("session", Some(sid.to_string())),
+                    AuditResult::Success,
+                    client,
+                    serde_json::json!({"generation": session.generation, "grace_retry": true}),
+                )
+                .await;
+                self.issue_pair(&session, &roles, now)
+            }
             RotateOutcome::Rejected(session) => {
                 if session.revoked_at.is_some() {
                     Err(AuthError::invalid_token("Session revoked"))

@@ -671,3 +671,58 @@ async fn cheap_checks_come_before_costly_work() {
     );
     assert_eq!(h.auth.hasher().verifications(), verifications);
 }
+
+/// Two refreshes with the same token (two tabs, a lost response): within the grace period
+/// the second gets the same successor; after it, the old token is a reuse that revokes the
+/// session.
+#[tokio::test]
+async fn refresh_grace_period_then_reuse() {
+    let h = harness().await;
+    let s = h
+        .auth
+        .signup(
+            new_user("tabs@example.org"),
+            &pw("blue-team-2026"),
+            &client("10.0.0.5"),
+        )
+        .await
+        .unwrap();
+    let first = h
+        .auth
+        .refresh(&s.tokens.refresh_token, &client("10.0.0.5"))
+        .await
+        .unwrap();
+    h.clock.advance(Duration::seconds(3));
+    let second = h
+        .auth
+        .refresh(&s.tokens.refresh_token, &client("10.0.0.5"))
+        .await
+        .unwrap();
+    let claims = |t: &str| {
+        h.auth
+            .tokens()
+            .verify_refresh(t, h.clock.now())
+            .unwrap()
+            .jti()
+            .unwrap()
+    };
+    assert_eq!(
+        claims(&first.refresh_token),
+        claims(&second.refresh_token),
+        "the same successor"
+    );
+    assert!(h.auth.authenticate(&second.access_token).await.is_ok());
+    // Past the grace period the replaced token is a reuse: the family is revoked.
+    h.clock.advance(Duration::seconds(10));
+    let e = h
+        .auth
+        .refresh(&s.tokens.refresh_token, &client("10.0.0.5"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated);
+    assert!(h
+        .auth
+        .refresh(&first.refresh_token, &client("10.0.0.5"))
+        .await
+        .is_err());
+}

@@ -103,6 +103,9 @@ pub struct Config {
     /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For` is trusted: the
     /// client address is the rightmost entry that is not one of them.
     pub trusted_proxies: Vec<String>,
+    /// Seconds after a refresh in which the replaced refresh token still gets the same new
+    /// pair (concurrent tabs, a lost response) instead of revoking the session as reuse.
+    pub refresh_grace_secs: u32,
     /// The public base URL clients reach the server at (`https://cyberhub.example.org`):
     /// pagination links are built on it. Unset: links are relative (`/api/v1/...?page=2`).
     /// The request's `Host` header is never used.
@@ -159,6 +162,7 @@ impl Default for Config {
             insecure_fast_password_hashing: false,
             trust_forwarded_for: false,
             trusted_proxies: Vec::new(),
+            refresh_grace_secs: 10,
             public_url: None,
             service: Service::All,
             core_url: None,
@@ -212,6 +216,7 @@ impl std::fmt::Debug for Config {
             )
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("refresh_grace_secs", &self.refresh_grace_secs)
             .field("public_url", &self.public_url)
             .field("service", &self.service)
             .field(
@@ -317,6 +322,9 @@ impl Config {
             }
             "TRUST_FORWARDED_FOR" => self.trust_forwarded_for = parse_bool(v)?,
             "TRUSTED_PROXIES" => self.trusted_proxies = list(v),
+            "REFRESH_GRACE_SECS" => {
+                self.refresh_grace_secs = v.parse().map_err(|_| bad("expected seconds"))?
+            }
             "PUBLIC_URL" => {
                 self.public_url = Some(v.trim_end_matches('/').to_owned()).filter(|s| !s.is_empty())
             }

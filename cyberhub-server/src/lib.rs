@@ -207,6 +207,7 @@ pub async fn build_with(config: Config, backends: Backends) -> Result<App, Start
     let (current, previous) = signing_keys(&config)?;
     let mut auth_cfg = AuthConfig::new(current);
     auth_cfg.previous_keys = previous;
+    auth_cfg.refresh_grace = chrono::Duration::seconds(i64::from(config.refresh_grace_secs));
     if let Some(n) = config.max_concurrent_hashes {
         auth_cfg.max_concurrent_hashes = n;
     }

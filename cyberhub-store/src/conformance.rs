@@ -577,6 +577,7 @@ fn session(user: UserId, at: DateTime<Utc>) -> Session {
         revoked_reason: None,
         user_agent: Some("conformance".into()),
         client_addr: Some("127.0.0.1".into()),
+        previous_refresh_jti: None,
     }
 }
 

@@ -77,6 +77,7 @@ pub(crate) struct SessionRow {
     pub revoked_reason: Option<String>,
     pub user_agent: Option<String>,
     pub client_addr: Option<String>,
+    pub previous_refresh_jti: Option<Uuid>,
 }
 
 impl From<SessionRow> for crate::Session {
@@ -93,6 +94,7 @@ impl From<SessionRow> for crate::Session {
             revoked_reason: r.revoked_reason,
             user_agent: r.user_agent,
             client_addr: r.client_addr,
+            previous_refresh_jti: r.previous_refresh_jti,
         }
     }
 }
@@ -334,7 +336,7 @@ pub(crate) use user_cols;
 
 macro_rules! session_cols {
     () => {
-        "id, user_id, refresh_jti, generation, created_at, last_used_at, expires_at, revoked_at, revoked_reason, user_agent, client_addr"
+        "id, user_id, refresh_jti, generation, created_at, last_used_at, expires_at, revoked_at, revoked_reason, user_agent, client_addr, previous_refresh_jti"
     };
 }
 pub(crate) use session_cols;

@@ -30,6 +30,9 @@ pub struct Session {
     pub user_agent: Option<String>,
     /// Client address at login.
     pub client_addr: Option<String>,
+    /// The `jti` the latest rotation replaced (at `last_used_at`): for the grace period in
+    /// which a client that did not receive the new pair may retry with the old token.
+    pub previous_refresh_jti: Option<Uuid>,
 }
 
 impl Session {

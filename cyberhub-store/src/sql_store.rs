@@ -320,7 +320,7 @@ macro_rules! impl_sql_store {
             async fn create_session(&self, s: &Session) -> Result<()> {
                 sqlx::query(concat!(
                     "INSERT INTO sessions (", session_cols!(), ") ",
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
                 ))
                 .bind(s.id.0)
                 .bind(s.user_id.0)
@@ -333,6 +333,7 @@ macro_rules! impl_sql_store {
                 .bind(&s.revoked_reason)
                 .bind(&s.user_agent)
                 .bind(&s.client_addr)
+                .bind(s.previous_refresh_jti)
                 .execute(&self.write)
                 .await
                 .map_err(db_err("session"))?;
@@ -356,7 +357,7 @@ macro_rules! impl_sql_store {
                 now: DateTime<Utc>,
             ) -> Result<RotateOutcome> {
                 let rotated = sqlx::query_as::<_, SessionRow>(concat!(
-                    "UPDATE sessions SET refresh_jti = $3, generation = generation + 1, last_used_at = $4 ",
+                    "UPDATE sessions SET previous_refresh_jti = refresh_jti, refresh_jti = $3, generation = generation + 1, last_used_at = $4 ",
                     "WHERE id = $1 AND refresh_jti = $2 AND revoked_at IS NULL AND expires_at > $4 ",
                     "RETURNING ", session_cols!()
                 ))
