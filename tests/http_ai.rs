@@ -537,6 +537,18 @@ async fn embeddings_endpoint(app: &AiApp) {
     assert_eq!(b["embeddings"][1]["text"], "SQL injection");
     let (st, _) = app.post("/embeddings", &token, json!({"texts": []})).await;
     assert_eq!(st, 400);
+    // A number is not a text (it was embedded as "1").
+    let (st, b) = app
+        .post("/embeddings", &token, json!({"texts": ["ok", 1]}))
+        .await;
+    assert_eq!(st, 400, "{b}");
+    assert_eq!(b["errors"][0]["field"], "texts[1]", "{b}");
+    let (st, b) = app.post("/search", &token, json!({"query": 42})).await;
+    assert_eq!(
+        (st, &b["errors"][0]["field"]),
+        (400, &json!("query")),
+        "{b}"
+    );
     let many: Vec<String> = (0..257).map(|i| format!("t{i}")).collect();
     let (st, _) = app
         .post("/embeddings", &token, json!({"texts": many}))

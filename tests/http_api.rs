@@ -215,7 +215,7 @@ macro_rules! all_cases {
             audit_log, framework_errors_are_json, concurrent_progress_writers,
             viewer_standing_never_reveals_member_data, last_admins_are_kept, invitations_need_consent,
             writes_and_audit_rows_commit_together, nul_bytes_are_400_on_every_backend,
-            security_headers_on_every_answer);)+
+            security_headers_on_every_answer, wrong_json_types_are_400_naming_the_field);)+
     };
 }
 
@@ -1997,4 +1997,82 @@ async fn security_headers_on_every_answer(app: &TestApp) {
         "{csp}"
     );
     assert!(!csp.contains("unsafe-inline"), "{csp}");
+}
+
+/// A wrong JSON type is a 400 naming the field, on every route family (it was coerced:
+/// `{"first_name": 12345}` was stored as "12345"), and nothing is stored.
+async fn wrong_json_types_are_400_naming_the_field(app: &TestApp) {
+    let admin = app.admin().await;
+    let (uid, token, _) = app.signup("types@example.org").await;
+    let cases: Vec<(Method, String, Option<&str>, Value, &str)> = vec![
+        (
+            Method::POST,
+            "/auth/login".into(),
+            None,
+            json!({"email": 12345, "password": "x"}),
+            "email",
+        ),
+        (
+            Method::POST,
+            "/auth/signup".into(),
+            None,
+            json!({"email": "t2@example.org", "password": PASSWORD, "first_name": true, "last_name": "X"}),
+            "first_name",
+        ),
+        (
+            Method::PATCH,
+            format!("/users/{uid}"),
+            Some(&token),
+            json!({"first_name": 12345}),
+            "first_name",
+        ),
+        (
+            Method::PATCH,
+            format!("/users/{uid}"),
+            Some(&token),
+            json!({"learning_preferences": {"weekly_goal_minutes": "90"}}),
+            "learning_preferences.weekly_goal_minutes",
+        ),
+        (
+            Method::POST,
+            "/organizations".into(),
+            Some(&admin),
+            json!({"name": 1, "slug": "typed-org", "org_type": "sponsor"}),
+            "name",
+        ),
+        (
+            Method::POST,
+            "/content".into(),
+            Some(&admin),
+            json!({"content_type": "lab", "title": "T", "description": "d", "tags": ["a", 2]}),
+            "tags[1]",
+        ),
+        (
+            Method::POST,
+            "/progress".into(),
+            Some(&token),
+            json!({"content_id": "def-soc-foundations", "content_type": "course", "completion_percentage": "50"}),
+            "completion_percentage",
+        ),
+        (
+            Method::POST,
+            "/auth/token/refresh".into(),
+            None,
+            json!({"refresh_token": 7}),
+            "refresh_token",
+        ),
+    ];
+    for (method, path, tok, body, field) in cases {
+        let r = app.call(method.clone(), &path, tok, Some(body)).await;
+        assert_detail(&r, 400);
+        assert_eq!(
+            r.body["errors"][0]["field"], field,
+            "{method} {path}: {}",
+            r.body
+        );
+    }
+    let me = app.get(&format!("/users/{uid}"), &token).await;
+    assert_eq!(me.body["first_name"], "Test", "{}", me.body);
+    assert_eq!(app.get("/progress", &token).await.body["count"], 0);
+    assert_detail(&app.get("/organizations/typed-org", &admin).await, 404);
 }

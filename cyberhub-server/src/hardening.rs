@@ -188,3 +188,258 @@ mod tests {
         assert!(!uri_has_nul("search=a%200"));
     }
 }
+
+/// Refuses a JSON body whose values have the wrong JSON type for the operation's documented
+/// schema (400 naming the field). poem-openapi would otherwise coerce a number or a boolean
+/// into a string field (`{"first_name": 12345}` stored as `"12345"`).
+#[derive(Debug, Clone)]
+pub struct StrictTypes {
+    ops: std::sync::Arc<Vec<Operation>>,
+    components: std::sync::Arc<serde_json::Value>,
+}
+
+/// One documented operation with a JSON request body.
+#[derive(Debug)]
+struct Operation {
+    method: poem::http::Method,
+    /// Path segments after the base path; `None` for a `{parameter}`.
+    segments: Vec<Option<String>>,
+    schema: serde_json::Value,
+}
+
+impl StrictTypes {
+    /// From the served OpenAPI document (its paths are relative to `base`).
+    pub fn from_spec(spec: &str, base: &str) -> Self {
+        let doc: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
+        let mut ops = Vec::new();
+        if let Some(paths) = doc.get("paths").and_then(|p| p.as_object()) {
+            for (path, item) in paths {
+                let Some(item) = item.as_object() else {
+                    continue;
+                };
+                for (method, op) in item {
+                    let Ok(method) = method.to_ascii_uppercase().parse::<poem::http::Method>()
+                    else {
+                        continue;
+                    };
+                    let schema = op
+                        .pointer("/requestBody/content")
+                        .and_then(|c| c.as_object())
+                        .and_then(|c| c.values().find_map(|m| m.get("schema")))
+                        .cloned();
+                    let Some(schema) = schema else { continue };
+                    let full = format!("{base}{path}");
+                    let segments = full
+                        .split('/')
+                        .filter(|s| !s.is_empty())
+                        .map(|s| (!s.starts_with('{')).then(|| s.to_owned()))
+                        .collect();
+                    ops.push(Operation {
+                        method,
+                        segments,
+                        schema,
+                    });
+                }
+            }
+        }
+        Self {
+            ops: std::sync::Arc::new(ops),
+            components: std::sync::Arc::new(
+                doc.pointer("/components/schemas")
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+
+    fn schema_for(&self, method: &poem::http::Method, path: &str) -> Option<&serde_json::Value> {
+        let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        self.ops
+            .iter()
+            .filter(|op| op.method == method && op.segments.len() == parts.len())
+            .find(|op| {
+                op.segments
+                    .iter()
+                    .zip(&parts)
+                    .all(|(seg, part)| seg.as_deref().is_none_or(|s| s == *part))
+            })
+            .map(|op| &op.schema)
+    }
+
+    /// The first value whose JSON type differs from the schema's: (field, expected type).
+    fn mismatch(
+        &self,
+        value: &serde_json::Value,
+        schema: &serde_json::Value,
+        field: &str,
+        depth: usize,
+    ) -> Option<(String, String)> {
+        use serde_json::Value as V;
+        if depth > 32 {
+            return None;
+        }
+        if let Some(name) = schema
+            .get("$ref")
+            .and_then(|r| r.as_str())
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        {
+            let target = self.components.get(name)?;
+            return self.mismatch(value, target, field, depth + 1);
+        }
+        if value.is_null() {
+            return None; // whether null is allowed is the handler's call (optional fields)
+        }
+        if let Some(all) = schema.get("allOf").and_then(|a| a.as_array()) {
+            return all
+                .iter()
+                .find_map(|s| self.mismatch(value, s, field, depth + 1));
+        }
+        let expected = schema.get("type").and_then(|t| t.as_str())?;
+        let ok = match expected {
+            "string" => value.is_string(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "number" => value.is_number(),
+            "boolean" => value.is_boolean(),
+            "array" => value.is_array(),
+            "object" => value.is_object(),
+            _ => true,
+        };
+        if !ok {
+            let shown = if field.is_empty() { "body" } else { field };
+            return Some((shown.to_owned(), expected.to_owned()));
+        }
+        match value {
+            V::Array(items) => {
+                let item_schema = schema.get("items")?;
+                items.iter().enumerate().find_map(|(i, v)| {
+                    self.mismatch(v, item_schema, &format!("{field}[{i}]"), depth + 1)
+                })
+            }
+            V::Object(map) => {
+                let props = schema.get("properties")?.as_object()?;
+                map.iter().find_map(|(k, v)| {
+                    let s = props.get(k)?;
+                    let f = if field.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{field}.{k}")
+                    };
+                    self.mismatch(v, s, &f, depth + 1)
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for StrictTypes {
+    type Output = StrictTypesEndpoint<E>;
+    fn transform(&self, ep: E) -> Self::Output {
+        StrictTypesEndpoint {
+            inner: ep,
+            rules: self.clone(),
+        }
+    }
+}
+
+/// The endpoint produced by [`StrictTypes`].
+#[derive(Debug)]
+pub struct StrictTypesEndpoint<E> {
+    inner: E,
+    rules: StrictTypes,
+}
+
+impl<E: Endpoint> Endpoint for StrictTypesEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> Result<Response> {
+        let is_json = req
+            .headers()
+            .get(poem::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains("json"));
+        let path = req.uri().path().trim_end_matches('/').to_owned();
+        if is_json {
+            if let Some(schema) = self.rules.schema_for(req.method(), &path) {
+                let bytes = req.take_body().into_bytes().await?;
+                if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                    if let Some((field, expected)) = self.rules.mismatch(&value, schema, "", 0) {
+                        return Ok(type_error(&field, &expected));
+                    }
+                }
+                req.set_body(bytes);
+            }
+        }
+        Ok(self.inner.call(req).await?.into_response())
+    }
+}
+
+fn type_error(field: &str, expected: &str) -> Response {
+    let article = if expected.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    let message = format!("Expected {article} {expected}.");
+    let body = cyberhub_domain::api::ErrorBody {
+        detail: format!("Invalid input: {field}: {message}"),
+        errors: Some(vec![cyberhub_domain::FieldError {
+            field: field.to_owned(),
+            message,
+        }]),
+    };
+    Response::builder()
+        .status(StatusCode::BAD_REQUEST)
+        .content_type("application/json; charset=utf-8")
+        .body(serde_json::to_string(&body).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod strict_tests {
+    use super::StrictTypes;
+    use serde_json::json;
+
+    #[test]
+    fn wrong_json_types_are_found_with_their_field() {
+        let spec = json!({
+            "paths": {"/users/{id}": {"patch": {"requestBody": {"content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/P"}}}}}}},
+            "components": {"schemas": {"P": {"type": "object", "properties": {
+                "first_name": {"type": "string", "nullable": true},
+                "goal": {"type": "integer"},
+                "tags": {"type": "array", "items": {"type": "string"}},
+                "prefs": {"type": "object", "properties": {"on": {"type": "boolean"}}}
+            }}}}
+        })
+        .to_string();
+        let rules = StrictTypes::from_spec(&spec, "/api/v1");
+        let schema = rules
+            .schema_for(&poem::http::Method::PATCH, "/api/v1/users/abc")
+            .unwrap()
+            .clone();
+        let check = |v: serde_json::Value| rules.mismatch(&v, &schema, "", 0).map(|(f, _)| f);
+        assert_eq!(
+            check(json!({"first_name": 12345})).as_deref(),
+            Some("first_name")
+        );
+        assert_eq!(check(json!({"first_name": null})), None);
+        assert_eq!(check(json!({"goal": 1.5})).as_deref(), Some("goal"));
+        assert_eq!(check(json!({"goal": "3"})).as_deref(), Some("goal"));
+        assert_eq!(check(json!({"tags": ["a", 1]})).as_deref(), Some("tags[1]"));
+        assert_eq!(
+            check(json!({"prefs": {"on": "yes"}})).as_deref(),
+            Some("prefs.on")
+        );
+        assert_eq!(check(json!([1])).as_deref(), Some("body"));
+        assert_eq!(
+            check(json!({"first_name": "Ada", "goal": 3, "unknown": 1})),
+            None
+        );
+        assert!(rules
+            .schema_for(&poem::http::Method::GET, "/api/v1/users/abc")
+            .is_none());
+        assert!(rules
+            .schema_for(&poem::http::Method::PATCH, "/api/v1/users")
+            .is_none());
+    }
+}

@@ -298,6 +298,7 @@ impl App {
     /// The complete HTTP endpoint with every middleware.
     pub fn endpoint(&self) -> poem::endpoint::BoxEndpoint<'static> {
         let (api, spec, docs) = mounted(&self.state);
+        let strict_spec = spec.clone();
         let state = self.state.clone();
         let ready_state = self.state.clone();
         let mut cors = Cors::new()
@@ -337,6 +338,7 @@ impl App {
         let route = dashboard::mount(route, self.state.config.sdk_dir.clone());
         let ep = route
             .with(NormalizePath::new(TrailingSlash::Trim))
+            .with(hardening::StrictTypes::from_spec(&strict_spec, BASE_PATH))
             .with(hardening::RejectNul)
             .with(body_limit::BodyLimit(self.state.config.max_body_bytes))
             .with_if(!self.state.config.cors_origins.is_empty(), cors)
