@@ -625,6 +625,21 @@ impl AuthService {
         new: &SecretString,
         client: &ClientInfo,
     ) -> Result<()> {
+        // Guessing the current password through a stolen access token is limited like a
+        // login: the same (account, client) lock-out, under its own key.
+        let now = self.clock.now();
+        let bucket = client
+            .addr
+            .as_deref()
+            .and_then(crate::lockout::client_bucket);
+        let key = format!(
+            "password-change:{}|{}",
+            caller.user_id,
+            bucket.as_deref().unwrap_or("-")
+        );
+        if let Err(wait) = self.account_locks.check(&key, now) {
+            return Err(AuthError::rate_limited(wait));
+        }
         let user = self.store.get_user(caller.user_id).await?;
         let creds = self.store.get_credentials_by_email(&user.email).await?;
         if !self
@@ -632,6 +647,7 @@ impl AuthService {
             .verify(current, Some(&creds.password_hash))
             .await?
         {
+            self.account_locks.record_failure(&key, now);
             self.audit(
                 Some(caller.user_id),
                 AuditAction::PasswordChange,
@@ -646,9 +662,9 @@ impl AuthService {
                 "The current password is not correct.",
             ));
         }
+        self.account_locks.record_success(&key);
         check_new_password(new, "new_password")?;
         let hash = self.hasher.hash(new).await?;
-        let now = self.clock.now();
         // Other sessions end first: should the password write fail after, they were only
         // signed out; the other order could leave a stolen session alive on a new password.
         let ended = self

@@ -726,3 +726,53 @@ async fn refresh_grace_period_then_reuse() {
         .await
         .is_err());
 }
+
+/// Wrong current passwords on a password change are limited like logins (429 after five).
+#[tokio::test]
+async fn password_change_attempts_are_limited() {
+    let h = harness().await;
+    let s = h
+        .auth
+        .signup(
+            new_user("pwc@example.org"),
+            &pw("blue-team-2026"),
+            &client("10.0.0.8"),
+        )
+        .await
+        .unwrap();
+    let me = h.auth.authenticate(&s.tokens.access_token).await.unwrap();
+    for _ in 0..5 {
+        let e = h
+            .auth
+            .change_password(
+                &me,
+                &pw("guess-guess-1"),
+                &pw("new-pass-2026!"),
+                &client("10.0.0.8"),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Validation);
+    }
+    let e = h
+        .auth
+        .change_password(
+            &me,
+            &pw("blue-team-2026"),
+            &pw("new-pass-2026!"),
+            &client("10.0.0.8"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RateLimited);
+    h.clock.advance(Duration::seconds(31));
+    h.auth
+        .change_password(
+            &me,
+            &pw("blue-team-2026"),
+            &pw("new-pass-2026!"),
+            &client("10.0.0.8"),
+        )
+        .await
+        .unwrap();
+}
