@@ -34,7 +34,13 @@ pub struct AiState {
     pub progress: ProgressSource,
     /// Wakes the indexing worker after a catalog write in this process.
     pub index_wakeup: Arc<tokio::sync::Notify>,
+    /// The readiness probe's last embedding: when it ran and its error, if any. `/ready`
+    /// runs at most one inference per [`READY_PROBE_TTL`], however often it is called.
+    pub ready_probe: tokio::sync::Mutex<Option<(std::time::Instant, Option<String>)>>,
 }
+
+/// How long a readiness probe's inference result is reused.
+pub const READY_PROBE_TTL: Duration = Duration::from_secs(5);
 
 impl AiState {
     /// The catalog index.
@@ -254,6 +260,7 @@ pub async fn build_ai(
         cache: Arc::new(InProcessCache::default()),
         progress,
         index_wakeup: Arc::new(tokio::sync::Notify::new()),
+        ready_probe: tokio::sync::Mutex::new(None),
     })
 }
 

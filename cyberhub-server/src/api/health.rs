@@ -51,11 +51,23 @@ pub async fn readiness(state: &AppState) -> Ready {
             ok: vectors.is_ok(),
             error: vectors.err().map(|e| e.to_string()),
         });
-        let embed = index.embed_one("ready").await;
+        // One inference per READY_PROBE_TTL at most: a flood of /ready calls (or of real
+        // inference) must not queue probes behind each other.
+        let embed_error = {
+            let mut probe = ai.ready_probe.lock().await;
+            match &*probe {
+                Some((at, err)) if at.elapsed() < crate::ai::READY_PROBE_TTL => err.clone(),
+                _ => {
+                    let err = index.embed_one("ready").await.err().map(|e| e.to_string());
+                    *probe = Some((std::time::Instant::now(), err.clone()));
+                    err
+                }
+            }
+        };
         checks.push(ReadyCheck {
             name: format!("embedder ({})", index.embedder().model_id()),
-            ok: embed.is_ok(),
-            error: embed.err().map(|e| e.to_string()),
+            ok: embed_error.is_none(),
+            error: embed_error,
         });
         if let crate::ai::ProgressSource::Remote(core) = &ai.progress {
             let up = core.health().await;
