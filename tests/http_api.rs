@@ -333,34 +333,6 @@ async fn signup_login_refresh_logout(app: &TestApp) {
         )
         .await;
     assert_detail(&as_refresh, 401);
-    // Within the grace period the replaced token gets the same successor instead of
-    // revoking the session (two tabs refreshing at once, a lost response).
-    let retry = app
-        .post(
-            "/auth/token/refresh",
-            None,
-            json!({"refresh_token": refresh}),
-        )
-        .await;
-    assert_eq!(retry.status, 200, "{}", retry.body);
-    let jti = |t: &str| {
-        use base64::Engine;
-        let payload = t.split('.').nth(1).unwrap();
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap();
-        serde_json::from_slice::<Value>(&bytes).unwrap()["jti"].clone()
-    };
-    assert_eq!(jti(&s(&retry.body["refresh_token"])), jti(&refresh2));
-    // The successor is used: from then on the first token is a reuse.
-    let r2 = app
-        .post(
-            "/auth/token/refresh",
-            None,
-            json!({"refresh_token": refresh2}),
-        )
-        .await;
-    assert_eq!(r2.status, 200, "{}", r2.body);
     // Reuse of the first refresh token kills the family.
     let reuse = app
         .post(
@@ -1403,6 +1375,66 @@ async fn forged_forwarded_for_and_lockout_of_owners() {
         200,
         "the owner, on their own client, still signs in"
     );
+    app.stop().await;
+}
+
+/// With `refresh_grace_secs` set, the replaced refresh token gets the same successor for that
+/// long (two tabs refreshing at once, a lost response); once the successor is used, the old
+/// token is a reuse that revokes the family. Off by default: reuse detection is immediate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_grace_when_configured() {
+    let dir = std::env::temp_dir().join(format!("cyberhub-http-{}", uuid::Uuid::new_v4().simple()));
+    let mut app = TestApp::spawn_with(format!("sqlite://{}/grace.db", dir.display()), |c| {
+        c.refresh_grace_secs = 10;
+    })
+    .await;
+    app.dir = Some(dir);
+    let (_, _, refresh) = app.signup("tabs@example.org").await;
+    let r1 = app
+        .post(
+            "/auth/token/refresh",
+            None,
+            json!({"refresh_token": refresh}),
+        )
+        .await;
+    assert_eq!(r1.status, 200, "{}", r1.body);
+    let refresh2 = s(&r1.body["refresh_token"]);
+    // Within the grace period the replaced token gets the same successor instead of
+    // revoking the session (two tabs refreshing at once, a lost response).
+    let retry = app
+        .post(
+            "/auth/token/refresh",
+            None,
+            json!({"refresh_token": refresh}),
+        )
+        .await;
+    assert_eq!(retry.status, 200, "{}", retry.body);
+    let jti = |t: &str| {
+        use base64::Engine;
+        let payload = t.split('.').nth(1).unwrap();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap();
+        serde_json::from_slice::<Value>(&bytes).unwrap()["jti"].clone()
+    };
+    assert_eq!(jti(&s(&retry.body["refresh_token"])), jti(&refresh2));
+    // The successor is used: from then on the first token is a reuse.
+    let r2 = app
+        .post(
+            "/auth/token/refresh",
+            None,
+            json!({"refresh_token": refresh2}),
+        )
+        .await;
+    assert_eq!(r2.status, 200, "{}", r2.body);
+    let reuse = app
+        .post(
+            "/auth/token/refresh",
+            None,
+            json!({"refresh_token": refresh}),
+        )
+        .await;
+    assert_detail(&reuse, 401);
     app.stop().await;
 }
 

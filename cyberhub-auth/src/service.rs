@@ -42,7 +42,8 @@ pub struct AuthConfig {
     /// How long a session's "still active" answer is cached by [`AuthService::authenticate`].
     pub session_check_ttl: Duration,
     /// How long after a rotation the replaced refresh token still gets the new pair (two tabs
-    /// refreshing at once, a response lost on the way) instead of counting as reuse.
+    /// refreshing at once, a response lost on the way) instead of counting as reuse. Zero
+    /// (the default): any second use of a refresh token is a reuse.
     pub refresh_grace: Duration,
 }
 
@@ -59,7 +60,7 @@ impl AuthConfig {
             account_wide_lockout: LockoutPolicy::per_account_all_clients(),
             client_lockout: LockoutPolicy::per_client(),
             session_check_ttl: Duration::seconds(5),
-            refresh_grace: Duration::seconds(10),
+            refresh_grace: Duration::zero(),
         }
     }
 }

@@ -22,6 +22,10 @@ struct Harness {
 }
 
 async fn harness() -> Harness {
+    harness_with(|_| {}).await
+}
+
+async fn harness_with(tweak: impl FnOnce(&mut AuthConfig)) -> Harness {
     let store: DynStore = Arc::new(SqliteStore::open("sqlite::memory:").await.unwrap());
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 5, 1, 8, 0, 0).unwrap());
     let mut cfg = AuthConfig::new(
@@ -33,6 +37,7 @@ async fn harness() -> Harness {
     );
     cfg.password_policy = PasswordPolicy::INSECURE_FAST_FOR_TESTS;
     cfg.session_check_ttl = Duration::zero();
+    tweak(&mut cfg);
     let auth = AuthService::new(store.clone(), Arc::new(clock.clone()), cfg).unwrap();
     Harness { auth, clock, store }
 }
@@ -677,7 +682,7 @@ async fn cheap_checks_come_before_costly_work() {
 /// session.
 #[tokio::test]
 async fn refresh_grace_period_then_reuse() {
-    let h = harness().await;
+    let h = harness_with(|c| c.refresh_grace = Duration::seconds(10)).await;
     let s = h
         .auth
         .signup(

@@ -162,7 +162,7 @@ impl Default for Config {
             insecure_fast_password_hashing: false,
             trust_forwarded_for: false,
             trusted_proxies: Vec::new(),
-            refresh_grace_secs: 10,
+            refresh_grace_secs: 0,
             public_url: None,
             service: Service::All,
             core_url: None,
