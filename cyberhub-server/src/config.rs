@@ -106,6 +106,13 @@ pub struct Config {
     /// Seconds after a refresh in which the replaced refresh token still gets the same new
     /// pair (concurrent tabs, a lost response) instead of revoking the session as reuse.
     pub refresh_grace_secs: u32,
+    /// Days an audit row is kept; 0 keeps the whole log (the default).
+    pub audit_retention_days: u32,
+    /// Personality analyses kept per learner (the newest).
+    pub keep_personality_analyses: u32,
+    /// Seconds between purges of ended sessions, superseded analyses and expired audit rows
+    /// (0: never).
+    pub purge_interval_secs: u64,
     /// The public base URL clients reach the server at (`https://cyberhub.example.org`):
     /// pagination links are built on it. Unset: links are relative (`/api/v1/...?page=2`).
     /// The request's `Host` header is never used.
@@ -163,6 +170,9 @@ impl Default for Config {
             trust_forwarded_for: false,
             trusted_proxies: Vec::new(),
             refresh_grace_secs: 0,
+            audit_retention_days: 0,
+            keep_personality_analyses: 10,
+            purge_interval_secs: 3600,
             public_url: None,
             service: Service::All,
             core_url: None,
@@ -217,6 +227,9 @@ impl std::fmt::Debug for Config {
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("refresh_grace_secs", &self.refresh_grace_secs)
+            .field("audit_retention_days", &self.audit_retention_days)
+            .field("keep_personality_analyses", &self.keep_personality_analyses)
+            .field("purge_interval_secs", &self.purge_interval_secs)
             .field("public_url", &self.public_url)
             .field("service", &self.service)
             .field(
@@ -322,6 +335,15 @@ impl Config {
             }
             "TRUST_FORWARDED_FOR" => self.trust_forwarded_for = parse_bool(v)?,
             "TRUSTED_PROXIES" => self.trusted_proxies = list(v),
+            "AUDIT_RETENTION_DAYS" => {
+                self.audit_retention_days = v.parse().map_err(|_| bad("expected days"))?
+            }
+            "KEEP_PERSONALITY_ANALYSES" => {
+                self.keep_personality_analyses = v.parse().map_err(|_| bad("expected a number"))?
+            }
+            "PURGE_INTERVAL_SECS" => {
+                self.purge_interval_secs = v.parse().map_err(|_| bad("expected seconds"))?
+            }
             "REFRESH_GRACE_SECS" => {
                 self.refresh_grace_secs = v.parse().map_err(|_| bad("expected seconds"))?
             }

@@ -382,6 +382,13 @@ impl App {
             ))),
             _ => None,
         };
+        let purger = (self.state.config.purge_interval_secs > 0).then(|| {
+            tokio::spawn(purge_loop(
+                self.state.clone(),
+                std::time::Duration::from_secs(self.state.config.purge_interval_secs),
+                stop_tx.subscribe(),
+            ))
+        });
         let acceptor = poem::listener::TcpAcceptor::from_tokio(listener)?;
         let served = poem::Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(ep, shutdown, Some(grace))
@@ -390,10 +397,49 @@ impl App {
         if let Some(w) = worker {
             w.await.ok();
         }
+        if let Some(p) = purger {
+            p.await.ok();
+        }
         served?;
         self.state.store.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// What the configured retention keeps at `now`.
+pub fn retention(config: &Config, now: chrono::DateTime<chrono::Utc>) -> cyberhub_store::Retention {
+    cyberhub_store::Retention {
+        // Ended sessions are kept a day for the audit trail of a recent logout or revocation.
+        sessions_ended_before: now - chrono::Duration::days(1),
+        analyses_per_user: config.keep_personality_analyses.max(1),
+        audit_before: (config.audit_retention_days > 0)
+            .then(|| now - chrono::Duration::days(i64::from(config.audit_retention_days))),
+    }
+}
+
+/// Purges what the retention no longer keeps, every `every`, until `stop` turns true.
+async fn purge_loop(
+    state: Arc<AppState>,
+    every: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let r = retention(&state.config, state.clock.now());
+        match state.store.purge(&r).await {
+            Ok(p) if p != cyberhub_store::Purged::default() => tracing::info!(
+                sessions = p.sessions,
+                analyses = p.analyses,
+                audit_rows = p.audit_rows,
+                "purged ended sessions, superseded analyses and expired audit rows"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "purge failed; retrying at the next interval"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
     }
 }
 
@@ -479,4 +525,22 @@ pub async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { () = ctrl_c => {}, () = term => {} }
     tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod retention_tests {
+    #[test]
+    fn retention_follows_the_configuration() {
+        let now = chrono::DateTime::<chrono::Utc>::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut cfg = crate::Config::default();
+        let r = super::retention(&cfg, now);
+        assert_eq!(r.audit_before, None, "the audit log is kept by default");
+        assert_eq!(r.analyses_per_user, 10);
+        assert_eq!(r.sessions_ended_before, now - chrono::Duration::days(1));
+        cfg.audit_retention_days = 30;
+        cfg.keep_personality_analyses = 0;
+        let r = super::retention(&cfg, now);
+        assert_eq!(r.audit_before, Some(now - chrono::Duration::days(30)));
+        assert_eq!(r.analyses_per_user, 1, "the newest analysis is always kept");
+    }
 }

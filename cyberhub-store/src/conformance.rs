@@ -21,7 +21,7 @@
     missing_docs
 )]
 
-use crate::{DynStore, ErrorKind, RotateOutcome, Session, StoreError};
+use crate::{DynStore, ErrorKind, Purged, Retention, RotateOutcome, Session, StoreError};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use cyberhub_domain::*;
 use std::sync::Arc;
@@ -190,7 +190,7 @@ macro_rules! store_conformance_tests {
             migrations_are_idempotent,
             outbox_records_every_content_write, outbox_leases_are_exclusive, outbox_concurrent_claimers_never_share,
             personality_round_trip, audit_failing_insert_undoes_the_write,
-            audit_failing_write_records_nothing, invitations_lifecycle);
+            audit_failing_write_records_nothing, invitations_lifecycle, retention_purges_what_is_not_kept);
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {
         $(
@@ -2257,6 +2257,84 @@ pub async fn invitations_lifecycle(store: DynStore) {
         kind(store.get_invitation(ic4.id).await),
         ErrorKind::NotFound
     );
+}
+
+/// Ended sessions, superseded analyses and (when configured) old audit rows are purged;
+/// what is still in use is kept.
+pub async fn retention_purges_what_is_not_kept(store: DynStore) {
+    let u = user(&store, "retained@example.org", &[]).await;
+    let live = session(u.id, t0());
+    let mut expired = session(u.id, t0() - Duration::days(40));
+    expired.expires_at = t0() - Duration::days(10);
+    let revoked = session(u.id, t0());
+    store.create_session(&live).await.unwrap();
+    store.create_session(&expired).await.unwrap();
+    store.create_session(&revoked).await.unwrap();
+    store
+        .revoke_session(revoked.id, "logout", t0() - Duration::days(2))
+        .await
+        .unwrap();
+    for h in 0..5 {
+        store
+            .save_personality(
+                u.id,
+                t0() + Duration::hours(h),
+                &serde_json::json!({"n": h}),
+                &ev(),
+            )
+            .await
+            .unwrap();
+    }
+    let old = AuditEvent {
+        created_at: t0() - Duration::days(400),
+        ..ev()
+    };
+    store.append_audit(&old).await.unwrap();
+    let rows_before = audit_rows(&store).await;
+
+    let keep_log = Retention {
+        sessions_ended_before: t0() - Duration::days(1),
+        analyses_per_user: 3,
+        audit_before: None,
+    };
+    let purged = store.purge(&keep_log).await.unwrap();
+    assert_eq!(
+        purged,
+        Purged {
+            sessions: 2,
+            analyses: 2,
+            audit_rows: 0
+        }
+    );
+    assert!(store.get_session(live.id).await.is_ok());
+    assert_eq!(
+        kind(store.get_session(expired.id).await),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(store.get_session(revoked.id).await),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        store.latest_personality(u.id).await.unwrap(),
+        Some(serde_json::json!({"n": 4})),
+        "the newest analysis is kept"
+    );
+    assert_eq!(
+        audit_rows(&store).await,
+        rows_before,
+        "the audit log is kept by default"
+    );
+    let purged = store
+        .purge(&Retention {
+            audit_before: Some(t0() - Duration::days(365)),
+            ..keep_log
+        })
+        .await
+        .unwrap();
+    assert_eq!(purged.audit_rows, 1);
+    assert_eq!(purged.analyses, 0, "idempotent");
+    assert_eq!(audit_rows(&store).await, rows_before - 1);
 }
 
 #[cfg(test)]

@@ -39,7 +39,8 @@ pub use session::{RotateOutcome, Session};
 pub use sqlite::SqliteStore;
 pub use store::{
     AuditStore, ContentStore, IndexEvent, IndexOutbox, InvitationStore, OrgStore, PersonalityStore,
-    ProgressStore, RoleStore, SessionStore, Store, UserCredentials, UserStore,
+    ProgressStore, Purged, Retention, RetentionStore, RoleStore, SessionStore, Store,
+    UserCredentials, UserStore,
 };
 
 use std::sync::Arc;

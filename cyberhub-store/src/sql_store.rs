@@ -1190,6 +1190,40 @@ macro_rules! impl_sql_store {
         }
 
         #[async_trait]
+        impl RetentionStore for $store {
+            async fn purge(&self, r: &Retention) -> Result<Purged> {
+                let sessions = sqlx::query(
+                    "DELETE FROM sessions WHERE (revoked_at IS NOT NULL AND revoked_at < $1) OR expires_at < $1",
+                )
+                .bind(r.sessions_ended_before)
+                .execute(&self.write)
+                .await
+                .map_err(db_err("session"))?
+                .rows_affected();
+                let analyses = sqlx::query(
+                    "DELETE FROM personality_analyses WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER \
+                     (PARTITION BY user_id ORDER BY analyzed_at DESC, id) AS n FROM personality_analyses) ranked \
+                     WHERE n > $1)",
+                )
+                .bind(i64::from(r.analyses_per_user.max(1)))
+                .execute(&self.write)
+                .await
+                .map_err(db_err("personality analysis"))?
+                .rows_affected();
+                let audit_rows = match r.audit_before {
+                    Some(before) => sqlx::query("DELETE FROM audit_log WHERE created_at < $1")
+                        .bind(before)
+                        .execute(&self.write)
+                        .await
+                        .map_err(db_err("audit event"))?
+                        .rows_affected(),
+                    None => 0,
+                };
+                Ok(Purged { sessions, analyses, audit_rows })
+            }
+        }
+
+        #[async_trait]
         impl PersonalityStore for $store {
             async fn save_personality(&self, user: UserId, at: DateTime<Utc>, analysis: &serde_json::Value, audit: &AuditEvent) -> Result<()> {
                 let mut tx = self.write.begin().await.map_err(db_err("personality analysis"))?;

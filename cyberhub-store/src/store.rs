@@ -334,6 +334,35 @@ pub trait PersonalityStore: Send + Sync {
     async fn latest_personality(&self, user: UserId) -> Result<Option<serde_json::Value>>;
 }
 
+/// What [`RetentionStore::purge`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Sessions that ended (expired or revoked) before this instant are deleted.
+    pub sessions_ended_before: DateTime<Utc>,
+    /// Personality analyses kept per user (the newest); older ones are deleted.
+    pub analyses_per_user: u32,
+    /// Audit rows older than this are deleted; `None` keeps the whole log (the default).
+    pub audit_before: Option<DateTime<Utc>>,
+}
+
+/// How many rows [`RetentionStore::purge`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Ended sessions.
+    pub sessions: u64,
+    /// Superseded personality analyses.
+    pub analyses: u64,
+    /// Audit rows past their retention.
+    pub audit_rows: u64,
+}
+
+/// Bounded storage: what grows with use and is no longer needed is deleted on a schedule.
+#[async_trait]
+pub trait RetentionStore: Send + Sync {
+    /// Deletes what `retention` no longer keeps.
+    async fn purge(&self, retention: &Retention) -> Result<Purged>;
+}
+
 /// Everything CyberHub keeps in its relational database.
 #[async_trait]
 pub trait Store:
@@ -347,6 +376,7 @@ pub trait Store:
     + AuditStore
     + IndexOutbox
     + PersonalityStore
+    + RetentionStore
     + std::fmt::Debug
 {
     /// `"sqlite"` or `"postgres"`.
