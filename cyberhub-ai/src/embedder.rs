@@ -50,19 +50,48 @@ pub fn check_batch(texts: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Runs CPU-heavy work on tokio's blocking pool, at most `permits` at a time; callers beyond
-/// that wait in line (bounded memory, no runtime starvation).
+/// Runs CPU-heavy work on tokio's blocking pool, at most `permits` at a time. Callers
+/// beyond that wait in a bounded line: when `max_waiting` callers already wait, or a caller
+/// has waited `queue_timeout`, the answer is [`AiErrorKind::Unavailable`] (the server's 503
+/// with `Retry-After`) instead of an ever longer queue (bounded memory and latency, no
+/// runtime starvation).
 #[derive(Debug, Clone)]
 pub struct InferencePool {
     permits: Arc<Semaphore>,
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
+    max_waiting: usize,
+    queue_timeout: std::time::Duration,
 }
 
 impl InferencePool {
-    /// A pool running at most `concurrency` (≥ 1) jobs at once.
+    /// A pool running at most `concurrency` (≥ 1) jobs at once, with up to 16 callers per
+    /// slot waiting at most 10 s each.
     pub fn new(concurrency: usize) -> Self {
+        let concurrency = concurrency.max(1);
+        Self::with_limits(
+            concurrency,
+            concurrency * 16,
+            std::time::Duration::from_secs(10),
+        )
+    }
+
+    /// A pool with explicit bounds.
+    pub fn with_limits(
+        concurrency: usize,
+        max_waiting: usize,
+        queue_timeout: std::time::Duration,
+    ) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            waiting: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            max_waiting,
+            queue_timeout,
         }
+    }
+
+    /// Callers waiting for a slot now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Runs `job` on the blocking pool once a slot is free.
@@ -70,9 +99,45 @@ impl InferencePool {
         &self,
         job: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let _permit = self.permits.clone().acquire_owned().await.map_err(|_| {
-            AiError::new(AiErrorKind::Unavailable, "the inference pool is shut down")
-        })?;
+        use std::sync::atomic::Ordering;
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(tokio::sync::TryAcquireError::Closed) => {
+                return Err(AiError::new(
+                    AiErrorKind::Unavailable,
+                    "the inference pool is shut down",
+                ))
+            }
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
+                    self.waiting.fetch_sub(1, Ordering::AcqRel);
+                    return Err(AiError::new(
+                        AiErrorKind::Unavailable,
+                        "the embedding service is busy; retry shortly",
+                    ));
+                }
+                let waited =
+                    tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned())
+                        .await;
+                self.waiting.fetch_sub(1, Ordering::AcqRel);
+                match waited {
+                    Ok(Ok(p)) => p,
+                    Ok(Err(_)) => {
+                        return Err(AiError::new(
+                            AiErrorKind::Unavailable,
+                            "the inference pool is shut down",
+                        ))
+                    }
+                    Err(_) => {
+                        return Err(AiError::new(
+                            AiErrorKind::Unavailable,
+                            "the embedding service is busy; retry shortly",
+                        ))
+                    }
+                }
+            }
+        };
+        let _permit = permit;
         tokio::task::spawn_blocking(job).await.map_err(|e| {
             AiError::new(AiErrorKind::Internal, "an inference task failed").with_source(e)
         })?
@@ -91,5 +156,43 @@ pub fn normalize(v: &mut [f32]) {
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if n > 1e-12 {
         v.iter_mut().for_each(|x| *x /= n);
+    }
+}
+
+#[cfg(test)]
+mod pool_tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_queue_is_bounded_and_times_out() {
+        let pool = InferencePool::with_limits(1, 1, std::time::Duration::from_millis(200));
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let busy = pool.clone();
+        let first = tokio::spawn(async move {
+            busy.run(move || {
+                hold.recv().ok();
+                Ok(1)
+            })
+            .await
+        });
+        // Wait until the first job holds the only slot.
+        while pool.permits.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        let waiter = pool.clone();
+        let second = tokio::spawn(async move { waiter.run(|| Ok(2)).await });
+        while pool.waiting() == 0 {
+            tokio::task::yield_now().await;
+        }
+        // The line is full: refused at once.
+        let third = pool.run(|| Ok(3)).await.unwrap_err();
+        assert_eq!(third.kind(), AiErrorKind::Unavailable);
+        // The waiting one gives up after the queue timeout (the slot is still held).
+        let second = second.await.unwrap().unwrap_err();
+        assert_eq!(second.kind(), AiErrorKind::Unavailable);
+        assert_eq!(pool.waiting(), 0);
+        release.send(()).unwrap();
+        assert_eq!(first.await.unwrap().unwrap(), 1);
+        assert_eq!(pool.run(|| Ok(4)).await.unwrap(), 4, "free again");
     }
 }

@@ -42,7 +42,7 @@ pub enum ApiError {
     BadGateway(Json<ErrorBody>),
     /// A dependency is not available.
     #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
+    Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
 }
 
 /// Result of every route.
@@ -88,7 +88,10 @@ impl ApiError {
                 body(detail, &[]),
                 retry_after.map_or(1, |d| d.as_secs().max(1)),
             ),
-            ErrorKind::Unavailable => ApiError::Unavailable(body(detail, &[])),
+            ErrorKind::Unavailable => ApiError::Unavailable(
+                body(detail, &[]),
+                retry_after.map_or(1, |d| d.as_secs().max(1)),
+            ),
             ErrorKind::ConfigInvalid | ErrorKind::Unsupported | ErrorKind::Internal => {
                 ApiError::Internal(body("Internal server error", &[]))
             }
@@ -139,7 +142,7 @@ impl ApiError {
 
     /// 503.
     pub fn unavailable(detail: impl Into<String>) -> Self {
-        ApiError::Unavailable(body(detail, &[]))
+        ApiError::Unavailable(body(detail, &[]), 1)
     }
 }
 
