@@ -2008,6 +2008,13 @@ async fn security_headers_on_every_answer(app: &TestApp) {
             "plain http here"
         );
     }
+    // A 405 names the methods the path has.
+    let r = app
+        .call(Method::PUT, "/progress", Some(&token), Some(json!({})))
+        .await;
+    assert_detail(&r, 405);
+    let allow = r.headers["allow"].to_str().unwrap().to_owned();
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
     let api = app.get("/progress", &token).await;
     assert!(api.headers["content-security-policy"]
         .to_str()

@@ -443,3 +443,90 @@ mod strict_tests {
             .is_none());
     }
 }
+
+/// Adds the `Allow` header (the path's documented methods) to 405 answers, as HTTP requires.
+#[derive(Debug, Clone)]
+pub struct AllowHeader {
+    paths: std::sync::Arc<Vec<(Vec<Option<String>>, String)>>,
+}
+
+impl AllowHeader {
+    /// From the served OpenAPI document (its paths are relative to `base`).
+    pub fn from_spec(spec: &str, base: &str) -> Self {
+        let doc: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
+        let mut paths = Vec::new();
+        if let Some(items) = doc.get("paths").and_then(|p| p.as_object()) {
+            for (path, item) in items {
+                let mut methods: Vec<String> = item
+                    .as_object()
+                    .map(|m| m.keys().map(|k| k.to_ascii_uppercase()).collect())
+                    .unwrap_or_default();
+                if methods.iter().any(|m| m == "GET") {
+                    methods.push("HEAD".into());
+                }
+                let full = format!("{base}{path}");
+                let segments = full
+                    .split('/')
+                    .filter(|s| !s.is_empty())
+                    .map(|s| (!s.starts_with('{')).then(|| s.to_owned()))
+                    .collect();
+                paths.push((segments, methods.join(", ")));
+            }
+        }
+        Self {
+            paths: std::sync::Arc::new(paths),
+        }
+    }
+
+    fn allowed(&self, path: &str) -> Option<&str> {
+        let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        self.paths
+            .iter()
+            .filter(|(segs, _)| segs.len() == parts.len())
+            .find(|(segs, _)| {
+                segs.iter()
+                    .zip(&parts)
+                    .all(|(seg, part)| seg.as_deref().is_none_or(|s| s == *part))
+            })
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for AllowHeader {
+    type Output = AllowHeaderEndpoint<E>;
+    fn transform(&self, ep: E) -> Self::Output {
+        AllowHeaderEndpoint {
+            inner: ep,
+            rules: self.clone(),
+        }
+    }
+}
+
+/// The endpoint produced by [`AllowHeader`].
+#[derive(Debug)]
+pub struct AllowHeaderEndpoint<E> {
+    inner: E,
+    rules: AllowHeader,
+}
+
+impl<E: Endpoint> Endpoint for AllowHeaderEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> Result<Response> {
+        let path = req.uri().path().trim_end_matches('/').to_owned();
+        let mut resp = match self.inner.call(req).await {
+            Ok(r) => r.into_response(),
+            Err(e) => e.into_response(),
+        };
+        if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+            if let Some(v) = self
+                .rules
+                .allowed(&path)
+                .and_then(|m| HeaderValue::from_str(m).ok())
+            {
+                resp.headers_mut().insert(poem::http::header::ALLOW, v);
+            }
+        }
+        Ok(resp)
+    }
+}

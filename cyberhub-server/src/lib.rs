@@ -351,6 +351,7 @@ impl App {
             ))
             // Outermost: renders every error (ours and poem's) as {"detail"} JSON, counts it.
             .with(Observe(self.state.metrics.clone()))
+            .with(hardening::AllowHeader::from_spec(&strict_spec, BASE_PATH))
             .with(hardening::SecurityHeaders {
                 hsts: self
                     .state

@@ -22,7 +22,40 @@ pub fn mark_nullable_optionals(spec: &str) -> String {
             mark_object(schema);
         }
     }
+    bound_page_parameters(&mut doc);
     serde_json::to_string_pretty(&doc).unwrap_or_else(|_| spec.to_owned())
+}
+
+/// Documents the bounds the server enforces on `page` (from 1) and `page_size` (1 to
+/// [`Page::MAX_SIZE`](cyberhub_domain::Page::MAX_SIZE)): clients generated from the document
+/// (and spec-driven testers) must not send values the server refuses.
+fn bound_page_parameters(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for op in item.values_mut() {
+            let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) else {
+                continue;
+            };
+            for p in params {
+                let name = p.get("name").and_then(Value::as_str).map(str::to_owned);
+                let Some(schema) = p.get_mut("schema").and_then(Value::as_object_mut) else {
+                    continue;
+                };
+                match name.as_deref() {
+                    Some("page") => {
+                        schema.insert("minimum".into(), 1.into());
+                    }
+                    Some("page_size") => {
+                        schema.insert("minimum".into(), 1.into());
+                        schema.insert("maximum".into(), cyberhub_domain::Page::MAX_SIZE.into());
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
 }
 
 fn mark_object(schema: &mut Value) {
