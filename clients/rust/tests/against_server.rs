@@ -111,7 +111,14 @@ async fn generated_rust_client_calls_the_server() {
 
     // Catalog and progress.
     let page = me_api
-        .list_content(None, None, None, Some(5), None, Some(types::Track::Grc))
+        .list_content(
+            None,
+            None,
+            None,
+            Some(std::num::NonZeroU32::new(5).unwrap()),
+            None,
+            Some(types::Track::Grc),
+        )
         .await
         .unwrap()
         .into_inner();
