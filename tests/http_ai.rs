@@ -31,6 +31,13 @@ struct AiApp {
 
 impl AiApp {
     async fn spawn(vector_url: Option<String>) -> Option<Self> {
+        Self::spawn_with(vector_url, |_| {}).await
+    }
+
+    async fn spawn_with(
+        vector_url: Option<String>,
+        tweak: impl FnOnce(&mut cyberhub_server::Config),
+    ) -> Option<Self> {
         let model_dir = service_url("CYBERHUB_MODEL_DIR")?;
         let dir =
             std::env::temp_dir().join(format!("cyberhub-ai-{}", uuid::Uuid::new_v4().simple()));
@@ -50,6 +57,8 @@ impl AiApp {
             index_poll_ms: 100,
             ..Default::default()
         };
+        let mut cfg = cfg;
+        tweak(&mut cfg);
         let server = cyberhub_server::build(cfg)
             .await
             .expect("server builds")
@@ -782,4 +791,100 @@ async fn personality_is_stored_only_by_the_learner(app: &AiApp) {
         .get(&format!("/personality/{learner_id}"), &mentor)
         .await;
     assert_eq!(st, 200, "{b}");
+}
+
+/// The AI routes are limited per account: embeddings by the number of texts, search,
+/// recommendations and personality analyses by request; `429` with `Retry-After` and a
+/// detail, and another account keeps its own budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ai_routes_have_per_account_budgets() {
+    let Some(app) = AiApp::spawn_with(None, |c| {
+        for (k, v) in [
+            ("embeddings_per_account", "300/60s"),
+            ("search_per_account", "3/60s"),
+            ("recommendations_per_account", "2/60s"),
+            ("personality_per_account", "1/60s"),
+        ] {
+            c.rate_limits.set(k, v).unwrap();
+        }
+    })
+    .await
+    else {
+        return;
+    };
+    let (me, token) = app.learner().await;
+    let (_, other) = app.learner().await;
+    let batch = |n: usize| json!({"texts": vec!["threat hunting basics"; n]});
+    assert_eq!(app.post("/embeddings", &token, batch(256)).await.0, 200);
+    let refused = app
+        .client
+        .post(format!("{}/api/v1/embeddings", app.base))
+        .bearer_auth(&token)
+        .json(&batch(64))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 429);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    let body: Value = refused.json().await.unwrap();
+    assert!(body["detail"].is_string(), "{body}");
+    assert_eq!(
+        app.post("/embeddings", &token, batch(40)).await.0,
+        200,
+        "what is left fits"
+    );
+    assert_eq!(
+        app.post("/embeddings", &other, batch(256)).await.0,
+        200,
+        "another account"
+    );
+
+    for _ in 0..3 {
+        assert_eq!(
+            app.post("/search", &token, json!({"query": "firewalls"}))
+                .await
+                .0,
+            200
+        );
+    }
+    let (st, b) = app
+        .post("/search", &token, json!({"query": "firewalls"}))
+        .await;
+    assert_eq!(st, 429, "{b}");
+    assert_eq!(
+        app.post("/search", &other, json!({"query": "firewalls"}))
+            .await
+            .0,
+        200
+    );
+
+    for _ in 0..2 {
+        assert_eq!(
+            app.get(&format!("/recommendations/{me}"), &token).await.0,
+            200
+        );
+    }
+    assert_eq!(
+        app.post("/recommendations", &token, json!({"user_id": me}))
+            .await
+            .0,
+        429,
+        "GET and POST share one budget"
+    );
+
+    let answers = json!({"user_id": me, "answers": []});
+    let (st, b) = app
+        .post("/personality/analyze", &token, answers.clone())
+        .await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(
+        app.post("/personality/analyze", &token, answers).await.0,
+        429
+    );
+    app.stop().await;
 }

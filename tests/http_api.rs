@@ -165,6 +165,20 @@ impl TestApp {
         )
     }
 
+    /// Adds a catalog item (progress is recorded against catalog items only).
+    async fn catalog_item(&self, content_id: &str, content_type: &str) {
+        let admin = self.admin().await;
+        let r = self
+            .post(
+                "/content",
+                Some(&admin),
+                json!({"content_id": content_id, "content_type": content_type,
+                       "title": format!("Item {content_id}"), "description": "A test item."}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+
     async fn admin(&self) -> String {
         let r = self
             .post(
@@ -589,10 +603,72 @@ async fn users_and_roles(app: &TestApp) {
     assert_eq!(roles.body.as_array().unwrap().len(), 8);
 
     assert_detail(&app.delete(&format!("/users/{bob}"), &ada_tok).await, 404);
-    assert_eq!(
-        app.delete(&format!("/users/{ada}"), &ada_tok).await.status,
-        204
-    );
+
+    // Changing one's e-mail needs the current password; a taken address is 409.
+    let wrong = app
+        .post(
+            "/auth/email/change",
+            Some(&ada_tok),
+            json!({"current_password": "not-it-at-all", "new_email": "ada2@example.org"}),
+        )
+        .await;
+    assert_detail(&wrong, 400);
+    assert_eq!(wrong.body["errors"][0]["field"], "current_password");
+    let bad = app
+        .post(
+            "/auth/email/change",
+            Some(&ada_tok),
+            json!({"current_password": PASSWORD, "new_email": "no at sign"}),
+        )
+        .await;
+    assert_detail(&bad, 400);
+    assert_eq!(bad.body["errors"][0]["field"], "new_email");
+    let bob_email = s(&app.get(&format!("/users/{bob}"), &admin).await.body["email"]);
+    let taken = app
+        .post(
+            "/auth/email/change",
+            Some(&ada_tok),
+            json!({"current_password": PASSWORD, "new_email": bob_email}),
+        )
+        .await;
+    assert_detail(&taken, 409);
+    let ok = app
+        .post(
+            "/auth/email/change",
+            Some(&ada_tok),
+            json!({"current_password": PASSWORD, "new_email": "Ada.New@Example.org"}),
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.body["email"], "ada.new@example.org");
+    let relogin = app
+        .post(
+            "/auth/login",
+            None,
+            json!({"email": "ada.new@example.org", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(relogin.status, 200, "{}", relogin.body);
+
+    // Deleting one's own account needs the current password too.
+    assert_detail(&app.delete(&format!("/users/{ada}"), &ada_tok).await, 403);
+    let wrong = app
+        .post(
+            "/auth/account/delete",
+            Some(&ada_tok),
+            json!({"current_password": "not-it-at-all"}),
+        )
+        .await;
+    assert_detail(&wrong, 400);
+    assert_eq!(app.get("/auth/me", &ada_tok).await.status, 200);
+    let gone = app
+        .post(
+            "/auth/account/delete",
+            Some(&ada_tok),
+            json!({"current_password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(gone.status, 204, "{}", gone.body);
     assert_detail(&app.get("/auth/me", &ada_tok).await, 401);
 }
 
@@ -958,6 +1034,28 @@ async fn progress_rules_and_visibility(app: &TestApp) {
         .await,
         400,
     );
+    // Only catalog items take progress, of their own type.
+    let r = app
+        .post(
+            "/progress",
+            Some(&ada),
+            json!({"content_id": "not-in-the-catalog", "content_type": "lab"}),
+        )
+        .await;
+    assert_detail(&r, 400);
+    assert_eq!(r.body["errors"][0]["field"], "content_id");
+    let r = app
+        .post(
+            "/progress",
+            Some(&ada),
+            json!({"content_id": "def-soc-foundations", "content_type": "lab"}),
+        )
+        .await;
+    assert_detail(&r, 400);
+    assert_eq!(r.body["errors"][0]["field"], "content_type");
+    for i in 0..4 {
+        app.catalog_item(&format!("lab-{i}"), "lab").await;
+    }
     for i in 0..4 {
         let r = app.post("/progress", Some(&ada), json!({"content_id": format!("lab-{i}"), "content_type": "lab", "completion_percentage": i * 10, "metadata": {"n": i}})).await;
         assert_eq!(r.status, 201, "{}", r.body);
@@ -1192,6 +1290,9 @@ async fn concurrent_progress_writers(app: &TestApp) {
         cleanup: None,
         dir: None,
     });
+    for j in 0..3 {
+        app.catalog_item(&format!("item-{j}"), "module").await;
+    }
     let mut tasks = Vec::new();
     for i in 0..50 {
         let app = app.clone();
@@ -1547,7 +1648,13 @@ async fn last_admins_are_kept(app: &TestApp) {
     let admin = app.admin().await;
     let me = app.get("/auth/me", &admin).await;
     let admin_id = s(&me.body["user"]["id"]);
-    let r = app.delete(&format!("/users/{admin_id}"), &admin).await;
+    let r = app
+        .post(
+            "/auth/account/delete",
+            Some(&admin),
+            json!({"current_password": ADMIN_PASSWORD}),
+        )
+        .await;
     assert_detail(&r, 409);
     assert_eq!(app.get("/auth/me", &admin).await.status, 200);
     // deactivating or demoting oneself stays refused too
@@ -1583,7 +1690,13 @@ async fn last_admins_are_kept(app: &TestApp) {
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
-    let r = app.delete(&format!("/users/{owner_id}"), &owner).await;
+    let r = app
+        .post(
+            "/auth/account/delete",
+            Some(&owner),
+            json!({"current_password": PASSWORD}),
+        )
+        .await;
     assert_detail(&r, 409);
     assert!(s(&r.body["detail"]).contains("sole-org"), "{}", r.body);
     let r = app.delete(&format!("/users/{owner_id}"), &admin).await;
@@ -1596,9 +1709,13 @@ async fn last_admins_are_kept(app: &TestApp) {
         204
     );
     assert_eq!(
-        app.delete(&format!("/users/{owner_id}"), &owner)
-            .await
-            .status,
+        app.post(
+            "/auth/account/delete",
+            Some(&owner),
+            json!({"current_password": PASSWORD})
+        )
+        .await
+        .status,
         204
     );
 }
@@ -2114,4 +2231,168 @@ async fn wrong_json_types_are_400_naming_the_field(app: &TestApp) {
     assert_eq!(me.body["first_name"], "Test", "{}", me.body);
     assert_eq!(app.get("/progress", &token).await.body["count"], 0);
     assert_detail(&app.get("/organizations/typed-org", &admin).await, 404);
+}
+
+/// Every costly or unauthenticated route has a rate limit per client (and, once signed in,
+/// per account): `429` with `Retry-After` and a detail, another client unaffected. Sign-up
+/// runs on the default limits (100 per client, then one a second); the others are set tight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_answer_429_per_client_and_account() {
+    let dir = std::env::temp_dir().join(format!("cyberhub-http-{}", uuid::Uuid::new_v4().simple()));
+    let mut app = TestApp::spawn_with(format!("sqlite://{}/rl.db", dir.display()), |c| {
+        c.trusted_proxies = vec!["127.0.0.0/8".into()];
+        for (k, v) in [
+            ("login_per_client", "5/60s"),
+            ("refresh_per_client", "3/60s"),
+            ("password_change_per_account", "2/60s"),
+            ("password_change_per_client", "off"),
+        ] {
+            c.rate_limits.set(k, v).unwrap();
+        }
+    })
+    .await;
+    app.dir = Some(dir);
+    let post = |path: &'static str, xff: &'static str, body: Value, token: Option<String>| {
+        let mut rb = app
+            .client
+            .post(app.url(path))
+            .header("x-forwarded-for", xff);
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        rb.json(&body).send()
+    };
+    let signup = |i: usize, xff: &'static str| {
+        post(
+            "/auth/signup",
+            xff,
+            json!({"email": format!("flood{i}@example.org"), "password": PASSWORD,
+                   "first_name": "F", "last_name": "L"}),
+            None,
+        )
+    };
+    // Sign-up: the default burst of 100 from one client, then 429.
+    let mut created = 0;
+    let mut refused = None;
+    for i in 0..120 {
+        let r = signup(i, "203.0.113.50").await.unwrap();
+        match r.status().as_u16() {
+            201 => created += 1,
+            429 => {
+                refused = Some(r);
+                break;
+            }
+            other => panic!("sign-up {i}: {other}"),
+        }
+    }
+    assert!(
+        (100..=101).contains(&created),
+        "{created} sign-ups before a 429"
+    );
+    let r = refused.expect("a flood of sign-ups is refused");
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&wait), "Retry-After {wait}");
+    let body: Value = r.json().await.unwrap();
+    assert!(body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("Too many requests"));
+    assert_eq!(
+        signup(100, "198.51.100.60").await.unwrap().status(),
+        201,
+        "another client still signs up"
+    );
+    // Nothing was stored for the refused sign-up.
+    let admin = app.admin().await;
+    let r = app.get("/users?search=flood&page_size=100", &admin).await;
+    assert_eq!(r.body["count"], created + 1, "{}", r.body);
+
+    // Login: 5 per client, right or wrong password alike.
+    for _ in 0..5 {
+        let r = post(
+            "/auth/login",
+            "203.0.113.51",
+            json!({"email": "flood0@example.org", "password": PASSWORD}),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let r = post(
+        "/auth/login",
+        "203.0.113.51",
+        json!({"email": "flood0@example.org", "password": PASSWORD}),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().get("retry-after").is_some());
+
+    // Refresh: 3 per client.
+    let (_, access, mut refresh) = app.signup("rl-refresh@example.org").await;
+    for _ in 0..3 {
+        let r = post(
+            "/auth/token/refresh",
+            "203.0.113.52",
+            json!({"refresh_token": refresh}),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 200);
+        let b: Value = r.json().await.unwrap();
+        refresh = s(&b["refresh_token"]);
+    }
+    let r = post(
+        "/auth/token/refresh",
+        "203.0.113.52",
+        json!({"refresh_token": refresh}),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 429);
+    // The refused refresh did not spend the token: another client can still use it.
+    let r = post(
+        "/auth/token/refresh",
+        "203.0.113.53",
+        json!({"refresh_token": refresh}),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Password change: 2 per account, whichever client asks.
+    for xff in ["203.0.113.54", "203.0.113.55"] {
+        let r = post(
+            "/auth/password/change",
+            xff,
+            json!({"current_password": "wrong-password-1", "new_password": "a-new-password-2026"}),
+            Some(access.clone()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 400);
+    }
+    let r = post(
+        "/auth/password/change",
+        "203.0.113.56",
+        json!({"current_password": PASSWORD, "new_password": "a-new-password-2026"}),
+        Some(access.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r.status(),
+        429,
+        "the account's budget is spent on every client"
+    );
+    app.stop().await;
 }

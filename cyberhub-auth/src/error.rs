@@ -57,6 +57,18 @@ impl AuthError {
         }
     }
 
+    /// A rate limit refused the request: retry after `after`.
+    pub fn too_many_requests(after: Duration) -> Self {
+        let secs = after.as_secs_f64().ceil().max(1.0) as u64;
+        Self {
+            retry_after: Some(Duration::from_secs(secs)),
+            ..Self::new(
+                ErrorKind::RateLimited,
+                format!("Too many requests; try again in {secs} seconds."),
+            )
+        }
+    }
+
     /// An internal failure, with its source kept for logs.
     pub fn internal(
         message: impl Into<String>,

@@ -5,6 +5,7 @@
 //! - [`tokens`]: HS256 JWT access (15 min) and refresh (30 days, absolute) tokens with key
 //!   ids and rotation, strict validation against an injected clock;
 //! - [`lockout`]: escalating lock-out per account and per client;
+//! - [`throttle`]: GCRA rate limits per client and per account on the costly use cases;
 //! - [`rbac`]: decisions from the domain's permission table;
 //! - [`app`]: the application layer — every use case of the API with its permission
 //!   rule, audit row and transaction (organizations, invitations, users, catalog,
@@ -28,6 +29,7 @@ pub mod lockout;
 pub mod password;
 pub mod rbac;
 mod service;
+pub mod throttle;
 pub mod tokens;
 
 pub use app::{App, Caller, Hooks, MemberAdded, NoHooks};
@@ -37,4 +39,5 @@ pub use lockout::{client_bucket, Lockout, LockoutPolicy};
 pub use password::{check_new_password, PasswordHasher, PasswordPolicy};
 pub use rbac::Principal;
 pub use service::{AuthConfig, AuthService, AuthSession, ClientInfo, TokenPair};
+pub use throttle::{Costly, InMemoryRateLimiter, Quota, RateLimiter, RateLimits, Rule, Throttle};
 pub use tokens::{Claims, JwtKey, TokenConfig, TokenService, TokenType};

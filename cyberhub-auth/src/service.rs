@@ -45,6 +45,11 @@ pub struct AuthConfig {
     /// refreshing at once, a response lost on the way) instead of counting as reuse. Zero
     /// (the default): any second use of a refresh token is a reuse.
     pub refresh_grace: Duration,
+    /// Rate limits on sign-up, login, refresh, password change and the AI use cases.
+    pub rate_limits: crate::throttle::RateLimits,
+    /// Where the rate limits' state lives (this process by default; a shared store when
+    /// several instances serve one deployment).
+    pub rate_limiter: std::sync::Arc<dyn crate::throttle::RateLimiter>,
 }
 
 impl AuthConfig {
@@ -61,6 +66,8 @@ impl AuthConfig {
             client_lockout: LockoutPolicy::per_client(),
             session_check_ttl: Duration::seconds(5),
             refresh_grace: Duration::zero(),
+            rate_limits: crate::throttle::RateLimits::default(),
+            rate_limiter: std::sync::Arc::new(crate::throttle::InMemoryRateLimiter::default()),
         }
     }
 }
@@ -118,6 +125,7 @@ pub struct AuthService {
     client_locks: Lockout,
     session_check_ttl: Duration,
     refresh_grace: Duration,
+    throttle: crate::throttle::Throttle,
     sessions: Mutex<HashMap<SessionId, CachedSession>>,
 }
 
@@ -134,10 +142,41 @@ impl AuthService {
             client_locks: Lockout::new(config.client_lockout),
             session_check_ttl: config.session_check_ttl,
             refresh_grace: config.refresh_grace,
+            throttle: crate::throttle::Throttle::new(config.rate_limits, config.rate_limiter),
             sessions: Mutex::new(HashMap::new()),
             store,
             clock,
         })
+    }
+
+    /// Takes `cost` cells of `what`'s rate limits for `client` (by its address bucket) and
+    /// `account`; a refusal is [`ErrorKind::RateLimited`] with the wait.
+    pub async fn throttle(
+        &self,
+        what: crate::throttle::Costly,
+        client: &ClientInfo,
+        account: Option<UserId>,
+        cost: u32,
+    ) -> Result<()> {
+        let bucket = client
+            .addr
+            .as_deref()
+            .and_then(crate::lockout::client_bucket);
+        let account = account.map(|a| a.to_string());
+        self.throttle
+            .check(
+                what,
+                bucket.as_deref(),
+                account.as_deref(),
+                cost,
+                self.clock.now(),
+            )
+            .await
+    }
+
+    /// The rate limits in force.
+    pub fn rate_limits(&self) -> &crate::throttle::RateLimits {
+        self.throttle.limits()
     }
 
     /// The password hasher (shared, bounded).
@@ -277,6 +316,8 @@ impl AuthService {
         password: &SecretString,
         client: &ClientInfo,
     ) -> Result<AuthSession> {
+        self.throttle(crate::throttle::Costly::Signup, client, None, 1)
+            .await?;
         let user = self
             .create_account(
                 new,
@@ -375,6 +416,8 @@ impl AuthService {
         if email.is_empty() || email.len() > 254 {
             return Err(AuthError::invalid_credentials());
         }
+        self.throttle(crate::throttle::Costly::Login, client, None, 1)
+            .await?;
         let now = self.clock.now();
         let bucket = client
             .addr
@@ -467,6 +510,8 @@ impl AuthService {
     /// token that was already exchanged revokes the whole session (every token of it).
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, refresh_token: &str, client: &ClientInfo) -> Result<TokenPair> {
+        self.throttle(crate::throttle::Costly::Refresh, client, None, 1)
+            .await?;
         let now = self.clock.now();
         let claims = self.tokens.verify_refresh(refresh_token, now)?;
         let (user_id, sid, jti) = (claims.user_id()?, claims.session_id()?, claims.jti()?);
@@ -618,23 +663,31 @@ impl AuthService {
         Ok(n)
     }
 
-    /// Changes the caller's password and ends their other sessions.
-    pub async fn change_password(
+    /// Checks the caller's current password before a sensitive action (password or e-mail
+    /// change, deleting the account): limited like a login, under its own key, so that a
+    /// stolen access token cannot be used to guess the password. A wrong password is a
+    /// validation error on `current_password`, audited as `failed_action`.
+    pub async fn verify_current_password(
         &self,
         caller: &Principal,
         current: &SecretString,
-        new: &SecretString,
         client: &ClientInfo,
+        failed_action: AuditAction,
     ) -> Result<()> {
-        // Guessing the current password through a stolen access token is limited like a
-        // login: the same (account, client) lock-out, under its own key.
+        self.throttle(
+            crate::throttle::Costly::PasswordChange,
+            client,
+            Some(caller.user_id),
+            1,
+        )
+        .await?;
         let now = self.clock.now();
         let bucket = client
             .addr
             .as_deref()
             .and_then(crate::lockout::client_bucket);
         let key = format!(
-            "password-change:{}|{}",
+            "password-check:{}|{}",
             caller.user_id,
             bucket.as_deref().unwrap_or("-")
         );
@@ -651,11 +704,11 @@ impl AuthService {
             self.account_locks.record_failure(&key, now);
             self.audit(
                 Some(caller.user_id),
-                AuditAction::PasswordChange,
+                failed_action,
                 ("user", Some(caller.user_id.to_string())),
                 AuditResult::Failure,
                 client,
-                serde_json::json!({}),
+                serde_json::json!({"reason": "wrong current password"}),
             )
             .await;
             return Err(AuthError::field(
@@ -664,6 +717,52 @@ impl AuthService {
             ));
         }
         self.account_locks.record_success(&key);
+        Ok(())
+    }
+
+    /// Changes the caller's e-mail address (the current password is required). An address
+    /// another account holds is `AlreadyExists`.
+    pub async fn change_email(
+        &self,
+        caller: &Principal,
+        current: &SecretString,
+        new_email: &str,
+        client: &ClientInfo,
+    ) -> Result<User> {
+        // The cheap check first: a bad address costs no password verification.
+        let email = cyberhub_domain::normalized_email(new_email, "new_email")?;
+        self.verify_current_password(caller, current, client, AuditAction::EmailChange)
+            .await?;
+        let event = self.event(
+            Some(caller.user_id),
+            AuditAction::EmailChange,
+            ("user", Some(caller.user_id.to_string())),
+            client,
+            serde_json::json!({}),
+        );
+        self.store
+            .set_email(caller.user_id, &email, self.clock.now(), &event)
+            .await
+            .map_err(|e| match e.kind() {
+                ErrorKind::AlreadyExists => AuthError::new(
+                    ErrorKind::AlreadyExists,
+                    "Another account uses this e-mail address.",
+                ),
+                _ => e.into(),
+            })
+    }
+
+    /// Changes the caller's password and ends their other sessions.
+    pub async fn change_password(
+        &self,
+        caller: &Principal,
+        current: &SecretString,
+        new: &SecretString,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        self.verify_current_password(caller, current, client, AuditAction::PasswordChange)
+            .await?;
+        let now = self.clock.now();
         check_new_password(new, "new_password")?;
         let hash = self.hasher.hash(new).await?;
         // Other sessions end first: should the password write fail after, they were only

@@ -129,6 +129,29 @@ pub struct LogoutRequest {
     pub all: Option<bool>,
 }
 
+/// `POST /auth/email/change`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
+pub struct EmailChangeRequest {
+    /// The current password.
+    #[cfg_attr(feature = "openapi", oai(write_only))]
+    pub current_password: String,
+    /// The new address (at most 254 characters).
+    #[cfg_attr(feature = "openapi", oai(validator(max_length = 254)))]
+    pub new_email: String,
+}
+
+/// `POST /auth/account/delete`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
+pub struct AccountDeleteRequest {
+    /// The current password.
+    #[cfg_attr(feature = "openapi", oai(write_only))]
+    pub current_password: String,
+}
+
 /// `POST /auth/password/change`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(Object), oai(deny_unknown_fields))]

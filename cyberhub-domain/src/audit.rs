@@ -23,6 +23,8 @@ string_enum!(
         Logout => "logout",
         /// Password changed.
         PasswordChange => "password_change",
+        /// E-mail address changed.
+        EmailChange => "email_change",
         /// Role granted.
         RoleGrant => "role_grant",
         /// Role revoked.

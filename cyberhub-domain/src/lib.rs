@@ -62,6 +62,7 @@ pub use progress::{
 pub use redact::redact_url;
 pub use role::{Role, RoleGrant, RoleScope};
 pub use user::{
-    AccountStatus, LearningPreferences, LearningStyle, NewUser, User, UserFilter, UserPatch,
+    normalized_email, AccountStatus, LearningPreferences, LearningStyle, NewUser, User, UserFilter,
+    UserPatch,
 };
 pub use validation::{FieldError, Validate, ValidationErrors};

@@ -193,6 +193,15 @@ pub struct NewUser {
     pub language: Option<String>,
 }
 
+/// An e-mail address as it is stored: trimmed, lower-cased and checked; a bad one is a
+/// validation error on `field`.
+pub fn normalized_email(raw: &str, field: &str) -> crate::Result<String> {
+    let email = raw.trim().to_lowercase();
+    let mut errs = ValidationErrors::new();
+    check_email(&mut errs, field, &email);
+    errs.into_result(email)
+}
+
 impl Validate for NewUser {
     fn validated(mut self) -> crate::Result<Self> {
         let mut errs = ValidationErrors::new();

@@ -143,6 +143,10 @@ pub struct Config {
     /// Where the dashboard at `/` loads the browser SDK from: the `--target web` package of
     /// `scripts/build-sdk.sh` (default `target/pkg/web`).
     pub sdk_dir: PathBuf,
+    /// Rate limits per client and per account (`[rate_limits.signup] per_client = "40/40s"`
+    /// in the file, `CYBERHUB_RATE_LIMITS_SIGNUP_PER_CLIENT=40/40s` or `=off` in the
+    /// environment; `CYBERHUB_RATE_LIMITS=off` turns every limit off).
+    pub rate_limits: cyberhub_auth::RateLimits,
     /// `CYBERHUB_*` variables that are not settings (logged as warnings at start-up).
     #[serde(skip)]
     pub ignored_env: Vec<String>,
@@ -186,6 +190,7 @@ impl Default for Config {
             index_worker: true,
             sdk_dir: PathBuf::from("target/pkg/web"),
             index_poll_ms: 1000,
+            rate_limits: cyberhub_auth::RateLimits::default(),
             ignored_env: Vec::new(),
         }
     }
@@ -242,6 +247,7 @@ impl std::fmt::Debug for Config {
             .field("model_dir", &self.model_dir)
             .field("index_worker", &self.index_worker)
             .field("sdk_dir", &self.sdk_dir)
+            .field("rate_limits", &self.rate_limits)
             .finish()
     }
 }
@@ -380,6 +386,15 @@ impl Config {
             "INDEX_WORKER" => self.index_worker = parse_bool(v)?,
             "INDEX_POLL_MS" => {
                 self.index_poll_ms = v.parse().map_err(|_| bad("expected milliseconds"))?
+            }
+            "RATE_LIMITS" => match v.trim().to_ascii_lowercase().as_str() {
+                "off" | "none" => self.rate_limits = cyberhub_auth::RateLimits::off(),
+                "default" | "on" => self.rate_limits = cyberhub_auth::RateLimits::default(),
+                _ => return Err(bad("expected off or default")),
+            },
+            n if n.starts_with("RATE_LIMITS_") => {
+                let rest = n.trim_start_matches("RATE_LIMITS_");
+                self.rate_limits.set(rest, v).map_err(|e| bad(&e))?
             }
             "CONFIG" => {} // the file path itself, read by main
             _ => self.ignored_env.push(format!("CYBERHUB_{name}")),

@@ -208,6 +208,7 @@ pub async fn build_with(config: Config, backends: Backends) -> Result<App, Start
     let mut auth_cfg = AuthConfig::new(current);
     auth_cfg.previous_keys = previous;
     auth_cfg.refresh_grace = chrono::Duration::seconds(i64::from(config.refresh_grace_secs));
+    auth_cfg.rate_limits = config.rate_limits;
     if let Some(n) = config.max_concurrent_hashes {
         auth_cfg.max_concurrent_hashes = n;
     }

@@ -23,7 +23,61 @@ pub fn mark_nullable_optionals(spec: &str) -> String {
         }
     }
     bound_page_parameters(&mut doc);
+    forbid_unknown_request_properties(&mut doc);
     serde_json::to_string_pretty(&doc).unwrap_or_else(|_| spec.to_owned())
+}
+
+/// Marks every object schema a request body can reach `additionalProperties: false`: every
+/// request type refuses unknown fields (`deny_unknown_fields`: a typo is a 400, not a
+/// silently ignored setting), and generated clients and spec-driven testers must know.
+fn forbid_unknown_request_properties(doc: &mut Value) {
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(r) = m.get("$ref").and_then(Value::as_str) {
+                    if let Some(name) = r.strip_prefix("#/components/schemas/") {
+                        out.push(name.to_owned());
+                    }
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut todo = Vec::new();
+    if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
+        for op in paths
+            .values()
+            .filter_map(Value::as_object)
+            .flat_map(|i| i.values())
+        {
+            if let Some(body) = op.get("requestBody") {
+                refs(body, &mut todo);
+            }
+        }
+    }
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(name) = todo.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let Some(schema) = schemas.get_mut(&name) else {
+            continue;
+        };
+        refs(schema, &mut todo);
+        if let Some(obj) = schema.as_object_mut() {
+            if obj.get("type").and_then(Value::as_str) == Some("object") {
+                obj.insert("additionalProperties".into(), Value::Bool(false));
+            }
+        }
+    }
 }
 
 /// Documents the bounds the server enforces on `page` (from 1) and `page_size` (1 to

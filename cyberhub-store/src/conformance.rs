@@ -181,7 +181,7 @@ pub fn postgres_admin_url() -> Option<String> {
 macro_rules! store_conformance_tests {
     ($factory:path) => {
         $crate::store_conformance_tests!(@cases $factory;
-            users_crud, users_unique_email_writes_nothing, users_bad_input_is_typed, users_list_filters_and_pages,
+            users_crud, users_unique_email_writes_nothing, users_change_email, users_bad_input_is_typed, users_list_filters_and_pages,
             sessions_rotate_and_revoke, sessions_revoke_all_but_one, roles_grant_and_revoke,
             orgs_create_get_update_delete, orgs_rollback_on_error, orgs_members_and_last_admin,
             orgs_cross_tenant_sees_nothing, content_crud_and_filters, progress_crud_and_transitions,
@@ -397,6 +397,60 @@ pub async fn users_unique_email_writes_nothing(store: DynStore) {
     );
     assert_eq!(kind(store.get_user(again.id).await), ErrorKind::NotFound);
     assert_eq!(store.get_user(first.id).await.unwrap(), first);
+}
+
+pub async fn users_change_email(store: DynStore) {
+    let a = user(&store, "old@example.org", &[]).await;
+    let b = user(&store, "taken@example.org", &[]).await;
+    let before = audit_rows(&store).await;
+    let later = t0() + Duration::minutes(1);
+    let changed = store
+        .set_email(a.id, "  New@Example.ORG ", later, &ev())
+        .await
+        .unwrap();
+    assert_eq!(changed.email, "new@example.org", "stored normalised");
+    assert_eq!(changed.updated_at, later);
+    assert_eq!(audit_rows(&store).await, before + 1);
+    assert_eq!(
+        store
+            .get_credentials_by_email("new@example.org")
+            .await
+            .unwrap()
+            .user
+            .id,
+        a.id
+    );
+    assert_eq!(
+        kind(store.get_credentials_by_email("old@example.org").await),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(
+            store
+                .set_email(a.id, "taken@example.org", later, &ev())
+                .await
+        ),
+        ErrorKind::AlreadyExists
+    );
+    assert_eq!(
+        kind(store.set_email(a.id, "not an address", later, &ev()).await),
+        ErrorKind::Validation
+    );
+    assert_eq!(
+        kind(
+            store
+                .set_email(UserId(Uuid::new_v4()), "free@example.org", later, &ev())
+                .await
+        ),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        audit_rows(&store).await,
+        before + 1,
+        "refusals record nothing"
+    );
+    assert_eq!(store.get_user(b.id).await.unwrap(), b);
+    assert_eq!(store.get_user(a.id).await.unwrap().email, "new@example.org");
 }
 
 pub async fn users_bad_input_is_typed(store: DynStore) {

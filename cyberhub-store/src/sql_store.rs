@@ -247,6 +247,28 @@ macro_rules! impl_sql_store {
                 tx.commit().await.map_err(db_err("user"))
             }
 
+            async fn set_email(&self, id: UserId, email: &str, now: DateTime<Utc>, audit: &AuditEvent) -> Result<User> {
+                let email = cyberhub_domain::normalized_email(email, "email")?;
+                let mut tx = self.write.begin().await.map_err(db_err("user"))?;
+                let r = sqlx::query("UPDATE users SET email = $2, updated_at = $3 WHERE id = $1")
+                    .bind(id.0)
+                    .bind(&email)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err("user"))?;
+                one_row("user", r.rows_affected())?;
+                let user = sqlx::query_as::<_, UserRow>(concat!("SELECT ", user_cols!(), " FROM users WHERE id = $1"))
+                    .bind(id.0)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err("user"))?
+                    .into_user()?;
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await.map_err(db_err("user"))?;
+                Ok(user)
+            }
+
             async fn delete_user(&self, id: UserId, audit: &AuditEvent) -> Result<()> {
                 let mut tx = self.write.begin().await.map_err(db_err("user"))?;
                 // Organizations this user is the only admin of would be left unmanaged: refuse.

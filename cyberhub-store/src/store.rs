@@ -60,6 +60,15 @@ pub trait UserStore: Send + Sync {
         now: DateTime<Utc>,
         audit: &AuditEvent,
     ) -> Result<()>;
+    /// Replaces the e-mail address (already normalised by the caller) and returns the
+    /// user. An address another account holds is [`ErrorKind::Conflict`](crate::ErrorKind::Conflict).
+    async fn set_email(
+        &self,
+        id: UserId,
+        email: &str,
+        now: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<User>;
     /// Deletes a user with their sessions, grants, memberships and progress, in one
     /// transaction. Refused with [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) when the
     /// user is the only admin of an organization, or the last active platform administrator.

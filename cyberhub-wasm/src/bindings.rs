@@ -383,6 +383,24 @@ impl CyberHub {
         call!(self, |c| c.change_password(&current, &new_password).await)
     }
 
+    /// `POST /auth/email/change` (needs the current password).
+    #[wasm_bindgen(js_name = changeEmail, unchecked_return_type = "Promise<User>")]
+    pub fn change_email(
+        &self,
+        current: String,
+        #[wasm_bindgen(js_name = newEmail)] new_email: String,
+    ) -> Promise {
+        call!(self, |c| c.change_email(&current, &new_email).await)
+    }
+
+    /// `POST /auth/account/delete`: deletes the signed-in account (needs the current
+    /// password).
+    #[wasm_bindgen(js_name = deleteAccount, unchecked_return_type = "Promise<void>")]
+    pub fn delete_account(&self, current: String) -> Promise {
+        let c = self.inner.clone();
+        promise_unit(async move { c.delete_account(&current).await })
+    }
+
     // ---- users and roles --------------------------------------------------------------
 
     /// `GET /users` (`search`, `role`, `status`, `page`, `page_size`).

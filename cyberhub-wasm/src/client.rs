@@ -246,6 +246,36 @@ impl<T: Transport, S: TokenStore> Client<T, S> {
             .await
     }
 
+    /// `POST /auth/email/change` (needs the current password).
+    pub async fn change_email(&self, current: &str, new_email: &str) -> Result<User> {
+        let body = EmailChangeRequest {
+            current_password: current.into(),
+            new_email: new_email.into(),
+        };
+        self.write(Method::Post, "/auth/email/change", &body).await
+    }
+
+    /// `POST /auth/account/delete`: deletes the signed-in account (needs the current
+    /// password) and forgets its tokens.
+    pub async fn delete_account(&self, current: &str) -> Result<()> {
+        let body = AccountDeleteRequest {
+            current_password: current.into(),
+        };
+        let r = empty(
+            self.authed(
+                Method::Post,
+                "/auth/account/delete",
+                &[],
+                Some(body_of(&body)?),
+            )
+            .await?,
+        );
+        if r.is_ok() {
+            self.tokens.clear();
+        }
+        r
+    }
+
     /// `GET /users` (`search`, `role`, `status`, `page`, `page_size`).
     pub async fn list_users(&self, query: Query<'_>) -> Result<UserList> {
         self.get("/users", query).await

@@ -103,6 +103,20 @@ impl App {
         self.auth.clock()
     }
 
+    /// Takes `cost` cells of `what`'s rate limits for the caller's client and account (the
+    /// AI use cases: embeddings are charged per text). A refusal is
+    /// [`ErrorKind::RateLimited`](crate::ErrorKind::RateLimited) with the wait.
+    pub async fn throttle(
+        &self,
+        what: crate::throttle::Costly,
+        caller: Caller<'_>,
+        cost: u32,
+    ) -> Result<()> {
+        self.auth
+            .throttle(what, caller.client, Some(caller.id()), cost)
+            .await
+    }
+
     /// The audit event of a successful `action` by `caller` on `resource`.
     fn event(
         &self,

@@ -65,6 +65,28 @@ impl App {
             new,
             self.clock().now(),
         )?;
+        // Progress is kept for catalog items only: with one row per (learner, item), a
+        // learner holds at most as many rows as the catalog has items, whatever they send.
+        let item = match self.store().get_content_by_key(&p.content_id).await {
+            Ok(item) => item,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Err(AuthError::field(
+                    "content_id",
+                    "No catalog item has this content_id (GET /api/v1/content lists them).",
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if item.content_type != p.content_type {
+            return Err(AuthError::field(
+                "content_type",
+                format!(
+                    "The catalog item {} is a {}.",
+                    item.content_id,
+                    item.content_type.as_str()
+                ),
+            ));
+        }
         self.store()
             .insert_progress(&p)
             .await

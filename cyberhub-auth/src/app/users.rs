@@ -125,10 +125,39 @@ impl App {
         Ok(user)
     }
 
-    /// Deletes an account (the user themselves or administrators) with its sessions,
-    /// grants, memberships and progress.
+    /// Deletes another account (administrators) with its sessions, grants, memberships
+    /// and progress. One's own account needs the password: [`App::delete_own_account`].
     pub async fn delete_user(&self, caller: Caller<'_>, id: UserId) -> Result<()> {
         self.user(caller, id).await?;
+        if caller.id() == id {
+            return Err(AuthError::forbidden(
+                "Deleting your own account needs your current password: \
+                 POST /api/v1/auth/account/delete with {\"current_password\"}.",
+            ));
+        }
+        self.remove_user(caller, id).await
+    }
+
+    /// Deletes the caller's own account once their current password checks out (limited
+    /// like a login). The same rules as [`App::delete_user`] hold: the last administrator
+    /// and an organization's only admin are kept (409).
+    pub async fn delete_own_account(
+        &self,
+        caller: Caller<'_>,
+        current_password: &SecretString,
+    ) -> Result<()> {
+        self.auth
+            .verify_current_password(
+                caller.principal,
+                current_password,
+                caller.client,
+                AuditAction::UserDelete,
+            )
+            .await?;
+        self.remove_user(caller, caller.id()).await
+    }
+
+    async fn remove_user(&self, caller: Caller<'_>, id: UserId) -> Result<()> {
         let event = self.event(
             caller,
             AuditAction::UserDelete,

@@ -239,6 +239,56 @@ impl AccountsApi {
         }))
     }
 
+    /// Change the caller's e-mail address (needs the current password; an address another
+    /// account holds: 409).
+    #[oai(
+        path = "/auth/email/change",
+        method = "post",
+        operation_id = "change_email",
+        tag = "Tag::Auth"
+    )]
+    async fn change_email(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        body: Json<EmailChangeRequest>,
+    ) -> ApiResult<Json<User>> {
+        let who = self.0.who(&auth, req).await?;
+        Ok(Json(
+            self.0
+                .auth
+                .change_email(
+                    &who.principal,
+                    &secret(&body.current_password),
+                    &body.new_email,
+                    &who.client,
+                )
+                .await?,
+        ))
+    }
+
+    /// Delete the caller's own account (needs the current password). The last
+    /// administrator, and an organization's only admin, cannot leave (409).
+    #[oai(
+        path = "/auth/account/delete",
+        method = "post",
+        operation_id = "delete_account",
+        tag = "Tag::Auth"
+    )]
+    async fn delete_account(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        body: Json<AccountDeleteRequest>,
+    ) -> ApiResult<Deleted> {
+        let who = self.0.who(&auth, req).await?;
+        self.0
+            .services
+            .delete_own_account(who.caller(), &secret(&body.current_password))
+            .await?;
+        Ok(Deleted::NoContent)
+    }
+
     /// Users: administrators see all (filters `search`, `role`, `status`); others only themselves.
     #[oai(
         path = "/users",

@@ -5,7 +5,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, BearerAuth};
 use cyberhub_ai::cache::{fingerprint, CacheKey};
 use cyberhub_ai::{personality, questionnaire, MAX_BATCH, MAX_TEXT_BYTES};
-use cyberhub_auth::{Caller, ClientInfo, Principal};
+use cyberhub_auth::{Caller, ClientInfo, Costly, Principal};
 use cyberhub_domain::api_ai::{
     Embedding, EmbeddingsRequest, EmbeddingsResponse, IndexStatus, PersonalityAnalysis,
     PersonalityRequest, Questionnaire, RecommendationRequest, RecommendationResponse,
@@ -57,6 +57,18 @@ impl AiApi {
         Ok(caller)
     }
 
+    /// Takes `cost` cells of `what`'s rate limits for the caller (429 when refused).
+    async fn throttle(
+        &self,
+        req: &poem::Request,
+        auth: &BearerAuth,
+        what: Costly,
+        cost: u32,
+    ) -> ApiResult<()> {
+        let who = self.0.who(auth, req).await?;
+        Ok(self.0.services.throttle(what, who.caller(), cost).await?)
+    }
+
     fn require_admin(&self, caller: &Principal) -> ApiResult<()> {
         let client = ClientInfo::default();
         Ok(self
@@ -67,6 +79,7 @@ impl AiApi {
 
     async fn recommendations(
         &self,
+        req: &poem::Request,
         auth: &BearerAuth,
         user: UserId,
         content_type: Option<ContentType>,
@@ -74,6 +87,7 @@ impl AiApi {
     ) -> ApiResult<Json<RecommendationResponse>> {
         let ai = self.ai()?;
         self.caller_for(auth, user).await?;
+        self.throttle(req, auth, Costly::Recommendations, 1).await?;
         let limit = limit.unwrap_or(DEFAULT_LIMIT) as usize;
         let rows = progress_rows(&self.0.store, ai, &auth.0.token, user).await?;
         let fit = stored_fit(&self.0.store, user).await?;
@@ -130,11 +144,12 @@ impl AiApi {
     )]
     async fn embeddings(
         &self,
+        req: &poem::Request,
         auth: BearerAuth,
         body: Json<EmbeddingsRequest>,
     ) -> ApiResult<Json<EmbeddingsResponse>> {
         let ai = self.ai()?;
-        self.0.principal(&auth).await?;
+        let who = self.0.who(&auth, req).await?;
         let texts = body.0.texts;
         if texts.is_empty() {
             return Err(ApiError::bad_request("Send at least one text in 'texts'."));
@@ -150,6 +165,11 @@ impl AiApi {
                 "texts[{i}] is longer than {MAX_TEXT_BYTES} bytes."
             )));
         }
+        let cost = u32::try_from(texts.len()).unwrap_or(u32::MAX);
+        self.0
+            .services
+            .throttle(Costly::Embeddings, who.caller(), cost)
+            .await?;
         let embedder = ai.index().embedder();
         let vectors = embedder.embed(&texts).await?;
         Ok(Json(EmbeddingsResponse {
@@ -172,11 +192,12 @@ impl AiApi {
     )]
     async fn search(
         &self,
+        req: &poem::Request,
         auth: BearerAuth,
         body: Json<SearchRequest>,
     ) -> ApiResult<Json<SearchResponse>> {
         let ai = self.ai()?;
-        self.0.principal(&auth).await?;
+        self.throttle(req, &auth, Costly::Search, 1).await?;
         let b = body.0;
         let limit = b.limit.unwrap_or(DEFAULT_LIMIT) as usize;
         let results = ai
@@ -200,11 +221,12 @@ impl AiApi {
     )]
     async fn recommend(
         &self,
+        req: &poem::Request,
         auth: BearerAuth,
         body: Json<RecommendationRequest>,
     ) -> ApiResult<Json<RecommendationResponse>> {
         let b = body.0;
-        self.recommendations(&auth, b.user_id, b.content_type, b.limit)
+        self.recommendations(req, &auth, b.user_id, b.content_type, b.limit)
             .await
     }
 
@@ -217,12 +239,13 @@ impl AiApi {
     )]
     async fn recommendations_of(
         &self,
+        req: &poem::Request,
         auth: BearerAuth,
         user_id: Path<UserId>,
         content_type: Query<Option<ContentType>>,
         limit: Query<Option<u32>>,
     ) -> ApiResult<Json<RecommendationResponse>> {
-        self.recommendations(&auth, user_id.0, content_type.0, limit.0)
+        self.recommendations(req, &auth, user_id.0, content_type.0, limit.0)
             .await
     }
 
@@ -260,6 +283,10 @@ impl AiApi {
         self.0
             .services
             .require_analysis_author(who.caller(), b.user_id)?;
+        self.0
+            .services
+            .throttle(Costly::Personality, who.caller(), 1)
+            .await?;
         let rows = progress_rows(&self.0.store, ai, &auth.0.token, b.user_id).await?;
         let history = history(&self.0.store, &rows).await?;
         let analysis = personality::analyze(b.user_id, &history, &b.answers, self.0.clock.now())?;
@@ -334,10 +361,11 @@ impl AiApi {
         operation_id = "reindex",
         tag = "Tag::Ai"
     )]
-    async fn reindex(&self, auth: BearerAuth) -> ApiResult<Queued> {
+    async fn reindex(&self, req: &poem::Request, auth: BearerAuth) -> ApiResult<Queued> {
         let ai = self.ai()?;
         let caller = self.0.principal(&auth).await?;
         self.require_admin(&caller)?;
+        self.throttle(req, &auth, Costly::Reindex, 1).await?;
         self.0
             .store
             .enqueue_full_reindex(self.0.clock.now())

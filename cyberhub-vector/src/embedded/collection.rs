@@ -288,3 +288,50 @@ fn replay(spec: &CollectionSpec, log: &[u8], state: &mut State) -> Result<usize>
     }
     Ok(pos)
 }
+
+/// Entry points for the fuzz targets (`fuzz/`): a body is framed with a valid checksum here,
+/// so that the fuzzer reaches the decoders behind the CRC check, and a decoded state is
+/// searched, so that a corrupt graph is walked too. Whatever the bytes, these must return
+/// (an error or a state), never panic, and never allocate without bound.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    use super::*;
+
+    fn spec() -> CollectionSpec {
+        CollectionSpec::new("fuzz", 4, crate::Distance::Cosine)
+    }
+
+    fn exercise(state: &State) {
+        for exact in [false, true] {
+            let mut req = crate::SearchRequest::new(vec![0.5, -0.5, 0.5, 0.5], 10);
+            req.exact = exact;
+            let _ = state.search(&req.vector, &req);
+        }
+        let _ = state.count(None);
+    }
+
+    /// Decodes `body` as a snapshot body (after the magic) and searches the result.
+    pub fn snapshot(body: &[u8]) {
+        let mut framed = SNAPSHOT_MAGIC.to_vec();
+        framed.extend_from_slice(body);
+        let crc = crc32fast::hash(&framed);
+        framed.extend_from_slice(&crc.to_le_bytes());
+        if let Ok(state) = decode_snapshot(&spec(), &framed) {
+            exercise(&state);
+        }
+    }
+
+    /// Replays `records` (each framed with its length and checksum) as a write-ahead log
+    /// onto an empty collection and searches the result.
+    pub fn log(records: &[&[u8]]) {
+        let mut log = Vec::new();
+        for body in records {
+            log.extend_from_slice(&(body.len() as u32).to_le_bytes());
+            log.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+            log.extend_from_slice(body);
+        }
+        let mut state = State::new(spec());
+        let _ = replay(&spec(), &log, &mut state);
+        exercise(&state);
+    }
+}

@@ -15,6 +15,9 @@ mod collection;
 mod hnsw;
 mod state;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use collection::fuzzing;
 pub use hnsw::{EF_CONSTRUCTION, EF_SEARCH, M};
 pub use state::{EXACT_BELOW, EXACT_FILTERED_BELOW};
 
