@@ -122,18 +122,25 @@ async fn bench_backend(label: &str, database_url: String, duration: Duration, cl
     let token = signup["access_token"].as_str().unwrap().to_owned();
     let catalog: Value = http
         .get(format!("{base}/api/v1/content?page_size=50"))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    for (i, item) in catalog["results"].as_array().unwrap().iter().enumerate() {
+    let items = catalog["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("GET /content answered {catalog}"));
+    assert!(!items.is_empty(), "the seed catalog is empty");
+    for (i, item) in items.iter().enumerate() {
         http.post(format!("{base}/api/v1/progress"))
             .bearer_auth(&token)
             .json(&json!({"content_id": item["content_id"], "content_type": item["content_type"], "completion_percentage": i}))
             .send()
             .await
+            .unwrap()
+            .error_for_status()
             .unwrap();
     }
     let scenarios = [
