@@ -84,7 +84,10 @@ pub fn check_new_password(password: &SecretString, field: &str) -> Result<()> {
 ///
 /// At most `max_concurrent` hashes run at once (each takes `memory_kib` of RAM), so a login
 /// storm queues instead of exhausting memory; a caller that waits longer than the queue
-/// timeout gets [`ErrorKind::Unavailable`]. Verifying for an unknown user runs against a
+/// timeout gets [`ErrorKind::Unavailable`]. Verifications (logins) come first: new hashes
+/// (sign-ups, password changes) hold at most `max_concurrent - 1` of the slots (one when
+/// `max_concurrent` is 1), so a sign-up flood never queues a login behind more than that many
+/// hashes. Verifying for an unknown user runs against a
 /// dummy hash with the same parameters, so both paths cost the same.
 #[derive(Debug, Clone)]
 pub struct PasswordHasher {
@@ -95,6 +98,8 @@ pub struct PasswordHasher {
 struct Inner {
     policy: PasswordPolicy,
     permits: Semaphore,
+    /// Slots new hashes may hold: the rest are kept for verifications.
+    new_hash_permits: Semaphore,
     queue_timeout: Duration,
     dummy_hash: String,
     verifications: AtomicU64,
@@ -114,6 +119,7 @@ impl PasswordHasher {
             inner: Arc::new(Inner {
                 policy,
                 permits: Semaphore::new(max_concurrent.max(1)),
+                new_hash_permits: Semaphore::new(max_concurrent.saturating_sub(1).max(1)),
                 queue_timeout: Duration::from_secs(30),
                 dummy_hash,
                 verifications: AtomicU64::new(0),
@@ -140,9 +146,18 @@ impl PasswordHasher {
 
     async fn run<T: Send + 'static>(
         &self,
+        new_hash: bool,
         f: impl FnOnce(&Inner) -> T + Send + 'static,
     ) -> Result<T> {
-        let _permit = tokio::time::timeout(self.inner.queue_timeout, self.inner.permits.acquire())
+        let acquire = async {
+            let reserved = match new_hash {
+                true => Some(self.inner.new_hash_permits.acquire().await?),
+                false => None,
+            };
+            let slot = self.inner.permits.acquire().await?;
+            Ok::<_, tokio::sync::AcquireError>((reserved, slot))
+        };
+        let _permits = tokio::time::timeout(self.inner.queue_timeout, acquire)
             .await
             .map_err(|_| {
                 AuthError::new(
@@ -160,7 +175,7 @@ impl PasswordHasher {
     /// A PHC-format argon2id hash of `password` with a fresh salt.
     pub async fn hash(&self, password: &SecretString) -> Result<String> {
         let password = password.clone();
-        self.run(move |inner| {
+        self.run(true, move |inner| {
             inner.hashes.fetch_add(1, Ordering::Relaxed);
             let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
             inner
@@ -178,7 +193,7 @@ impl PasswordHasher {
     pub async fn verify(&self, password: &SecretString, stored: Option<&str>) -> Result<bool> {
         let password = password.clone();
         let stored = stored.map(str::to_owned);
-        self.run(move |inner| {
+        self.run(false, move |inner| {
             inner.verifications.fetch_add(1, Ordering::Relaxed);
             let known = stored.is_some();
             let hash = stored.as_deref().unwrap_or(&inner.dummy_hash);
@@ -213,6 +228,40 @@ mod tests {
 
     fn s(p: &str) -> SecretString {
         SecretString::from(p.to_owned())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn new_hashes_leave_a_slot_for_logins() {
+        let h = PasswordHasher::new(PasswordPolicy::OWASP, 2).unwrap();
+        let stored = h.hash(&s("correct horse battery")).await.unwrap();
+        let flood: Vec<_> = (0..6)
+            .map(|i| {
+                let h = h.clone();
+                tokio::spawn(async move { h.hash(&s(&format!("sign-up flood {i}"))).await })
+            })
+            .collect();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while h.inner.new_hash_permits.available_permits() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the flood never started"
+            );
+            tokio::task::yield_now().await;
+        }
+        // One hash runs, five wait for the new-hash slot: a slot stays free for logins.
+        assert!(h.inner.permits.available_permits() >= 1);
+        assert!(h
+            .verify(&s("correct horse battery"), Some(&stored))
+            .await
+            .unwrap());
+        let done_before_login = flood.iter().filter(|t| t.is_finished()).count();
+        assert!(
+            done_before_login < 6,
+            "the login waited for the whole flood"
+        );
+        for t in flood {
+            t.await.unwrap().unwrap();
+        }
     }
 
     #[tokio::test]
