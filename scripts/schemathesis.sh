@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# scripts/schemathesis.sh — spec-driven testing: schemathesis (PyPI, pinned, venv in the cache)
+# against the OpenAPI document a running cyberhub-server serves, signed in as an administrator
+# (every operation reachable), with all of its checks and all four phases (examples, coverage,
+# fuzzing, stateful). Any failure fails the run; the report is kept in $CYBERHUB_ARTIFACTS.
+#
+# The server: CYBERHUB_SERVER_BIN (default $CARGO_TARGET_DIR/debug/cyberhub-server), on a free
+# 127.0.0.1 port, fresh SQLite + embedded vectors, the real model (CYBERHUB_MODEL_DIR). Rate
+# limits are off so that generated cases reach validation instead of a 429 (the 429 answers
+# are documented and tested by the HTTP suites).
+#
+# Environment: CYBERHUB_CACHE, CARGO_TARGET_DIR, CYBERHUB_SERVER_BIN, CYBERHUB_MODEL_DIR,
+# SCHEMATHESIS_MAX_EXAMPLES (default 30 per operation and phase), CYBERHUB_ARTIFACTS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+CACHE_DIR="${CYBERHUB_CACHE:-$HOME/.cache/cyberhub}"
+unset CYBERHUB_CACHE
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE_DIR/target}"
+SERVER_BIN="${CYBERHUB_SERVER_BIN:-$CARGO_TARGET_DIR/debug/cyberhub-server}"
+MODEL_DIR="${CYBERHUB_MODEL_DIR:-$CACHE_DIR/models/all-MiniLM-L6-v2}"
+ARTIFACTS="${CYBERHUB_ARTIFACTS:-$ROOT/target/artifacts}"
+SCHEMATHESIS_VERSION=4.32.5
+VENV="$CACHE_DIR/venvs/schemathesis"
+[ -x "$SERVER_BIN" ] || { echo "no server binary at $SERVER_BIN (scripts/test.sh builds it)" >&2; exit 1; }
+[ -f "$MODEL_DIR/model.safetensors" ] || { echo "no model in $MODEL_DIR" >&2; exit 1; }
+
+if [ "$("$VENV/bin/st" --version 2>/dev/null | grep -o '[0-9.]*$')" != "$SCHEMATHESIS_VERSION" ]; then
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+WORK=$(mktemp -d /tmp/cyberhub-schemathesis.XXXXXX)
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+URL="http://127.0.0.1:$PORT"
+ADMIN_EMAIL=admin@schemathesis.local
+ADMIN_PASSWORD="st-admin-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
+SERVER_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+CYBERHUB_BIND="127.0.0.1:$PORT" \
+CYBERHUB_DATABASE_URL="sqlite://$WORK/cyberhub.db" \
+CYBERHUB_VECTOR_URL="embedded://$WORK/vectors" \
+CYBERHUB_MODEL_DIR="$MODEL_DIR" \
+CYBERHUB_INSECURE_FAST_PASSWORD_HASHING=true \
+CYBERHUB_RATE_LIMITS=off \
+CYBERHUB_JWT_SECRET="st-$(python3 -c 'import secrets; print(secrets.token_hex(24))')" \
+CYBERHUB_ADMIN_EMAIL="$ADMIN_EMAIL" CYBERHUB_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+CYBERHUB_LOG=warn \
+  "$SERVER_BIN" serve > "$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+TOKEN=$(python3 - "$URL" "$ADMIN_EMAIL" "$ADMIN_PASSWORD" <<'PY') || { cat "$WORK/server.log"; exit 1; }
+import json, sys, time, urllib.request
+url, email, password = sys.argv[1:4]
+deadline = time.time() + 300
+while True:
+    try:
+        urllib.request.urlopen(url + "/ready", timeout=10).read(); break
+    except Exception as e:
+        if time.time() > deadline: sys.exit(f"server not ready: {e}")
+        time.sleep(0.5)
+req = urllib.request.Request(url + "/api/v1/auth/login", data=json.dumps({"email": email, "password": password}).encode(),
+                             headers={"content-type": "application/json"})
+print(json.load(urllib.request.urlopen(req, timeout=10))["access_token"])
+PY
+mkdir -p "$ARTIFACTS"
+echo "schemathesis $SCHEMATHESIS_VERSION against $URL/api/v1/openapi.json"
+rc=0
+"$VENV/bin/st" run "$URL/api/v1/openapi.json" \
+  --checks all \
+  --phases examples,coverage,fuzzing,stateful \
+  --header "Authorization: Bearer $TOKEN" \
+  --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-30}" \
+  --workers 2 \
+  --request-timeout 60 \
+  --seed 2026 \
+  --report junit --report-dir "$ARTIFACTS/schemathesis" \
+  || rc=$?
+if [ "$rc" != 0 ]; then
+  echo "--- server log (tail)"; tail -30 "$WORK/server.log"
+  exit "$rc"
+fi
