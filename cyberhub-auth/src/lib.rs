@@ -32,6 +32,8 @@ mod service;
 pub mod throttle;
 pub mod tokens;
 
+#[cfg(feature = "ai")]
+pub use app::ai::{AiApp, ProgressSource, StoreProgress};
 pub use app::{App, Caller, Hooks, MemberAdded, NoHooks};
 pub use common_passwords::is_common_password;
 pub use error::{AuthError, ErrorKind, Result};

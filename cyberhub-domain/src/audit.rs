@@ -55,6 +55,8 @@ string_enum!(
         PersonalityAnalyze => "personality_analyze",
         /// Catalog item created, changed or deleted.
         ContentChange => "content_change",
+        /// The whole catalog was queued for re-indexing.
+        IndexRebuild => "index_rebuild",
         /// Progress row deleted.
         ProgressDelete => "progress_delete",
         /// A request was refused for lack of permission.

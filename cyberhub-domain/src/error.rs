@@ -20,10 +20,14 @@ pub enum ErrorKind {
     AlreadyExists,
     /// The request conflicts with the current state, e.g. an invalid status transition (HTTP 409).
     Conflict,
+    /// The request is larger than a documented bound (HTTP 413).
+    TooLarge,
     /// Too many attempts; retry later (HTTP 429).
     RateLimited,
     /// A dependency (database, model, peer service) is not available (HTTP 503). Retryable.
     Unavailable,
+    /// A peer service (the core service, in split mode) answered with an error (HTTP 502).
+    Upstream,
     /// Configuration is invalid (start-up error).
     ConfigInvalid,
     /// The operation is not supported by this backend.

@@ -1,17 +1,17 @@
 //! The AI side of the server: the embedder, the catalog index, the recommendation cache,
 //! and where learner progress comes from (this process's store, or the core service over
-//! HTTP in split mode).
+//! HTTP in split mode, or whatever [`ProgressSource`] the embedding program plugs in). The
+//! use cases themselves, with their rules, are [`cyberhub_auth::AiApp`]'s.
 
 use crate::config::{Config, EmbedderKind};
-use crate::error::{ApiError, ApiResult};
 use crate::StartError;
+use async_trait::async_trait;
 use cyberhub_ai::{
-    CatalogIndex, DynEmbedder, HistoryEntry, InProcessCache, InferencePool, RecommendationCache,
-    Recommender,
+    CatalogIndex, DynEmbedder, InProcessCache, InferencePool, RecommendationCache, Recommender,
 };
+use cyberhub_auth::{AiApp, AuthError, Caller, ErrorKind, ProgressSource, StoreProgress};
 use cyberhub_domain::api::ProgressList;
-use cyberhub_domain::api_ai::PersonalityAnalysis;
-use cyberhub_domain::{Page, Progress, ProgressFilter, Track, UserId};
+use cyberhub_domain::{Page, Progress, UserId};
 use cyberhub_store::DynStore;
 use std::path::Path;
 use std::sync::Arc;
@@ -20,18 +20,13 @@ use std::time::Duration;
 /// The command that installs the model, named in every "model missing" message.
 pub const PULL_COMMAND: &str = "cyberhub-server models pull";
 
-/// Most progress rows one analysis reads.
-pub const MAX_HISTORY: usize = 1000;
+pub use cyberhub_auth::app::ai::MAX_HISTORY;
 
 /// What the AI routes share.
 #[derive(Debug)]
 pub struct AiState {
-    /// Search and recommendations over the catalog index.
-    pub recommender: Recommender,
-    /// Per-user recommendation cache.
-    pub cache: Arc<dyn RecommendationCache>,
-    /// Where progress is read from.
-    pub progress: ProgressSource,
+    /// The AI use cases (search, recommendations, analyses, the index) with their rules.
+    pub services: AiApp,
     /// Wakes the indexing worker after a catalog write in this process.
     pub index_wakeup: Arc<tokio::sync::Notify>,
     /// The readiness probe's last embedding: when it ran and its error, if any. `/ready`
@@ -45,17 +40,37 @@ pub const READY_PROBE_TTL: Duration = Duration::from_secs(5);
 impl AiState {
     /// The catalog index.
     pub fn index(&self) -> &CatalogIndex {
-        self.recommender.index()
+        self.services.index()
+    }
+
+    /// The per-user recommendation cache.
+    pub fn cache(&self) -> &Arc<dyn RecommendationCache> {
+        self.services.cache()
     }
 }
 
-/// Where learner progress comes from.
+/// The AI parts built before the use cases: the hooks need the cache and the wake-up.
 #[derive(Debug)]
-pub enum ProgressSource {
-    /// This process's store (`service = all`).
-    Local,
-    /// The core service (`service = ai`).
-    Remote(CoreClient),
+pub struct AiParts {
+    /// Search and recommendations over the catalog index.
+    pub recommender: Recommender,
+    /// Per-user recommendation cache.
+    pub cache: Arc<dyn RecommendationCache>,
+    /// Where progress is read from.
+    pub progress: Arc<dyn ProgressSource>,
+    /// Wakes the indexing worker.
+    pub index_wakeup: Arc<tokio::sync::Notify>,
+}
+
+impl AiParts {
+    /// The AI state over `app`'s rules.
+    pub fn into_state(self, app: cyberhub_auth::App) -> AiState {
+        AiState {
+            services: AiApp::new(app, self.recommender, self.cache, self.progress),
+            index_wakeup: self.index_wakeup,
+            ready_probe: tokio::sync::Mutex::new(None),
+        }
+    }
 }
 
 /// A pooled HTTP client for the core service.
@@ -81,17 +96,20 @@ impl CoreClient {
         })
     }
 
-    fn unreachable(e: &reqwest::Error) -> ApiError {
+    fn unreachable(e: &reqwest::Error) -> AuthError {
         tracing::warn!(error = %e, "core service unreachable");
-        ApiError::unavailable(if e.is_timeout() {
-            "The core service did not answer in time; try again shortly."
-        } else {
-            "The core service is unavailable; try again shortly."
-        })
+        AuthError::new(
+            ErrorKind::Unavailable,
+            if e.is_timeout() {
+                "The core service did not answer in time; try again shortly."
+            } else {
+                "The core service is unavailable; try again shortly."
+            },
+        )
     }
 
     /// A user's progress rows as the caller (their token) may see them.
-    pub async fn progress(&self, token: &str, user: UserId) -> ApiResult<Vec<Progress>> {
+    pub async fn progress(&self, token: &str, user: UserId) -> Result<Vec<Progress>, AuthError> {
         let mut rows = Vec::new();
         for page in 1..=(MAX_HISTORY as u32 / Page::MAX_SIZE) {
             let url = format!("{}/api/v1/progress", self.base);
@@ -116,21 +134,27 @@ impl CoreClient {
                     .and_then(|v| v.get("detail").and_then(|d| d.as_str()).map(str::to_owned))
                     .unwrap_or_else(|| status.to_string());
                 return Err(match status.as_u16() {
-                    401 => ApiError::unauthorized(detail),
-                    403 => ApiError::forbidden(detail),
-                    404 => ApiError::not_found("user"),
-                    503 => ApiError::unavailable(format!("core service: {detail}")),
+                    401 => AuthError::new(ErrorKind::Unauthenticated, detail),
+                    403 => AuthError::forbidden(detail),
+                    404 => AuthError::new(ErrorKind::NotFound, "user not found"),
+                    503 => {
+                        AuthError::new(ErrorKind::Unavailable, format!("core service: {detail}"))
+                    }
                     _ => {
                         tracing::warn!(%status, %detail, "core service error");
-                        ApiError::bad_gateway(format!(
-                            "The core service answered {status}: {detail}"
-                        ))
+                        AuthError::new(
+                            ErrorKind::Upstream,
+                            format!("The core service answered {status}: {detail}"),
+                        )
                     }
                 });
             }
             let list: ProgressList = resp.json().await.map_err(|e| {
                 tracing::warn!(error = %e, "core service sent an unreadable progress page");
-                ApiError::bad_gateway("The core service sent an unreadable answer.")
+                AuthError::new(
+                    ErrorKind::Upstream,
+                    "The core service sent an unreadable answer.",
+                )
             })?;
             let more = list.next.is_some();
             rows.extend(list.results);
@@ -154,6 +178,23 @@ impl CoreClient {
         } else {
             Err(format!("core /health answered {}", r.status()))
         }
+    }
+}
+
+#[async_trait]
+impl ProgressSource for CoreClient {
+    async fn progress(&self, caller: Caller<'_>, user: UserId) -> Result<Vec<Progress>, AuthError> {
+        let token = caller.token.ok_or_else(|| {
+            AuthError::new(
+                ErrorKind::Unauthenticated,
+                "The core service needs the caller's bearer token.",
+            )
+        })?;
+        CoreClient::progress(self, token, user).await
+    }
+
+    async fn health(&self) -> Option<Result<(), String>> {
+        Some(CoreClient::health(self).await)
     }
 }
 
@@ -226,13 +267,16 @@ async fn fastembed(_: &Path, _: &Path, _: InferencePool) -> cyberhub_ai::Result<
     ))
 }
 
-/// Builds the AI state: embedder, vector store, collection, cache, progress source. A
-/// supplied embedder or vector store is used as it is; the others come from the configuration.
+/// Builds the AI parts: embedder, vector store, collection, cache, progress source. A
+/// supplied embedder, vector store or progress source is used as it is; the others come
+/// from the configuration.
 pub async fn build_ai(
     config: &Config,
+    store: &DynStore,
     embedder: Option<DynEmbedder>,
     vectors: Option<cyberhub_vector::DynVectorStore>,
-) -> Result<AiState, StartError> {
+    progress: Option<Arc<dyn ProgressSource>>,
+) -> Result<AiParts, StartError> {
     let embedder = match embedder {
         Some(e) => e,
         None => load_embedder(config).await?,
@@ -248,95 +292,18 @@ pub async fn build_ai(
         .ensure_collection()
         .await
         .map_err(|e| StartError::Vector(e.to_string()))?;
-    let progress = match (&config.service, &config.core_url) {
-        (crate::config::Service::Ai, Some(url)) => ProgressSource::Remote(CoreClient::new(
+    let progress: Arc<dyn ProgressSource> = match (progress, &config.service, &config.core_url) {
+        (Some(p), _, _) => p,
+        (None, crate::config::Service::Ai, Some(url)) => Arc::new(CoreClient::new(
             url,
             Duration::from_secs(config.core_timeout_secs.max(1)),
         )?),
-        _ => ProgressSource::Local,
+        (None, _, _) => Arc::new(StoreProgress(store.clone())),
     };
-    Ok(AiState {
+    Ok(AiParts {
         recommender: Recommender::new(index),
         cache: Arc::new(InProcessCache::default()),
         progress,
         index_wakeup: Arc::new(tokio::sync::Notify::new()),
-        ready_probe: tokio::sync::Mutex::new(None),
     })
-}
-
-/// A learner's progress rows, from the store or from the core service.
-pub async fn progress_rows(
-    store: &DynStore,
-    ai: &AiState,
-    token: &str,
-    user: UserId,
-) -> ApiResult<Vec<Progress>> {
-    match &ai.progress {
-        ProgressSource::Remote(core) => core.progress(token, user).await,
-        ProgressSource::Local => {
-            let mut rows = Vec::new();
-            for n in 1..=(MAX_HISTORY as u32 / Page::MAX_SIZE) {
-                let filter = ProgressFilter {
-                    user_id: user,
-                    content_type: None,
-                    status: None,
-                    search: None,
-                    ordering: Default::default(),
-                };
-                let page = store
-                    .list_progress(&filter, Page::new(Some(n), Some(Page::MAX_SIZE))?)
-                    .await?;
-                let more = page.has_next();
-                rows.extend(page.items);
-                if !more {
-                    break;
-                }
-            }
-            Ok(rows)
-        }
-    }
-}
-
-/// Progress rows joined with their catalog items in one store read (rows whose item is
-/// gone are skipped).
-pub async fn history(store: &DynStore, rows: &[Progress]) -> ApiResult<Vec<HistoryEntry>> {
-    let keys: Vec<String> = rows
-        .iter()
-        .map(|r| r.content_id.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let items: std::collections::HashMap<String, cyberhub_domain::ContentItem> = store
-        .contents_by_keys(&keys)
-        .await?
-        .into_iter()
-        .map(|i| (i.content_id.clone(), i))
-        .collect();
-    Ok(rows
-        .iter()
-        .filter_map(|row| {
-            let item = items.get(&row.content_id)?;
-            Some(HistoryEntry {
-                point: item.id.0,
-                content_id: item.content_id.clone(),
-                title: item.title.clone(),
-                content_type: item.content_type,
-                track: item.track,
-                status: row.status,
-                completion: row.completion_percentage,
-                score: row.score,
-                updated_at: row.updated_at,
-            })
-        })
-        .collect())
-}
-
-/// The stored personality analysis's track fit, if any.
-pub async fn stored_fit(store: &DynStore, user: UserId) -> ApiResult<Vec<(Track, f64)>> {
-    Ok(store
-        .latest_personality(user)
-        .await?
-        .and_then(|v| serde_json::from_value::<PersonalityAnalysis>(v).ok())
-        .map(|a| a.track_fit.iter().map(|f| (f.track, f.score)).collect())
-        .unwrap_or_default())
 }

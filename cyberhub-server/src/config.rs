@@ -1,24 +1,32 @@
 //! Server configuration: defaults that run with nothing set, overridden by a TOML file and
 //! then by `CYBERHUB_*` environment variables. The effective configuration is logged at
 //! start-up with secrets redacted (`Debug` never shows them).
+//!
+//! Each setting is written once, as a field of [`Config`] (with its default in
+//! `Default`): the file and the environment are both deserialised into it by serde, and
+//! `Debug` is its serialised form, with secrets and URL passwords redacted by the fields'
+//! `serialize_with`. `CYBERHUB_FIELD_NAME` sets `field_name`; a handful of variables are
+//! shorthands (`PORT`, `LOG`, `RATE_LIMITS`, `RATE_LIMITS_<USE>_<WHO>`).
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// Development (random JWT secret allowed, with a warning) or production (secrets required).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Local development: missing secrets are generated.
+    #[serde(alias = "dev")]
     Development,
     /// Production: a missing JWT secret is a start-up error.
+    #[serde(alias = "prod")]
     Production,
 }
 
 /// Which routes this process serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Service {
     /// Everything in one process (default, port 8000).
@@ -43,7 +51,7 @@ impl Service {
 }
 
 /// Which embedding backend runs all-MiniLM-L6-v2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EmbedderKind {
     /// candle (pure Rust; `model.safetensors`).
@@ -62,7 +70,7 @@ pub fn default_model_dir() -> PathBuf {
 }
 
 /// Everything the server reads at start-up.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// `development` (default) or `production`.
@@ -70,12 +78,15 @@ pub struct Config {
     /// Address to listen on (default `127.0.0.1:8000`).
     pub bind: SocketAddr,
     /// Relational store URL (default `sqlite://./data/cyberhub.db`).
+    #[serde(serialize_with = "redacted_url")]
     pub database_url: String,
     /// JWT signing secret (at least 32 bytes). Required in production.
+    #[serde(serialize_with = "redacted_secret")]
     pub jwt_secret: Option<SecretString>,
     /// Key id of `jwt_secret`.
     pub jwt_key_id: String,
     /// Previous signing secrets still accepted, as `kid:secret` pairs (key rotation).
+    #[serde(serialize_with = "redacted_secrets")]
     pub jwt_previous_keys: Vec<SecretString>,
     /// Origins allowed by CORS (`*` for any; empty: CORS off).
     pub cors_origins: Vec<String>,
@@ -90,6 +101,7 @@ pub struct Config {
     /// E-mail of the first administrator, created at start-up when missing.
     pub admin_email: Option<String>,
     /// Password of the first administrator.
+    #[serde(serialize_with = "redacted_secret")]
     pub admin_password: Option<SecretString>,
     /// Most argon2 hashes computed at once (default: one per core).
     pub max_concurrent_hashes: Option<usize>,
@@ -120,11 +132,13 @@ pub struct Config {
     /// `all` (default), `core` or `ai`.
     pub service: Service,
     /// Base URL of the core service (required with `service = "ai"`), e.g. `http://127.0.0.1:8000`.
+    #[serde(serialize_with = "redacted_optional_url")]
     pub core_url: Option<String>,
     /// Seconds the AI service waits for the core service.
     pub core_timeout_secs: u64,
     /// Vector store URL (default `embedded://./data/vectors`; also `pgvector+postgres://...`,
     /// `qdrant+http://...`).
+    #[serde(serialize_with = "redacted_url")]
     pub vector_url: String,
     /// Vector collection of the catalog.
     pub vector_collection: String,
@@ -146,6 +160,7 @@ pub struct Config {
     /// Rate limits per client and per account (`[rate_limits.signup] per_client = "40/40s"`
     /// in the file, `CYBERHUB_RATE_LIMITS_SIGNUP_PER_CLIENT=40/40s` or `=off` in the
     /// environment; `CYBERHUB_RATE_LIMITS=off` turns every limit off).
+    #[serde(serialize_with = "as_debug")]
     pub rate_limits: cyberhub_auth::RateLimits,
     /// `CYBERHUB_*` variables that are not settings (logged as warnings at start-up).
     #[serde(skip)]
@@ -196,60 +211,71 @@ impl Default for Config {
     }
 }
 
-fn redact(s: &Option<SecretString>) -> &'static str {
-    if s.is_some() {
-        "[redacted]"
-    } else {
-        "(unset)"
+fn redacted_secret<S: Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_str("[redacted]"),
+        None => s.serialize_none(),
     }
 }
 
+fn redacted_secrets<S: Serializer>(v: &[SecretString], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|_| "[redacted]"))
+}
+
+fn redacted_url<S: Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&cyberhub_store::redact_url(v))
+}
+
+fn redacted_optional_url<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(u) => s.serialize_str(&cyberhub_store::redact_url(u)),
+        None => s.serialize_none(),
+    }
+}
+
+fn as_debug<S: Serializer, T: std::fmt::Debug>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{v:?}"))
+}
+
+/// Every setting, secrets and URL passwords redacted (the serialised form: no field can be
+/// left out of it).
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("mode", &self.mode)
-            .field("bind", &self.bind)
-            .field(
-                "database_url",
-                &cyberhub_store::redact_url(&self.database_url),
-            )
-            .field("jwt_secret", &redact(&self.jwt_secret))
-            .field("jwt_key_id", &self.jwt_key_id)
-            .field("jwt_previous_keys", &self.jwt_previous_keys.len())
-            .field("cors_origins", &self.cors_origins)
-            .field("max_body_bytes", &self.max_body_bytes)
-            .field("log_json", &self.log_json)
-            .field("log_filter", &self.log_filter)
-            .field("seed_catalog", &self.seed_catalog)
-            .field("admin_email", &self.admin_email)
-            .field("admin_password", &redact(&self.admin_password))
-            .field("max_concurrent_hashes", &self.max_concurrent_hashes)
-            .field("shutdown_grace_secs", &self.shutdown_grace_secs)
-            .field(
-                "insecure_fast_password_hashing",
-                &self.insecure_fast_password_hashing,
-            )
-            .field("trust_forwarded_for", &self.trust_forwarded_for)
-            .field("trusted_proxies", &self.trusted_proxies)
-            .field("refresh_grace_secs", &self.refresh_grace_secs)
-            .field("audit_retention_days", &self.audit_retention_days)
-            .field("keep_personality_analyses", &self.keep_personality_analyses)
-            .field("purge_interval_secs", &self.purge_interval_secs)
-            .field("public_url", &self.public_url)
-            .field("service", &self.service)
-            .field(
-                "core_url",
-                &self.core_url.as_deref().map(cyberhub_store::redact_url),
-            )
-            .field("vector_url", &cyberhub_store::redact_url(&self.vector_url))
-            .field("vector_collection", &self.vector_collection)
-            .field("embedder", &self.embedder)
-            .field("model_dir", &self.model_dir)
-            .field("index_worker", &self.index_worker)
-            .field("sdk_dir", &self.sdk_dir)
-            .field("rate_limits", &self.rate_limits)
-            .finish()
+        match serde_json::to_string(self) {
+            Ok(json) => write!(f, "Config {json}"),
+            Err(e) => write!(f, "Config (unprintable: {e})"),
+        }
     }
+}
+
+/// A `CYBERHUB_*` value as the JSON value the field it sets takes, judged by the type of
+/// that field's default: booleans accept `1/0`, `yes/no`, `on/off`; lists are
+/// comma-separated; an empty value unsets an optional setting.
+fn env_value(default: &serde_json::Value, raw: &str) -> Result<serde_json::Value, String> {
+    use serde_json::Value;
+    Ok(match default {
+        Value::Bool(_) => match raw.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Value::Bool(true),
+            "0" | "false" | "no" | "off" => Value::Bool(false),
+            _ => return Err("expected true or false".into()),
+        },
+        Value::Array(_) => Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.to_owned()))
+                .collect(),
+        ),
+        Value::Null if raw.trim().is_empty() => Value::Null,
+        Value::Number(_) | Value::Null => match raw.trim().parse::<u64>() {
+            Ok(n) => Value::from(n),
+            Err(_) if matches!(default, Value::Number(_)) => {
+                return Err(format!("expected a non-negative number, got {raw:?}"))
+            }
+            Err(_) => Value::String(raw.to_owned()),
+        },
+        _ => Value::String(raw.to_owned()),
+    })
 }
 
 /// A configuration problem (start-up error).
@@ -263,20 +289,87 @@ impl Config {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let mut cfg = match file {
+        let from_file: serde_json::Map<String, serde_json::Value> = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-                toml::from_str(&text)
-                    .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?
+                // Checked as a whole first, for errors that name the file's own keys.
+                toml::from_str::<Config>(&text)
+                    .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+                let table: toml::Table = toml::from_str(&text)
+                    .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+                match serde_json::to_value(table) {
+                    Ok(serde_json::Value::Object(map)) => map,
+                    _ => return Err(ConfigError(format!("{}: not a table", path.display()))),
+                }
             }
-            None => Config::default(),
+            None => serde_json::Map::new(),
         };
+        let defaults = match serde_json::to_value(Config::default()) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => return Err(ConfigError("the defaults do not serialise".into())),
+        };
+        let mut doc = from_file;
+        let mut port = None;
+        let mut limits = Vec::new();
+        let mut ignored = Vec::new();
         for (key, value) in env {
             let Some(name) = key.strip_prefix("CYBERHUB_") else {
                 continue;
             };
-            cfg.set(name, &value)?;
+            let bad = |what: &str| ConfigError(format!("CYBERHUB_{name}: {what}"));
+            let field = match name {
+                "CONFIG" => continue, // the file path itself, read by main
+                "PORT" => {
+                    port = Some(
+                        value
+                            .parse::<u16>()
+                            .map_err(|_| bad("expected a port number"))?,
+                    );
+                    continue;
+                }
+                n if n == "RATE_LIMITS" || n.starts_with("RATE_LIMITS_") => {
+                    limits.push((name.to_owned(), value));
+                    continue;
+                }
+                "LOG" => "log_filter".to_owned(),
+                n => n.to_ascii_lowercase(),
+            };
+            let Some(default) = defaults.get(&field).filter(|_| field != "rate_limits") else {
+                ignored.push(key.clone());
+                continue;
+            };
+            let v = env_value(default, &value).map_err(|e| bad(&e))?;
+            // Checked alone, so that the error names the variable.
+            let mut one = serde_json::Map::new();
+            one.insert(field.clone(), v.clone());
+            serde_json::from_value::<Config>(serde_json::Value::Object(one))
+                .map_err(|e| bad(&e.to_string()))?;
+            doc.insert(field, v);
+        }
+        let mut cfg: Config = serde_json::from_value(serde_json::Value::Object(doc))
+            .map_err(|e| ConfigError(e.to_string()))?;
+        cfg.ignored_env = ignored;
+        if let Some(p) = port {
+            cfg.bind.set_port(p);
+        }
+        for (name, v) in limits {
+            let bad = |what: &str| ConfigError(format!("CYBERHUB_{name}: {what}"));
+            match name.strip_prefix("RATE_LIMITS_") {
+                None => match v.trim().to_ascii_lowercase().as_str() {
+                    "off" | "none" => cfg.rate_limits = cyberhub_auth::RateLimits::off(),
+                    "default" | "on" => cfg.rate_limits = cyberhub_auth::RateLimits::default(),
+                    _ => return Err(bad("expected off or default")),
+                },
+                Some(rest) => cfg.rate_limits.set(rest, &v).map_err(|e| bad(&e))?,
+            }
+        }
+        for url in [&mut cfg.public_url, &mut cfg.core_url]
+            .into_iter()
+            .flatten()
+        {
+            let trimmed = url.trim_end_matches('/').len();
+            url.truncate(trimmed);
         }
         // The AI service listens on 8001 unless told otherwise.
         if cfg.service == Service::Ai && cfg.bind == Config::default().bind {
@@ -284,122 +377,6 @@ impl Config {
         }
         cfg.check()?;
         Ok(cfg)
-    }
-
-    fn set(&mut self, name: &str, v: &str) -> Result<(), ConfigError> {
-        let bad = |what: &str| ConfigError(format!("CYBERHUB_{name}: {what}"));
-        let parse_bool = |v: &str| match v.to_ascii_lowercase().as_str() {
-            "1" | "true" | "yes" | "on" => Ok(true),
-            "0" | "false" | "no" | "off" => Ok(false),
-            _ => Err(bad("expected true or false")),
-        };
-        let list = |v: &str| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect::<Vec<_>>()
-        };
-        match name {
-            "MODE" => {
-                self.mode = match v {
-                    "development" | "dev" => Mode::Development,
-                    "production" | "prod" => Mode::Production,
-                    _ => return Err(bad("expected development or production")),
-                }
-            }
-            "BIND" => self.bind = v.parse().map_err(|_| bad("expected HOST:PORT"))?,
-            "PORT" => self
-                .bind
-                .set_port(v.parse().map_err(|_| bad("expected a port number"))?),
-            "DATABASE_URL" => self.database_url = v.to_owned(),
-            "JWT_SECRET" => self.jwt_secret = Some(SecretString::from(v.to_owned())),
-            "JWT_KEY_ID" => self.jwt_key_id = v.to_owned(),
-            "JWT_PREVIOUS_KEYS" => {
-                self.jwt_previous_keys = list(v).into_iter().map(SecretString::from).collect()
-            }
-            "CORS_ORIGINS" => self.cors_origins = list(v),
-            "MAX_BODY_BYTES" => {
-                self.max_body_bytes = v.parse().map_err(|_| bad("expected a number of bytes"))?
-            }
-            "LOG_JSON" => self.log_json = parse_bool(v)?,
-            "LOG" | "LOG_FILTER" => self.log_filter = v.to_owned(),
-            "SEED_CATALOG" => self.seed_catalog = parse_bool(v)?,
-            "ADMIN_EMAIL" => self.admin_email = Some(v.to_owned()).filter(|s| !s.is_empty()),
-            "ADMIN_PASSWORD" => {
-                self.admin_password =
-                    Some(SecretString::from(v.to_owned())).filter(|s| !s.expose_secret().is_empty())
-            }
-            "MAX_CONCURRENT_HASHES" => {
-                self.max_concurrent_hashes = Some(v.parse().map_err(|_| bad("expected a number"))?)
-            }
-            "SHUTDOWN_GRACE_SECS" => {
-                self.shutdown_grace_secs = v.parse().map_err(|_| bad("expected seconds"))?
-            }
-            "INSECURE_FAST_PASSWORD_HASHING" => {
-                self.insecure_fast_password_hashing = parse_bool(v)?
-            }
-            "TRUST_FORWARDED_FOR" => self.trust_forwarded_for = parse_bool(v)?,
-            "TRUSTED_PROXIES" => self.trusted_proxies = list(v),
-            "AUDIT_RETENTION_DAYS" => {
-                self.audit_retention_days = v.parse().map_err(|_| bad("expected days"))?
-            }
-            "KEEP_PERSONALITY_ANALYSES" => {
-                self.keep_personality_analyses = v.parse().map_err(|_| bad("expected a number"))?
-            }
-            "PURGE_INTERVAL_SECS" => {
-                self.purge_interval_secs = v.parse().map_err(|_| bad("expected seconds"))?
-            }
-            "REFRESH_GRACE_SECS" => {
-                self.refresh_grace_secs = v.parse().map_err(|_| bad("expected seconds"))?
-            }
-            "PUBLIC_URL" => {
-                self.public_url = Some(v.trim_end_matches('/').to_owned()).filter(|s| !s.is_empty())
-            }
-            "SERVICE" => {
-                self.service = match v {
-                    "all" => Service::All,
-                    "core" => Service::Core,
-                    "ai" => Service::Ai,
-                    _ => return Err(bad("expected all, core or ai")),
-                }
-            }
-            "CORE_URL" => self.core_url = Some(v.trim_end_matches('/').to_owned()),
-            "CORE_TIMEOUT_SECS" => {
-                self.core_timeout_secs = v.parse().map_err(|_| bad("expected seconds"))?
-            }
-            "VECTOR_URL" => self.vector_url = v.to_owned(),
-            "VECTOR_COLLECTION" => self.vector_collection = v.to_owned(),
-            "EMBEDDER" => {
-                self.embedder = match v {
-                    "candle" => EmbedderKind::Candle,
-                    "fastembed" => EmbedderKind::Fastembed,
-                    _ => return Err(bad("expected candle or fastembed")),
-                }
-            }
-            "MODEL_DIR" => self.model_dir = PathBuf::from(v),
-            "SDK_DIR" => self.sdk_dir = PathBuf::from(v),
-            "ONNXRUNTIME_LIB" => self.onnxruntime_lib = Some(PathBuf::from(v)),
-            "INFERENCE_CONCURRENCY" => {
-                self.inference_concurrency = Some(v.parse().map_err(|_| bad("expected a number"))?)
-            }
-            "INDEX_WORKER" => self.index_worker = parse_bool(v)?,
-            "INDEX_POLL_MS" => {
-                self.index_poll_ms = v.parse().map_err(|_| bad("expected milliseconds"))?
-            }
-            "RATE_LIMITS" => match v.trim().to_ascii_lowercase().as_str() {
-                "off" | "none" => self.rate_limits = cyberhub_auth::RateLimits::off(),
-                "default" | "on" => self.rate_limits = cyberhub_auth::RateLimits::default(),
-                _ => return Err(bad("expected off or default")),
-            },
-            n if n.starts_with("RATE_LIMITS_") => {
-                let rest = n.trim_start_matches("RATE_LIMITS_");
-                self.rate_limits.set(rest, v).map_err(|e| bad(&e))?
-            }
-            "CONFIG" => {} // the file path itself, read by main
-            _ => self.ignored_env.push(format!("CYBERHUB_{name}")),
-        }
-        Ok(())
     }
 
     /// The parsed `trusted_proxies` (checked at load: every entry parses).
@@ -426,6 +403,16 @@ impl Config {
                     "insecure_fast_password_hashing is not allowed in production mode".into(),
                 ));
             }
+        }
+        if self.admin_email.as_deref() == Some("")
+            || self
+                .admin_password
+                .as_ref()
+                .is_some_and(|p| p.expose_secret().is_empty())
+        {
+            return Err(ConfigError(
+                "admin_email and admin_password must not be empty".into(),
+            ));
         }
         if self.admin_email.is_some() != self.admin_password.is_some() {
             return Err(ConfigError(
@@ -496,6 +483,68 @@ mod tests {
             "{shown}"
         );
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn every_setting_comes_from_the_environment_and_is_shown_redacted() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("CYBERHUB_MODE", "prod"),
+                (
+                    "CYBERHUB_JWT_SECRET",
+                    "s3cret-s3cret-s3cret-s3cret-s3cret-42",
+                ),
+                (
+                    "CYBERHUB_JWT_PREVIOUS_KEYS",
+                    "k0:old-secret-old-secret-old-secret,k00:x",
+                ),
+                ("CYBERHUB_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
+                ("CYBERHUB_LOG_JSON", "yes"),
+                ("CYBERHUB_INDEX_WORKER", "0"),
+                ("CYBERHUB_INFERENCE_CONCURRENCY", "3"),
+                ("CYBERHUB_CORE_TIMEOUT_SECS", "7"),
+                ("CYBERHUB_ONNXRUNTIME_LIB", "/opt/ort/libonnxruntime.so"),
+                ("CYBERHUB_CORE_URL", "http://u:pw@core:8000/"),
+                ("CYBERHUB_EMBEDDER", "fastembed"),
+                ("CYBERHUB_ADMIN_EMAIL", ""),
+                ("CYBERHUB_LOG", "debug"),
+                ("CYBERHUB_RATE_LIMITS_LOGIN_PER_CLIENT", "off"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.mode, Mode::Production);
+        assert_eq!(c.jwt_previous_keys.len(), 2);
+        assert_eq!(c.trusted_proxies, ["10.0.0.0/8", "127.0.0.1"]);
+        assert!(c.log_json && !c.index_worker);
+        assert_eq!(c.inference_concurrency, Some(3));
+        assert_eq!(c.core_timeout_secs, 7);
+        assert_eq!(c.core_url.as_deref(), Some("http://u:pw@core:8000"));
+        assert_eq!(c.embedder, EmbedderKind::Fastembed);
+        assert_eq!(c.admin_email, None, "an empty value unsets");
+        assert_eq!(c.log_filter, "debug");
+        let shown = format!("{c:?}");
+        for field in [
+            "core_timeout_secs",
+            "onnxruntime_lib",
+            "inference_concurrency",
+            "index_poll_ms",
+            "rate_limits",
+        ] {
+            assert!(shown.contains(field), "{field} missing from {shown}");
+        }
+        for secret in ["s3cret", "old-secret", "pw@"] {
+            assert!(!shown.contains(secret), "{secret} shown in {shown}");
+        }
+        for (var, value) in [
+            ("CYBERHUB_LOG_JSON", "maybe"),
+            ("CYBERHUB_CORE_TIMEOUT_SECS", "-1"),
+            ("CYBERHUB_EMBEDDER", "onnx"),
+            ("CYBERHUB_BIND", "nowhere"),
+        ] {
+            let e = Config::load(None, env(&[(var, value)])).unwrap_err();
+            assert!(e.to_string().contains(var), "{e}");
+        }
     }
 
     #[test]

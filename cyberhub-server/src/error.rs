@@ -84,6 +84,8 @@ impl ApiError {
             ErrorKind::PermissionDenied => ApiError::Forbidden(body(detail, &[])),
             ErrorKind::NotFound => ApiError::NotFound(body(detail, &[])),
             ErrorKind::AlreadyExists | ErrorKind::Conflict => ApiError::Conflict(body(detail, &[])),
+            ErrorKind::TooLarge => ApiError::PayloadTooLarge(body(detail, &[])),
+            ErrorKind::Upstream => ApiError::BadGateway(body(detail, &[])),
             ErrorKind::RateLimited => ApiError::TooManyRequests(
                 body(detail, &[]),
                 retry_after.map_or(1, |d| d.as_secs().max(1)),

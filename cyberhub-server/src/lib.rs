@@ -176,6 +176,9 @@ pub struct Backends {
     pub vectors: Option<cyberhub_vector::DynVectorStore>,
     /// The embedder of the catalog index, search and recommendations.
     pub embedder: Option<cyberhub_ai::DynEmbedder>,
+    /// Where the AI use cases read a learner's progress: by default this process's store,
+    /// or the core service (`core_url`) in split mode.
+    pub progress: Option<Arc<dyn cyberhub_auth::ProgressSource>>,
 }
 
 impl std::fmt::Debug for Backends {
@@ -184,6 +187,7 @@ impl std::fmt::Debug for Backends {
             .field("store", &self.store.as_ref().map(|s| s.backend()))
             .field("vectors", &self.vectors.as_ref().map(|v| v.backend()))
             .field("embedder", &self.embedder.as_ref().map(|e| e.model_id()))
+            .field("progress", &self.progress)
             .finish()
     }
 }
@@ -239,29 +243,48 @@ pub async fn build_with(config: Config, backends: Backends) -> Result<App, Start
             "an embedder or vector store was supplied, but service = core has no AI routes: it is not used"
         );
     }
-    let ai = if config.service.has_ai() {
-        let ai = ai::build_ai(&config, backends.embedder, backends.vectors).await?;
+    let parts = if config.service.has_ai() {
+        let parts = ai::build_ai(
+            &config,
+            &store,
+            backends.embedder,
+            backends.vectors,
+            backends.progress,
+        )
+        .await?;
         // A new or switched vector store with an existing catalog: index everything.
-        let indexed = ai
+        let indexed = parts
+            .recommender
             .index()
             .count()
             .await
             .map_err(|e| StartError::Vector(e.to_string()))?;
         if indexed == 0 && store.index_backlog().await? == 0 && store.count_content().await? > 0 {
-            let n = store.enqueue_full_reindex(clock.now()).await?;
+            let event = auth.event(
+                None,
+                cyberhub_domain::AuditAction::IndexRebuild,
+                ("index", Some(config.vector_collection.clone())),
+                &cyberhub_auth::ClientInfo::default(),
+                serde_json::json!({"reason": "the vector collection is empty"}),
+            );
+            let n = store.enqueue_full_reindex(clock.now(), &event).await?;
             tracing::info!(
                 items = n,
                 "vector collection is empty: queued the catalog for indexing"
             );
         }
-        Some(Arc::new(ai))
+        Some(parts)
     } else {
         None
     };
     let services = cyberhub_auth::App::new(
         auth.clone(),
-        Arc::new(state::ServerHooks { ai: ai.clone() }),
+        Arc::new(state::ServerHooks {
+            cache: parts.as_ref().map(|p| p.cache.clone()),
+            index_wakeup: parts.as_ref().map(|p| p.index_wakeup.clone()),
+        }),
     );
+    let ai = parts.map(|p| Arc::new(p.into_state(services.clone())));
     let state = Arc::new(AppState {
         config,
         store,

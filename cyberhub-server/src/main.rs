@@ -156,8 +156,15 @@ async fn reindex(mut cfg: Config) -> ExitCode {
     let store = &app.state().store;
     let steps = async {
         ai.index().reset().await.map_err(|e| e.to_string())?;
+        let event = app.state().auth.event(
+            None,
+            cyberhub_domain::AuditAction::IndexRebuild,
+            ("index", Some(ai.index().collection().to_owned())),
+            &cyberhub_auth::ClientInfo::default(),
+            serde_json::json!({"reason": "cyberhub-server reindex"}),
+        );
         store
-            .enqueue_full_reindex(app.state().clock.now())
+            .enqueue_full_reindex(app.state().clock.now(), &event)
             .await
             .map_err(|e| e.to_string())?;
         let total = store.index_backlog().await.map_err(|e| e.to_string())?;

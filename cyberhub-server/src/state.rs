@@ -34,37 +34,46 @@ pub struct AppState {
 /// What the server does after a committed change: the use cases call these.
 #[derive(Debug, Default)]
 pub struct ServerHooks {
-    /// The AI side, when this process has one.
-    pub ai: Option<Arc<crate::ai::AiState>>,
+    /// The recommendation cache, when this process has the AI side.
+    pub cache: Option<Arc<dyn cyberhub_ai::RecommendationCache>>,
+    /// Wakes this process's indexing worker, when it has one.
+    pub index_wakeup: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl cyberhub_auth::Hooks for ServerHooks {
     fn learner_changed(&self, user: cyberhub_domain::UserId) {
-        if let Some(ai) = &self.ai {
-            ai.cache.invalidate_user(user);
+        if let Some(cache) = &self.cache {
+            cache.invalidate_user(user);
         }
     }
 
     fn catalog_changed(&self) {
-        if let Some(ai) = &self.ai {
-            ai.index_wakeup.notify_one();
+        if let Some(wakeup) = &self.index_wakeup {
+            wakeup.notify_one();
         }
     }
 }
 
 /// An authenticated request's caller and client, for [`cyberhub_auth::App`]'s methods.
-#[derive(Debug)]
 pub struct Who {
     /// The caller.
     pub principal: Principal,
     /// Their client.
     pub client: ClientInfo,
+    /// The bearer token they presented (split mode passes it on to the core service).
+    token: String,
+}
+
+impl std::fmt::Debug for Who {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.caller().fmt(f)
+    }
 }
 
 impl Who {
     /// The caller as the use cases take it.
     pub fn caller(&self) -> cyberhub_auth::Caller<'_> {
-        cyberhub_auth::Caller::new(&self.principal, &self.client)
+        cyberhub_auth::Caller::new(&self.principal, &self.client).with_token(&self.token)
     }
 }
 
@@ -80,6 +89,7 @@ impl AppState {
         Ok(Who {
             principal: self.principal(auth).await?,
             client: client_info(req),
+            token: auth.0.token.clone(),
         })
     }
 

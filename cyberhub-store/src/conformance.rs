@@ -1722,9 +1722,16 @@ pub async fn outbox_records_every_content_write(store: DynStore) {
     assert_eq!(store.complete_index_events("w2", &all).await.unwrap(), 0);
     assert_eq!(store.complete_index_events("w1", &all).await.unwrap(), 4);
     assert_eq!(store.index_backlog().await.unwrap(), 0);
-    // A full re-index appends one event per item.
-    assert_eq!(store.enqueue_full_reindex(t0()).await.unwrap(), 1);
+    // A full re-index appends one event per item, with its audit row; when the audit row
+    // cannot be written (its id is taken) nothing is appended.
+    let audit = ev();
+    let rows = audit_rows(&store).await;
+    assert_eq!(store.enqueue_full_reindex(t0(), &audit).await.unwrap(), 1);
     assert_eq!(store.index_backlog().await.unwrap(), 1);
+    assert_eq!(audit_rows(&store).await, rows + 1);
+    assert!(store.enqueue_full_reindex(t0(), &audit).await.is_err());
+    assert_eq!(store.index_backlog().await.unwrap(), 1);
+    assert_eq!(audit_rows(&store).await, rows + 1);
 }
 
 pub async fn outbox_leases_are_exclusive(store: DynStore) {

@@ -1193,12 +1193,15 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
-            async fn enqueue_full_reindex(&self, now: DateTime<Utc>) -> Result<u64> {
+            async fn enqueue_full_reindex(&self, now: DateTime<Utc>, audit: &AuditEvent) -> Result<u64> {
+                let mut tx = self.write.begin().await.map_err(db_err("index outbox"))?;
                 let r = sqlx::query("INSERT INTO index_outbox (content_uuid, created_at) SELECT id, $1 FROM content_items")
                     .bind(now)
-                    .execute(&self.write)
+                    .execute(&mut *tx)
                     .await
                     .map_err(db_err("index outbox"))?;
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await.map_err(db_err("index outbox"))?;
                 Ok(r.rows_affected())
             }
 

@@ -322,8 +322,9 @@ pub trait IndexOutbox: Send + Sync {
         error: &str,
         retry_at: DateTime<Utc>,
     ) -> Result<()>;
-    /// Appends one event per catalog item (a full re-index); returns how many.
-    async fn enqueue_full_reindex(&self, now: DateTime<Utc>) -> Result<u64>;
+    /// Appends one event per catalog item (a full re-index) and `audit`, in one
+    /// transaction; returns how many events.
+    async fn enqueue_full_reindex(&self, now: DateTime<Utc>, audit: &AuditEvent) -> Result<u64>;
     /// Events not yet completed.
     async fn index_backlog(&self) -> Result<u64>;
 }

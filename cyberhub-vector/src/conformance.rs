@@ -59,7 +59,9 @@ pub fn service_url(var: &str) -> Option<String> {
 }
 
 /// Generates one `#[tokio::test]` per conformance case for a harness factory
-/// (`async fn() -> Option<impl Harness>`).
+/// (`async fn() -> Option<impl Harness + 'static>`). Each case runs as its own task on a
+/// [`Tracked`] harness: the collections it created are dropped afterwards, also when it
+/// fails, before the failure is reported.
 #[macro_export]
 macro_rules! vector_conformance_tests {
     ($factory:path) => {
@@ -73,11 +75,169 @@ macro_rules! vector_conformance_tests {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
                 if let Some(h) = $factory().await {
-                    $crate::conformance::$case(&h).await;
+                    $crate::conformance::run_tracked(h, stringify!($case)).await;
                 }
             }
         )*
     };
+}
+
+macro_rules! cases {
+    ($($case:ident),* $(,)?) => {
+        /// Every case of the suite, by name, in the order [`vector_conformance_tests!`] lists them.
+        pub const CASES: &[&str] = &[$(stringify!($case)),*];
+
+        /// Runs the case called `name` on `h`; `false` when there is no such case.
+        pub async fn run_case(name: &str, h: &dyn Harness) -> bool {
+            match name {
+                $(stringify!($case) => { $case(h).await; true })*
+                _ => false,
+            }
+        }
+    };
+}
+
+cases!(
+    round_trip,
+    payload_round_trip,
+    invalid_input_is_rejected_whole,
+    unknown_collection,
+    filters,
+    selective_filter_returns_k,
+    deletes,
+    idempotent_upserts,
+    concurrent_writers,
+    persistence_across_reopen,
+    dot_and_l2_distances,
+    recall_at_10,
+);
+
+/// Runs every case in [`CASES`] but those in `skip`, one after the other, each on a
+/// [`Tracked`] harness (for a backend outside this crate that has no test harness of its
+/// own, e.g. an example). Panics on the first failure, after dropping what that case created.
+pub async fn run_all<H: Harness + 'static>(h: H, skip: &[&str]) {
+    let tracked = std::sync::Arc::new(Tracked::new(h));
+    for name in CASES.iter().filter(|c| !skip.contains(c)) {
+        run_on(tracked.clone(), name).await;
+    }
+}
+
+/// Runs the case called `name` as its own task on a [`Tracked`] `h`, drops the collections
+/// it created, then reports its failure (if any).
+pub async fn run_tracked<H: Harness + 'static>(h: H, name: &str) {
+    run_on(std::sync::Arc::new(Tracked::new(h)), name).await;
+}
+
+async fn run_on<H: Harness + 'static>(tracked: std::sync::Arc<Tracked<H>>, name: &str) {
+    let task = {
+        let tracked = tracked.clone();
+        let name = name.to_owned();
+        tokio::spawn(async move { run_case(&name, &*tracked).await })
+    };
+    let outcome = task.await;
+    tracked.cleanup().await;
+    match outcome {
+        Ok(true) => {}
+        Ok(false) => panic!("no conformance case is called {name}"),
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("conformance case {name} did not finish: {e}"),
+        },
+    }
+}
+
+/// A harness whose stores remember the collections created through them, so that
+/// [`Tracked::cleanup`] can drop them whatever happened to the case.
+pub struct Tracked<H> {
+    inner: H,
+    created: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl<H: Harness> Tracked<H> {
+    /// Wraps `inner`.
+    pub fn new(inner: H) -> Self {
+        Self {
+            inner,
+            created: Default::default(),
+        }
+    }
+
+    /// Drops every collection created through this harness's stores (errors ignored: a
+    /// case may have dropped its own already).
+    pub async fn cleanup(&self) {
+        let names: Vec<String> = std::mem::take(&mut *self.created.lock().unwrap());
+        if names.is_empty() {
+            return;
+        }
+        let store = self.inner.open().await;
+        for name in names {
+            let _ = store.drop_collection(&name).await;
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<H: Harness> Harness for Tracked<H> {
+    async fn open(&self) -> DynVectorStore {
+        std::sync::Arc::new(TrackingStore {
+            inner: self.inner.open().await,
+            created: self.created.clone(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct TrackingStore {
+    inner: DynVectorStore,
+    created: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+#[async_trait::async_trait]
+impl crate::VectorStore for TrackingStore {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+    async fn ping(&self) -> crate::Result<()> {
+        self.inner.ping().await
+    }
+    async fn create_collection(&self, spec: &CollectionSpec) -> crate::Result<bool> {
+        let created = self.inner.create_collection(spec).await?;
+        if created {
+            self.created.lock().unwrap().push(spec.name.clone());
+        }
+        Ok(created)
+    }
+    async fn collection(&self, name: &str) -> crate::Result<CollectionSpec> {
+        self.inner.collection(name).await
+    }
+    async fn list_collections(&self) -> crate::Result<Vec<CollectionSpec>> {
+        self.inner.list_collections().await
+    }
+    async fn drop_collection(&self, name: &str) -> crate::Result<bool> {
+        self.inner.drop_collection(name).await
+    }
+    async fn upsert(&self, collection: &str, points: Vec<Point>) -> crate::Result<()> {
+        self.inner.upsert(collection, points).await
+    }
+    async fn delete(&self, collection: &str, ids: &[PointId]) -> crate::Result<()> {
+        self.inner.delete(collection, ids).await
+    }
+    async fn get(&self, collection: &str, id: PointId) -> crate::Result<Option<Point>> {
+        self.inner.get(collection, id).await
+    }
+    async fn get_many(&self, collection: &str, ids: &[PointId]) -> crate::Result<Vec<Point>> {
+        self.inner.get_many(collection, ids).await
+    }
+    async fn search(
+        &self,
+        collection: &str,
+        request: &SearchRequest,
+    ) -> crate::Result<Vec<crate::ScoredPoint>> {
+        self.inner.search(collection, request).await
+    }
+    async fn count(&self, collection: &str, filter: Option<&Filter>) -> crate::Result<u64> {
+        self.inner.count(collection, filter).await
+    }
 }
 
 fn unique(prefix: &str) -> String {
@@ -736,4 +896,40 @@ pub async fn recall_at_10(h: &dyn Harness) {
     assert!(recall >= 0.95, "recall@10 {recall:.3} < 0.95");
     assert!(recall_f >= 0.95, "filtered recall@10 {recall_f:.3} < 0.95");
     store.drop_collection(&name).await.unwrap();
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every public case is in [`CASES`] and in [`vector_conformance_tests!`]'s list, so a
+    /// new case cannot be left out of the suite by mistake.
+    #[test]
+    fn every_case_is_registered() {
+        let src = include_str!("conformance.rs");
+        let start = src.find("round_trip, payload_round_trip,").unwrap();
+        let list = &src[start..start + src[start..].find(");").unwrap()];
+        let in_macro: Vec<&str> = list
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty())
+            .collect();
+        let marker = concat!("pub async fn ", "");
+        let cases: Vec<&str> = src
+            .match_indices(marker)
+            .filter_map(|(i, _)| {
+                let rest = &src[i + marker.len()..];
+                let name = &rest[..rest.find('(')?];
+                rest[name.len()..]
+                    .starts_with("(h: &dyn Harness)")
+                    .then_some(name)
+            })
+            .collect();
+        assert!(cases.len() >= 12, "found {} cases", cases.len());
+        for case in &cases {
+            assert!(super::CASES.contains(case), "{case} is not in CASES");
+            assert!(
+                in_macro.contains(case),
+                "{case} is not in vector_conformance_tests!"
+            );
+        }
+        assert_eq!(super::CASES.len(), cases.len());
+    }
 }

@@ -20,9 +20,12 @@
 //! | the catalog | `catalog` | [`App::create_content`], [`App::update_content`], [`App::delete_content`] |
 //! | learning progress and who may read a learner's data | `progress` | [`App::may_read_member_data`], [`App::list_progress`], ... |
 //! | audit log, personality analyses | `records` | [`App::list_audit`], [`App::save_personality`] |
+//! | embeddings, search, recommendations, analyses, the catalog index (feature `ai`) | `ai` | `AiApp::embed`, `AiApp::recommend`, `AiApp::analyze`, `AiApp::reindex`, ... |
 //!
 //! Sign-up, login, tokens and password changes are [`AuthService`]'s ([`App::auth`]).
 
+#[cfg(feature = "ai")]
+pub mod ai;
 mod catalog;
 mod organizations;
 mod progress;
@@ -39,18 +42,43 @@ use cyberhub_store::DynStore;
 use std::sync::Arc;
 
 /// Who is asking, and from where (the address goes into the audit log).
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Caller<'a> {
     /// The authenticated caller.
     pub principal: &'a Principal,
     /// Their client.
     pub client: &'a ClientInfo,
+    /// The bearer token the caller presented, when a use case must act on their behalf
+    /// elsewhere (split mode reads progress from the core service with it). Never logged.
+    pub token: Option<&'a str>,
+}
+
+impl std::fmt::Debug for Caller<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("principal", &self.principal)
+            .field("client", &self.client)
+            .field("token", &self.token.map(|_| "[redacted]"))
+            .finish()
+    }
 }
 
 impl<'a> Caller<'a> {
     /// A caller.
     pub fn new(principal: &'a Principal, client: &'a ClientInfo) -> Self {
-        Self { principal, client }
+        Self {
+            principal,
+            client,
+            token: None,
+        }
+    }
+
+    /// The same caller, carrying the bearer token they presented.
+    pub fn with_token(self, token: &'a str) -> Self {
+        Self {
+            token: Some(token),
+            ..self
+        }
     }
 
     /// The caller's user id.

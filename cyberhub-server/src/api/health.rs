@@ -69,8 +69,7 @@ pub async fn readiness(state: &AppState) -> Ready {
             ok: embed_error.is_none(),
             error: embed_error,
         });
-        if let crate::ai::ProgressSource::Remote(core) = &ai.progress {
-            let up = core.health().await;
+        if let Some(up) = ai.services.progress_source().health().await {
             checks.push(ReadyCheck {
                 name: "core_service".into(),
                 ok: up.is_ok(),
