@@ -631,6 +631,24 @@ async fn catalog_writes_are_indexed(app: &AiApp) {
     assert_eq!(st, 202, "{q}");
     let status = app.wait_indexed().await;
     assert_eq!(status["indexed"], 62);
+    // The re-index is in the audit log (written with the outbox events), with the admin as
+    // its actor; the refused attempt is there as access_denied.
+    let (st, log) = app
+        .call(
+            Method::GET,
+            "/audit-logs?action=index_rebuild",
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{log}");
+    let by_admin = log["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["actor_id"].is_string() && r["result"] == "success")
+        .count();
+    assert_eq!(by_admin, 1, "{log}");
 }
 
 async fn ready_checks_every_part(app: &AiApp) {
