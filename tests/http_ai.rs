@@ -11,21 +11,17 @@
 )] // test code may fail loudly
 
 use cyberhub_vector::conformance::service_url;
-use reqwest::{Client, Method};
+use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-const ADMIN_EMAIL: &str = "admin@cyberhub.test";
-const ADMIN_PASSWORD: &str = "admin-pass-for-tests-2026";
+use cyberhub_server::testing::TestServer;
 
+/// The shared test server with the AI routes (the model from `CYBERHUB_MODEL_DIR`), a
+/// collection of its own, and its administrator signed in.
 struct AiApp {
-    base: String,
-    client: Client,
-    server: Option<cyberhub_server::Running>,
-    dir: PathBuf,
-    drop_collection: Option<(String, String)>,
+    server: TestServer,
     admin: String,
 }
 
@@ -39,51 +35,17 @@ impl AiApp {
         tweak: impl FnOnce(&mut cyberhub_server::Config),
     ) -> Option<Self> {
         let model_dir = service_url("CYBERHUB_MODEL_DIR")?;
-        let dir =
-            std::env::temp_dir().join(format!("cyberhub-ai-{}", uuid::Uuid::new_v4().simple()));
-        let collection = format!("content_{}", uuid::Uuid::new_v4().simple());
-        let vector_url =
-            vector_url.unwrap_or_else(|| format!("embedded://{}/vectors", dir.display()));
-        let cfg = cyberhub_server::Config {
-            database_url: format!("sqlite://{}/api.db", dir.display()),
-            jwt_secret: Some("an-http-test-secret-of-at-least-32-bytes".to_owned().into()),
-            insecure_fast_password_hashing: true,
-            admin_email: Some(ADMIN_EMAIL.into()),
-            admin_password: Some(ADMIN_PASSWORD.to_owned().into()),
-            shutdown_grace_secs: 5,
-            model_dir: model_dir.into(),
-            vector_url: vector_url.clone(),
-            vector_collection: collection.clone(),
-            index_poll_ms: 100,
-            ..Default::default()
-        };
-        let mut cfg = cfg;
-        tweak(&mut cfg);
-        let server = cyberhub_server::build(cfg)
-            .await
-            .expect("server builds")
-            .start(([127, 0, 0, 1], 0).into())
-            .await
-            .unwrap();
-        let mut me = Self {
-            base: server.base_url(),
-            client: Client::new(),
-            server: Some(server),
-            dir,
-            drop_collection: vector_url
-                .starts_with("pgvector+")
-                .then_some((vector_url, collection)),
-            admin: String::new(),
-        };
-        let r = me
-            .call(
-                Method::POST,
-                "/auth/login",
-                None,
-                Some(json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})),
-            )
-            .await;
-        me.admin = r.1["access_token"].as_str().unwrap().to_owned();
+        let server = TestServer::start(|cfg| {
+            cfg.model_dir = model_dir.into();
+            if let Some(url) = vector_url {
+                cfg.vector_url = url;
+            }
+            cfg.vector_collection = format!("content_{}", uuid::Uuid::new_v4().simple());
+            tweak(cfg);
+        })
+        .await;
+        let admin = server.admin_token().await;
+        let me = Self { server, admin };
         me.wait_indexed().await;
         Some(me)
     }
@@ -97,7 +59,6 @@ impl AiApp {
         Self::spawn(Some(format!("pgvector+{url}"))).await
     }
 
-    /// Waits until the outbox is empty and every catalog item has a vector.
     async fn wait_indexed(&self) -> Value {
         let start = Instant::now();
         loop {
@@ -116,17 +77,11 @@ impl AiApp {
         }
     }
 
-    async fn stop(mut self) {
-        if let Some(server) = self.server.take() {
-            server.stop().await.unwrap();
-        }
-        if let Some((url, collection)) = self.drop_collection.take() {
-            let v = cyberhub_vector::open(&url).await.unwrap();
-            v.drop_collection(&collection).await.unwrap();
-        }
-        std::fs::remove_dir_all(&self.dir).ok();
+    async fn stop(self) {
+        self.server.stop().await;
     }
 
+    /// A call whose answer is never a 5xx other than 503, and whose errors have a detail.
     async fn call(
         &self,
         method: Method,
@@ -134,22 +89,8 @@ impl AiApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let url = if path.starts_with("/ready") {
-            format!("{}{path}", self.base)
-        } else {
-            format!("{}/api/v1{path}", self.base)
-        };
-        let mut rb = self.client.request(method, url);
-        if let Some(t) = token {
-            rb = rb.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            rb = rb.json(&b);
-        }
-        let r = rb.send().await.expect("request sent");
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        let r = self.server.call(method, path, token, body).await;
+        let (status, body) = (r.code(), r.body);
         assert!(status < 500 || status == 503, "{status}: {body}");
         if status >= 400 {
             assert!(
@@ -835,21 +776,17 @@ async fn ai_routes_have_per_account_budgets() {
     let batch = |n: usize| json!({"texts": vec!["threat hunting basics"; n]});
     assert_eq!(app.post("/embeddings", &token, batch(256)).await.0, 200);
     let refused = app
-        .client
-        .post(format!("{}/api/v1/embeddings", app.base))
-        .bearer_auth(&token)
-        .json(&batch(64))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 429);
-    let wait: u64 = refused.headers()["retry-after"]
+        .server
+        .post("/embeddings", Some(&token), batch(64))
+        .await;
+    assert_eq!(refused.code(), 429);
+    let wait: u64 = refused.headers["retry-after"]
         .to_str()
         .unwrap()
         .parse()
         .unwrap();
     assert!((1..=60).contains(&wait), "Retry-After {wait}");
-    let body: Value = refused.json().await.unwrap();
+    let body = refused.body;
     assert!(body["detail"].is_string(), "{body}");
     assert_eq!(
         app.post("/embeddings", &token, batch(40)).await.0,

@@ -30,6 +30,8 @@ pub mod openapi_doc;
 pub mod proxies;
 pub mod seed;
 pub mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{Config, ConfigError, EmbedderKind, Mode, Service};
 pub use cyberhub_auth as auth;

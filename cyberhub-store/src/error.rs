@@ -117,8 +117,9 @@ impl From<cyberhub_domain::Error> for StoreError {
     }
 }
 
-impl From<sqlx::migrate::MigrateError> for StoreError {
-    fn from(e: sqlx::migrate::MigrateError) -> Self {
+impl StoreError {
+    /// A migration that did not apply (the driver's error kept as the source only).
+    pub(crate) fn migration(e: sqlx::migrate::MigrateError) -> Self {
         Self {
             kind: ErrorKind::Internal,
             message: "database migration failed".to_owned(),

@@ -34,11 +34,6 @@ impl PostgresStore {
         crate::Store::migrate(&s).await?;
         Ok(s)
     }
-
-    /// The underlying pool (for crates that keep their own tables in the same database).
-    pub fn pool(&self) -> &PgPool {
-        &self.write
-    }
 }
 
 crate::sql_store::impl_sql_store!(

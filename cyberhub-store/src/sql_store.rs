@@ -1458,7 +1458,10 @@ macro_rules! impl_sql_store {
             }
 
             async fn migrate(&self) -> Result<()> {
-                sqlx::migrate!($migrations).run(&self.write).await?;
+                sqlx::migrate!($migrations)
+                    .run(&self.write)
+                    .await
+                    .map_err(StoreError::migration)?;
                 Ok(())
             }
 

@@ -19,48 +19,34 @@ use cyberhub_wasm::domain::{
 use cyberhub_wasm::{Client, ReqwestTransport, TokenStore, Tokens};
 use std::time::{Duration, Instant};
 
-const ADMIN: (&str, &str) = ("admin@sdk.test", "admin-pass-for-sdk-2026");
+const ADMIN: (&str, &str) = (
+    cyberhub_server::testing::ADMIN_EMAIL,
+    cyberhub_server::testing::ADMIN_PASSWORD,
+);
 
-struct Server {
-    running: cyberhub_server::Running,
-    dir: std::path::PathBuf,
-}
+/// The shared test server: core routes only, or everything with the model in `ai_model`.
+struct Server(cyberhub_server::testing::TestServer);
 
 impl Server {
     async fn start(ai_model: Option<String>) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("cyberhub-sdk-{}", uuid::Uuid::new_v4().simple()));
-        let mut cfg = cyberhub_server::Config {
-            database_url: format!("sqlite://{}/api.db", dir.display()),
-            jwt_secret: Some("an-sdk-test-secret-of-at-least-32-bytes!".to_owned().into()),
-            insecure_fast_password_hashing: true,
-            admin_email: Some(ADMIN.0.into()),
-            admin_password: Some(ADMIN.1.to_owned().into()),
-            service: cyberhub_server::Service::Core,
-            index_poll_ms: 100,
-            vector_url: format!("embedded://{}/vectors", dir.display()),
-            ..Default::default()
-        };
-        if let Some(m) = ai_model {
-            cfg.service = cyberhub_server::Service::All;
-            cfg.model_dir = m.into();
-        }
-        let running = cyberhub_server::build(cfg)
-            .await
-            .unwrap()
-            .start(([127, 0, 0, 1], 0).into())
-            .await
-            .unwrap();
-        Self { running, dir }
+        Self(
+            cyberhub_server::testing::TestServer::start(|cfg| {
+                cfg.service = cyberhub_server::Service::Core;
+                if let Some(m) = ai_model {
+                    cfg.service = cyberhub_server::Service::All;
+                    cfg.model_dir = m.into();
+                }
+            })
+            .await,
+        )
     }
 
     fn client(&self) -> Client<ReqwestTransport> {
-        Client::new(&self.running.base_url(), ReqwestTransport::default())
+        Client::new(self.0.base_url(), ReqwestTransport::default())
     }
 
     async fn stop(self) {
-        self.running.stop().await.unwrap();
-        std::fs::remove_dir_all(&self.dir).ok();
+        self.0.stop().await;
     }
 }
 
