@@ -80,6 +80,14 @@ pub struct Config {
     /// Relational store URL (default `sqlite://./data/cyberhub.db`).
     #[serde(serialize_with = "redacted_url")]
     pub database_url: String,
+    /// Most connections this instance opens to the database (several instances share the
+    /// server's own limit).
+    pub database_max_connections: u32,
+    /// Milliseconds a request waits for a database connection before a 503.
+    pub database_acquire_timeout_ms: u64,
+    /// Milliseconds one SQL statement may run (PostgreSQL `statement_timeout`; SQLite busy
+    /// timeout).
+    pub database_statement_timeout_ms: u64,
     /// JWT signing secret (at least 32 bytes). Required in production.
     #[serde(serialize_with = "redacted_secret")]
     pub jwt_secret: Option<SecretString>,
@@ -173,6 +181,9 @@ impl Default for Config {
             mode: Mode::Development,
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             database_url: "sqlite://./data/cyberhub.db".into(),
+            database_max_connections: 10,
+            database_acquire_timeout_ms: 5000,
+            database_statement_timeout_ms: 30_000,
             jwt_secret: None,
             jwt_key_id: "k1".into(),
             jwt_previous_keys: Vec::new(),
@@ -377,6 +388,15 @@ impl Config {
         }
         cfg.check()?;
         Ok(cfg)
+    }
+
+    /// The database pool settings.
+    pub fn pool_options(&self) -> cyberhub_store::PoolOptions {
+        cyberhub_store::PoolOptions {
+            max_connections: self.database_max_connections.max(1),
+            acquire_timeout: std::time::Duration::from_millis(self.database_acquire_timeout_ms),
+            statement_timeout: std::time::Duration::from_millis(self.database_statement_timeout_ms),
+        }
     }
 
     /// The parsed `trusted_proxies` (checked at load: every entry parses).

@@ -208,7 +208,7 @@ pub async fn build_with(config: Config, backends: Backends) -> Result<App, Start
             store.migrate().await?;
             store
         }
-        None => cyberhub_store::open(&config.database_url).await?,
+        None => cyberhub_store::open_with(&config.database_url, &config.pool_options()).await?,
     };
     let (current, previous) = signing_keys(&config)?;
     let mut auth_cfg = AuthConfig::new(current);

@@ -18,6 +18,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod error;
+mod options;
 mod rows;
 mod session;
 mod sql_store;
@@ -32,6 +33,7 @@ mod sqlite;
 pub mod conformance;
 
 pub use error::{ErrorKind, Result, StoreError};
+pub use options::PoolOptions;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 pub use session::{RotateOutcome, Session};
@@ -53,12 +55,27 @@ pub type DynStore = Arc<dyn Store>;
 /// `sqlite:` URLs need the `sqlite` feature, `postgres:`/`postgresql:` the `postgres` feature;
 /// anything else is [`ErrorKind::ConfigInvalid`].
 pub async fn open(url: &str) -> Result<DynStore> {
+    open_with(url, &PoolOptions::default()).await
+}
+
+/// [`open`] with pool sizes and timeouts of the caller's choosing.
+pub async fn open_with(url: &str, options: &PoolOptions) -> Result<DynStore> {
     let scheme = url.split(':').next().unwrap_or_default();
+    #[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+    let _ = options;
     match scheme {
         #[cfg(feature = "sqlite")]
-        "sqlite" => Ok(Arc::new(SqliteStore::open(url).await?)),
+        "sqlite" => {
+            let s = SqliteStore::connect_with(url, options).await?;
+            s.migrate().await?;
+            Ok(Arc::new(s))
+        }
         #[cfg(feature = "postgres")]
-        "postgres" | "postgresql" => Ok(Arc::new(PostgresStore::open(url).await?)),
+        "postgres" | "postgresql" => {
+            let s = PostgresStore::connect_with(url, options).await?;
+            s.migrate().await?;
+            Ok(Arc::new(s))
+        }
         #[cfg(not(feature = "sqlite"))]
         "sqlite" => Err(missing_feature("sqlite")),
         #[cfg(not(feature = "postgres"))]

@@ -14,11 +14,25 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connects to a `postgres://` URL with a pool of `max_connections`. Does not migrate.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        Self::connect_with(
+            url,
+            &crate::PoolOptions {
+                max_connections,
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// Connects with the pool size and timeouts of `options`. Does not migrate.
+    pub async fn connect_with(url: &str, options: &crate::PoolOptions) -> Result<Self> {
+        let statement_ms = options.statement_timeout.as_millis().max(1).to_string();
         let opts = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::from_sqlx("database URL", e))?;
+            .map_err(|e| StoreError::from_sqlx("database URL", e))?
+            .options([("statement_timeout", statement_ms.as_str())]);
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(10))
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout.max(Duration::from_millis(100)))
             .connect_with(opts)
             .await
             .map_err(|e| StoreError::from_sqlx("database", e))?;

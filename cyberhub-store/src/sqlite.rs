@@ -21,13 +21,19 @@ impl SqliteStore {
     /// Opens (creating if missing) the database at a `sqlite://` URL, e.g.
     /// `sqlite://./data/cyberhub.db` or `sqlite::memory:`. Does not migrate.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, &crate::PoolOptions::default()).await
+    }
+
+    /// [`SqliteStore::connect`] with the reader pool's size and the timeouts of `options`.
+    pub async fn connect_with(url: &str, options: &crate::PoolOptions) -> Result<Self> {
+        let acquire = options.acquire_timeout.max(Duration::from_millis(100));
         let opts = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::from_sqlx("database URL", e))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(options.statement_timeout);
         if let Some(parent) = opts.get_filename().parent() {
             if !parent.as_os_str().is_empty() && !parent.exists() {
                 std::fs::create_dir_all(parent).map_err(|e| {
@@ -44,7 +50,7 @@ impl SqliteStore {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let write = SqlitePoolOptions::new()
             .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(acquire.max(Duration::from_secs(30)))
             .connect_with(opts.clone())
             .await
             .map_err(|e| StoreError::from_sqlx("database", e))?;
@@ -53,8 +59,8 @@ impl SqliteStore {
             write.clone()
         } else {
             SqlitePoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(Duration::from_secs(30))
+                .max_connections(options.max_connections.max(1))
+                .acquire_timeout(acquire.max(Duration::from_secs(30)))
                 .connect_with(opts)
                 .await
                 .map_err(|e| StoreError::from_sqlx("database", e))?
