@@ -3,7 +3,8 @@
 //! Keys carry a fingerprint of the learner's progress, so an entry computed before a
 //! progress change is never served after it, even when the change happened in another
 //! process; [`RecommendationCache::invalidate_user`] also drops a user's entries at once
-//! (the server calls it on every progress write).
+//! (the server calls it on every progress write). Another implementation can keep the
+//! entries where several instances share them (the server's Redis cache).
 
 use cyberhub_domain::api_ai::RecommendationResponse;
 use cyberhub_domain::{ContentType, UserId};
@@ -32,13 +33,17 @@ pub fn fingerprint<T: Hash + ?Sized>(value: &T) -> u64 {
     h.finish()
 }
 
-/// Where recommendation answers are kept between requests.
+/// Where recommendation answers are kept between requests. A cache that cannot answer
+/// (a shared store that is down) misses and drops writes: it never fails a request.
+#[async_trait::async_trait]
 pub trait RecommendationCache: Send + Sync + std::fmt::Debug {
     /// A fresh entry for `key`.
-    fn get(&self, key: &CacheKey) -> Option<Arc<RecommendationResponse>>;
+    async fn get(&self, key: &CacheKey) -> Option<Arc<RecommendationResponse>>;
     /// Stores an entry.
-    fn put(&self, key: CacheKey, value: Arc<RecommendationResponse>);
-    /// Drops every entry of `user`.
+    async fn put(&self, key: CacheKey, value: Arc<RecommendationResponse>);
+    /// Drops every entry of `user` that this process holds (keys carry the progress
+    /// fingerprint, so an entry made before a change is never served after it anyway;
+    /// this only frees memory early).
     fn invalidate_user(&self, user: UserId);
 }
 
@@ -79,8 +84,9 @@ impl Default for InProcessCache {
     }
 }
 
+#[async_trait::async_trait]
 impl RecommendationCache for InProcessCache {
-    fn get(&self, key: &CacheKey) -> Option<Arc<RecommendationResponse>> {
+    async fn get(&self, key: &CacheKey) -> Option<Arc<RecommendationResponse>> {
         let map = self.lock();
         map.get(&key.user)?
             .iter()
@@ -88,7 +94,7 @@ impl RecommendationCache for InProcessCache {
             .map(|(_, _, v)| v.clone())
     }
 
-    fn put(&self, key: CacheKey, value: Arc<RecommendationResponse>) {
+    async fn put(&self, key: CacheKey, value: Arc<RecommendationResponse>) {
         let mut map = self.lock();
         if !map.contains_key(&key.user) && map.len() >= self.max_users {
             let oldest = map
@@ -135,29 +141,32 @@ mod tests {
         }
     }
 
-    #[test]
-    fn hit_miss_invalidate_and_bounds() {
+    #[tokio::test]
+    async fn hit_miss_invalidate_and_bounds() {
         let c = InProcessCache::new(Duration::from_secs(60), 2, 2);
         let (a, b, d) = (
             UserId(uuid::Uuid::from_u128(1)),
             UserId(uuid::Uuid::from_u128(2)),
             UserId(uuid::Uuid::from_u128(3)),
         );
-        c.put(key(a, 1), resp(a));
-        assert!(c.get(&key(a, 1)).is_some());
-        assert!(c.get(&key(a, 2)).is_none(), "another fingerprint misses");
+        c.put(key(a, 1), resp(a)).await;
+        assert!(c.get(&key(a, 1)).await.is_some());
+        assert!(
+            c.get(&key(a, 2)).await.is_none(),
+            "another fingerprint misses"
+        );
         c.invalidate_user(a);
-        assert!(c.get(&key(a, 1)).is_none());
+        assert!(c.get(&key(a, 1)).await.is_none());
         for fp in 0..5 {
-            c.put(key(a, fp), resp(a));
+            c.put(key(a, fp), resp(a)).await;
         }
-        assert!(c.get(&key(a, 4)).is_some() && c.get(&key(a, 0)).is_none());
-        c.put(key(b, 1), resp(b));
-        c.put(key(d, 1), resp(d));
-        assert!(c.get(&key(d, 1)).is_some());
+        assert!(c.get(&key(a, 4)).await.is_some() && c.get(&key(a, 0)).await.is_none());
+        c.put(key(b, 1), resp(b)).await;
+        c.put(key(d, 1), resp(d)).await;
+        assert!(c.get(&key(d, 1)).await.is_some());
         assert!(c.lock().len() <= 2);
         let expired = InProcessCache::new(Duration::ZERO, 2, 2);
-        expired.put(key(a, 1), resp(a));
-        assert!(expired.get(&key(a, 1)).is_none());
+        expired.put(key(a, 1), resp(a)).await;
+        assert!(expired.get(&key(a, 1)).await.is_none());
     }
 }

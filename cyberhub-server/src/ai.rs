@@ -276,6 +276,7 @@ pub async fn build_ai(
     embedder: Option<DynEmbedder>,
     vectors: Option<cyberhub_vector::DynVectorStore>,
     progress: Option<Arc<dyn ProgressSource>>,
+    cache: Option<Arc<dyn RecommendationCache>>,
 ) -> Result<AiParts, StartError> {
     let embedder = match embedder {
         Some(e) => e,
@@ -302,7 +303,7 @@ pub async fn build_ai(
     };
     Ok(AiParts {
         recommender: Recommender::new(index),
-        cache: Arc::new(InProcessCache::default()),
+        cache: cache.unwrap_or_else(|| Arc::new(InProcessCache::default())),
         progress,
         index_wakeup: Arc::new(tokio::sync::Notify::new()),
     })

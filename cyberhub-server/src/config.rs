@@ -88,6 +88,14 @@ pub struct Config {
     /// Milliseconds one SQL statement may run (PostgreSQL `statement_timeout`; SQLite busy
     /// timeout).
     pub database_statement_timeout_ms: u64,
+    /// Redis that several instances share (`redis://host:6379/0`; feature `redis`): rate
+    /// limits, failed-login counters, session revocations and the recommendation cache are
+    /// kept there. Unset: this process's memory (one instance).
+    #[serde(serialize_with = "redacted_optional_url")]
+    pub redis_url: Option<String>,
+    /// Milliseconds one Redis command may take before this instance falls back to its own
+    /// memory for that request.
+    pub redis_timeout_ms: u64,
     /// JWT signing secret (at least 32 bytes). Required in production.
     #[serde(serialize_with = "redacted_secret")]
     pub jwt_secret: Option<SecretString>,
@@ -184,6 +192,8 @@ impl Default for Config {
             database_max_connections: 10,
             database_acquire_timeout_ms: 5000,
             database_statement_timeout_ms: 30_000,
+            redis_url: None,
+            redis_timeout_ms: 250,
             jwt_secret: None,
             jwt_key_id: "k1".into(),
             jwt_previous_keys: Vec::new(),

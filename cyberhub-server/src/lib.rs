@@ -29,6 +29,8 @@ pub mod models;
 pub mod openapi_doc;
 pub mod proxies;
 pub mod seed;
+#[cfg(feature = "redis")]
+pub mod shared;
 pub mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -194,6 +196,58 @@ impl std::fmt::Debug for Backends {
     }
 }
 
+/// The Redis that several instances share, when `redis_url` is set.
+#[cfg(feature = "redis")]
+pub type SharedState = shared::SharedRedis;
+/// Without the `redis` feature there is no shared state.
+#[cfg(not(feature = "redis"))]
+pub type SharedState = std::convert::Infallible;
+
+fn shared_state(config: &Config) -> Result<Option<SharedState>, StartError> {
+    let Some(url) = &config.redis_url else {
+        return Ok(None);
+    };
+    #[cfg(feature = "redis")]
+    {
+        let redis = shared::SharedRedis::new(
+            url,
+            std::time::Duration::from_millis(config.redis_timeout_ms),
+        )
+        .map_err(ConfigError)?;
+        tracing::info!(url = %cyberhub_store::redact_url(url), "shared state in Redis");
+        Ok(Some(redis))
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = url;
+        Err(ConfigError(
+            "redis_url is set but this build has no Redis support: build with the `redis` feature"
+                .into(),
+        )
+        .into())
+    }
+}
+
+/// The recommendation cache: in Redis when shared, else in this process.
+fn recommendation_cache(
+    shared: Option<&SharedState>,
+) -> Option<Arc<dyn cyberhub_ai::RecommendationCache>> {
+    #[cfg(feature = "redis")]
+    {
+        shared.map(|r| {
+            Arc::new(shared::RedisCache::new(
+                r.clone(),
+                std::time::Duration::from_secs(600),
+            )) as Arc<dyn cyberhub_ai::RecommendationCache>
+        })
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = shared;
+        None
+    }
+}
+
 /// Opens the store, migrates, seeds, creates the first administrator and builds the routes,
 /// every backend from the configuration.
 pub async fn build(config: Config) -> Result<App, StartError> {
@@ -211,10 +265,15 @@ pub async fn build_with(config: Config, backends: Backends) -> Result<App, Start
         None => cyberhub_store::open_with(&config.database_url, &config.pool_options()).await?,
     };
     let (current, previous) = signing_keys(&config)?;
+    let shared = shared_state(&config)?;
     let mut auth_cfg = AuthConfig::new(current);
     auth_cfg.previous_keys = previous;
     auth_cfg.refresh_grace = chrono::Duration::seconds(i64::from(config.refresh_grace_secs));
     auth_cfg.rate_limits = config.rate_limits;
+    #[cfg(feature = "redis")]
+    if let Some(redis) = &shared {
+        auth_cfg.rate_limiter = Arc::new(shared::RedisRateLimiter::new(redis.clone()));
+    }
     if let Some(n) = config.max_concurrent_hashes {
         auth_cfg.max_concurrent_hashes = n;
     }
@@ -252,6 +311,7 @@ pub async fn build_with(config: Config, backends: Backends) -> Result<App, Start
             backends.embedder,
             backends.vectors,
             backends.progress,
+            recommendation_cache(shared.as_ref()),
         )
         .await?;
         // A new or switched vector store with an existing catalog: index everything.

@@ -238,7 +238,7 @@ impl AiApp {
                     .collect::<Vec<_>>(),
             )),
         };
-        if let Some(hit) = self.cache.get(&key) {
+        if let Some(hit) = self.cache.get(&key).await {
             return Ok((*hit).clone());
         }
         let history = self.history(&rows).await?;
@@ -252,7 +252,7 @@ impl AiApp {
             recommendations: recs.items,
             cold_start: recs.cold_start,
         };
-        self.cache.put(key, Arc::new(resp.clone()));
+        self.cache.put(key, Arc::new(resp.clone())).await;
         Ok(resp)
     }
 
