@@ -21,7 +21,9 @@
     missing_docs
 )]
 
-use crate::{DynStore, ErrorKind, Purged, Retention, RotateOutcome, Session, StoreError};
+use crate::{
+    DynStore, EndSessions, ErrorKind, Purged, Retention, RotateOutcome, Session, StoreError,
+};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use cyberhub_domain::*;
 use std::sync::Arc;
@@ -336,7 +338,7 @@ pub async fn users_crud(store: DynStore) {
     assert_eq!(updated.updated_at, later);
     assert_eq!(store.get_user(u.id).await.unwrap(), updated);
     store
-        .set_password_hash(u.id, "$argon2id$new", later, &ev())
+        .set_password_hash(u.id, "$argon2id$new", later, EndSessions::None, &ev())
         .await
         .unwrap();
     assert_eq!(
@@ -359,7 +361,11 @@ pub async fn users_crud(store: DynStore) {
         ErrorKind::NotFound
     );
     assert_eq!(
-        kind(store.set_password_hash(u.id, "$x", later, &ev()).await),
+        kind(
+            store
+                .set_password_hash(u.id, "$x", later, EndSessions::None, &ev())
+                .await
+        ),
         ErrorKind::NotFound
     );
     assert_eq!(
@@ -638,12 +644,12 @@ fn session(user: UserId, at: DateTime<Utc>) -> Session {
 pub async fn sessions_rotate_and_revoke(store: DynStore) {
     let u = user(&store, "s@example.org", &[]).await;
     let s = session(u.id, t0());
-    store.create_session(&s).await.unwrap();
+    store.create_session(&s, &ev()).await.unwrap();
     assert_eq!(store.get_session(s.id).await.unwrap(), s);
     let j1 = Uuid::new_v4();
     let at = t0() + Duration::minutes(1);
     let RotateOutcome::Rotated(r) = store
-        .rotate_refresh(s.id, s.refresh_jti, j1, at)
+        .rotate_refresh(s.id, s.refresh_jti, j1, at, &ev())
         .await
         .unwrap()
     else {
@@ -652,7 +658,7 @@ pub async fn sessions_rotate_and_revoke(store: DynStore) {
     assert_eq!((r.refresh_jti, r.generation, r.last_used_at), (j1, 1, at));
     // The old jti again: rejected, nothing changes.
     let RotateOutcome::Rejected(cur) = store
-        .rotate_refresh(s.id, s.refresh_jti, Uuid::new_v4(), at)
+        .rotate_refresh(s.id, s.refresh_jti, Uuid::new_v4(), at, &ev())
         .await
         .unwrap()
     else {
@@ -663,14 +669,17 @@ pub async fn sessions_rotate_and_revoke(store: DynStore) {
     let late = s.expires_at + Duration::seconds(1);
     assert!(matches!(
         store
-            .rotate_refresh(s.id, j1, Uuid::new_v4(), late)
+            .rotate_refresh(s.id, j1, Uuid::new_v4(), late, &ev())
             .await
             .unwrap(),
         RotateOutcome::Rejected(_)
     ));
-    store.revoke_session(s.id, "logout", at).await.unwrap();
     store
-        .revoke_session(s.id, "again", at + Duration::minutes(1))
+        .revoke_session(s.id, "logout", at, &ev())
+        .await
+        .unwrap();
+    store
+        .revoke_session(s.id, "again", at + Duration::minutes(1), &ev())
         .await
         .unwrap();
     let revoked = store.get_session(s.id).await.unwrap();
@@ -681,7 +690,7 @@ pub async fn sessions_rotate_and_revoke(store: DynStore) {
     assert!(!revoked.is_active(at));
     assert!(matches!(
         store
-            .rotate_refresh(s.id, j1, Uuid::new_v4(), at)
+            .rotate_refresh(s.id, j1, Uuid::new_v4(), at, &ev())
             .await
             .unwrap(),
         RotateOutcome::Rejected(_)
@@ -693,7 +702,7 @@ pub async fn sessions_rotate_and_revoke(store: DynStore) {
     assert_eq!(
         kind(
             store
-                .rotate_refresh(SessionId(Uuid::new_v4()), j1, j1, at)
+                .rotate_refresh(SessionId(Uuid::new_v4()), j1, j1, at, &ev())
                 .await
         ),
         ErrorKind::NotFound
@@ -701,7 +710,7 @@ pub async fn sessions_rotate_and_revoke(store: DynStore) {
     assert_eq!(
         kind(
             store
-                .revoke_session(SessionId(Uuid::new_v4()), "x", at)
+                .revoke_session(SessionId(Uuid::new_v4()), "x", at, &ev())
                 .await
         ),
         ErrorKind::NotFound
@@ -709,7 +718,7 @@ pub async fn sessions_rotate_and_revoke(store: DynStore) {
     assert_eq!(
         kind(
             store
-                .create_session(&session(UserId(Uuid::new_v4()), t0()))
+                .create_session(&session(UserId(Uuid::new_v4()), t0()), &ev())
                 .await
         ),
         ErrorKind::NotFound
@@ -721,12 +730,12 @@ pub async fn sessions_revoke_all_but_one(store: DynStore) {
     let other = user(&store, "other@example.org", &[]).await;
     let ss: Vec<Session> = (0..4).map(|_| session(u.id, t0())).collect();
     for s in &ss {
-        store.create_session(s).await.unwrap();
+        store.create_session(s, &ev()).await.unwrap();
     }
     let theirs = session(other.id, t0());
-    store.create_session(&theirs).await.unwrap();
+    store.create_session(&theirs, &ev()).await.unwrap();
     let n = store
-        .revoke_user_sessions(u.id, Some(ss[0].id), "password_change", t0())
+        .revoke_user_sessions(u.id, Some(ss[0].id), "password_change", t0(), &ev())
         .await
         .unwrap();
     assert_eq!(n, 3);
@@ -735,11 +744,42 @@ pub async fn sessions_revoke_all_but_one(store: DynStore) {
     assert!(store.get_session(theirs.id).await.unwrap().is_active(t0()));
     assert_eq!(
         store
-            .revoke_user_sessions(u.id, None, "logout_all", t0())
+            .revoke_user_sessions(u.id, None, "logout_all", t0(), &ev())
             .await
             .unwrap(),
         1
     );
+    // A password change ends the other sessions in its own transaction.
+    let (mine, other_tab) = (session(u.id, t0()), session(u.id, t0()));
+    store.create_session(&mine, &ev()).await.unwrap();
+    store.create_session(&other_tab, &ev()).await.unwrap();
+    let at = t0() + Duration::minutes(3);
+    let ended = store
+        .set_password_hash(
+            u.id,
+            "$argon2id$n",
+            at,
+            EndSessions::AllExcept(mine.id),
+            &ev(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ended, 1);
+    assert!(store.get_session(mine.id).await.unwrap().is_active(at));
+    let ended_tab = store.get_session(other_tab.id).await.unwrap();
+    assert_eq!(
+        (ended_tab.revoked_at, ended_tab.revoked_reason.as_deref()),
+        (Some(at), Some("password_change"))
+    );
+    assert_eq!(
+        store
+            .set_password_hash(u.id, "$argon2id$m", at, EndSessions::None, &ev())
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(store.get_session(mine.id).await.unwrap().is_active(at));
+    assert!(store.get_session(theirs.id).await.unwrap().is_active(at));
 }
 
 pub async fn roles_grant_and_revoke(store: DynStore) {
@@ -1562,7 +1602,7 @@ pub async fn user_delete_cascades(store: DynStore) {
         .await
         .unwrap();
     let s = session(a.id, t0());
-    store.create_session(&s).await.unwrap();
+    store.create_session(&s, &ev()).await.unwrap();
     let p = progress_for(a.id, "lab-9", None, t0());
     store.insert_progress(&p).await.unwrap();
     store.delete_user(a.id, &ev()).await.unwrap();
@@ -1938,7 +1978,7 @@ pub async fn audit_failing_insert_undoes_the_write(store: DynStore) {
         .unwrap()
         .password_hash;
     assert!(store
-        .set_password_hash(u.id, "$argon2id$other", t0(), &dup())
+        .set_password_hash(u.id, "$argon2id$other", t0(), EndSessions::All, &dup())
         .await
         .is_err());
     assert_eq!(
@@ -2067,13 +2107,48 @@ pub async fn audit_failing_insert_undoes_the_write(store: DynStore) {
         .await
         .is_err());
     assert_eq!(store.latest_personality(u.id).await.unwrap(), None);
+    // sessions: a login, a rotation, a logout, the end of every session, a password
+    // change that ends sessions
+    let ghost_session = session(u.id, t0());
+    assert!(store.create_session(&ghost_session, &dup()).await.is_err());
+    assert_eq!(
+        kind(store.get_session(ghost_session.id).await),
+        ErrorKind::NotFound
+    );
+    let live = session(u.id, t0());
+    store.create_session(&live, &ev()).await.unwrap();
+    assert!(store
+        .rotate_refresh(live.id, live.refresh_jti, Uuid::new_v4(), t0(), &dup())
+        .await
+        .is_err());
+    assert_eq!(
+        store.get_session(live.id).await.unwrap().refresh_jti,
+        live.refresh_jti,
+        "the rotation is undone"
+    );
+    assert!(store
+        .revoke_session(live.id, "logout", t0(), &dup())
+        .await
+        .is_err());
+    assert!(store
+        .revoke_user_sessions(u.id, None, "logout_all", t0(), &dup())
+        .await
+        .is_err());
+    assert!(store
+        .set_password_hash(u.id, "$argon2id$x", t0(), EndSessions::All, &dup())
+        .await
+        .is_err());
+    assert!(
+        store.get_session(live.id).await.unwrap().is_active(t0()),
+        "no revocation without its audit row"
+    );
     // delete_user
     assert!(store.delete_user(u.id, &dup()).await.is_err());
     assert!(store.get_user(u.id).await.is_ok());
 
     // Exactly the successful writes above left audit rows (three users, the organization,
-    // the membership, the invitation, the item), none of the failed ones.
-    assert_eq!(audit_rows(&store).await, before + 7);
+    // the membership, the invitation, the item, the session), none of the failed ones.
+    assert_eq!(audit_rows(&store).await, before + 8);
 }
 
 /// A write that fails records no audit row (its event is not found afterwards).
@@ -2143,6 +2218,44 @@ pub async fn audit_failing_write_records_nothing(store: DynStore) {
                 .await
                 .map(drop),
         ),
+        (
+            "session of an unknown user",
+            store
+                .create_session(&session(UserId(Uuid::new_v4()), t0()), &ev())
+                .await,
+        ),
+        (
+            "unknown session rotated",
+            store
+                .rotate_refresh(
+                    SessionId(Uuid::new_v4()),
+                    Uuid::new_v4(),
+                    Uuid::new_v4(),
+                    t0(),
+                    &ev(),
+                )
+                .await
+                .map(drop),
+        ),
+        (
+            "unknown session revoked",
+            store
+                .revoke_session(SessionId(Uuid::new_v4()), "logout", t0(), &ev())
+                .await,
+        ),
+        (
+            "password of an unknown user",
+            store
+                .set_password_hash(
+                    UserId(Uuid::new_v4()),
+                    "$argon2id$x",
+                    t0(),
+                    EndSessions::All,
+                    &ev(),
+                )
+                .await
+                .map(drop),
+        ),
     ];
     for (what, r) in failing {
         assert!(r.is_err(), "{what} should fail");
@@ -2151,6 +2264,19 @@ pub async fn audit_failing_write_records_nothing(store: DynStore) {
         audit_rows(&store).await,
         before + 1,
         "only the organization's creation is recorded"
+    );
+    // A rotation that is refused (a stale jti) changes nothing and records nothing.
+    let s = session(b.id, t0());
+    store.create_session(&s, &ev()).await.unwrap();
+    let refused = store
+        .rotate_refresh(s.id, Uuid::new_v4(), Uuid::new_v4(), t0(), &ev())
+        .await
+        .unwrap();
+    assert!(matches!(refused, RotateOutcome::Rejected(_)));
+    assert_eq!(
+        audit_rows(&store).await,
+        before + 2,
+        "the session's login only, not the refused rotation"
     );
 }
 
@@ -2321,11 +2447,11 @@ pub async fn retention_purges_what_is_not_kept(store: DynStore) {
     let mut expired = session(u.id, t0() - Duration::days(40));
     expired.expires_at = t0() - Duration::days(10);
     let revoked = session(u.id, t0());
-    store.create_session(&live).await.unwrap();
-    store.create_session(&expired).await.unwrap();
-    store.create_session(&revoked).await.unwrap();
+    store.create_session(&live, &ev()).await.unwrap();
+    store.create_session(&expired, &ev()).await.unwrap();
+    store.create_session(&revoked, &ev()).await.unwrap();
     store
-        .revoke_session(revoked.id, "logout", t0() - Duration::days(2))
+        .revoke_session(revoked.id, "logout", t0() - Duration::days(2), &ev())
         .await
         .unwrap();
     for h in 0..5 {

@@ -34,7 +34,7 @@ pub mod conformance;
 pub use error::{ErrorKind, Result, StoreError};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
-pub use session::{RotateOutcome, Session};
+pub use session::{EndSessions, RotateOutcome, Session};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{
