@@ -337,6 +337,25 @@ impl AuthService {
         .await
     }
 
+    /// Self-registration from the API's request: a `roles` field is refused
+    /// ([`ErrorKind::Forbidden`]: only an administrator sets roles, when creating an account
+    /// for someone else), else [`Self::signup`]. The rule lives here, not in a handler.
+    pub async fn signup_request(
+        &self,
+        body: &cyberhub_domain::api::SignupRequest,
+        client: &ClientInfo,
+    ) -> Result<AuthSession> {
+        if body.roles.is_some() {
+            return Err(AuthError::forbidden("Only administrators can set roles."));
+        }
+        self.signup(
+            body.new_user(),
+            &SecretString::from(body.password.clone()),
+            client,
+        )
+        .await
+    }
+
     /// Starts a session, recorded as `login_success` (with `details`) in its transaction.
     async fn start_session(
         &self,

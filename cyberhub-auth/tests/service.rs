@@ -781,3 +781,42 @@ async fn password_change_attempts_are_limited() {
         .await
         .unwrap();
 }
+
+/// Self-registration cannot ask for roles: the rule is the service's, so every caller of the
+/// library gets it, not only the HTTP handler.
+#[tokio::test]
+async fn signup_request_refuses_roles() {
+    let h = harness().await;
+    let body = |roles| cyberhub_domain::api::SignupRequest {
+        email: "roles@example.org".into(),
+        password: "blue-team-2026".into(),
+        first_name: "Ro".into(),
+        last_name: "Les".into(),
+        country: None,
+        timezone: None,
+        language: None,
+        roles,
+    };
+    let e = h
+        .auth
+        .signup_request(
+            &body(Some(vec![cyberhub_domain::Role::Admin])),
+            &client("10.0.9.1"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+    assert!(
+        h.store
+            .get_credentials_by_email("roles@example.org")
+            .await
+            .is_err(),
+        "nothing was created"
+    );
+    let s = h
+        .auth
+        .signup_request(&body(None), &client("10.0.9.1"))
+        .await
+        .unwrap();
+    assert_eq!(s.roles, vec![cyberhub_domain::Role::Mentee]);
+}
