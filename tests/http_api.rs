@@ -1490,6 +1490,67 @@ async fn forged_forwarded_for_and_lockout_of_owners() {
     app.stop().await;
 }
 
+/// Guessing one account from many clients (20 addresses x 5 wrong passwords, the
+/// account-wide threshold) slows every new client down, but a stranger's guesses never stop
+/// the owner signing in from a client they used before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distributed_guessing_cannot_lock_the_owner_out() {
+    let dir = std::env::temp_dir().join(format!("cyberhub-http-{}", uuid::Uuid::new_v4().simple()));
+    let mut app = TestApp::spawn_with(format!("sqlite://{}/wide.db", dir.display()), |c| {
+        c.trusted_proxies = vec!["127.0.0.0/8".into()];
+    })
+    .await;
+    app.dir = Some(dir);
+    let post = |path: &'static str, body: Value, xff: String| {
+        app.client
+            .post(app.url(path))
+            .header("x-forwarded-for", xff)
+            .json(&body)
+            .send()
+    };
+    let email = "owner-wide@example.org";
+    let r = post(
+        "/auth/signup",
+        json!({"email": email, "password": PASSWORD, "first_name": "O", "last_name": "W"}),
+        "192.0.2.10".into(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    let login = |password: &'static str, addr: String| {
+        post(
+            "/auth/login",
+            json!({"email": email, "password": password}),
+            addr,
+        )
+    };
+    for c in 0..20 {
+        for _ in 0..5 {
+            let r = login("not-the-password-1", format!("198.51.100.{c}"))
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 401, "client {c}");
+        }
+    }
+    let owner = login(PASSWORD, "192.0.2.10".into()).await.unwrap();
+    assert_eq!(
+        owner.status(),
+        200,
+        "the owner, on a client that signed in before, is not locked out"
+    );
+    for password in ["not-the-password-1", PASSWORD] {
+        let stranger = login(password, "203.0.113.99".into()).await.unwrap();
+        assert_eq!(stranger.status(), 429, "a new client is slowed");
+        let retry: u64 = stranger.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+    }
+    app.stop().await;
+}
+
 /// With `refresh_grace_secs` set, the replaced refresh token gets the same successor for that
 /// long (two tabs refreshing at once, a lost response); once the successor is used, the old
 /// token is a reuse that revokes the family. Off by default: reuse detection is immediate.

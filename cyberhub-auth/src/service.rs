@@ -35,8 +35,12 @@ pub struct AuthConfig {
     /// Lock-out per (account, client).
     pub account_lockout: LockoutPolicy,
     /// Lock-out per account across every client (a higher threshold: slows distributed
-    /// guessing of one account without letting one stranger lock its owner out).
+    /// guessing of one account). It never applies to a client that signed in to the
+    /// account before (see `known_clients`), so strangers cannot lock the owner out.
     pub account_wide_lockout: LockoutPolicy,
+    /// The clients that signed in to each account before (this process by default; a
+    /// shared store when several instances serve one deployment).
+    pub known_clients: std::sync::Arc<dyn crate::lockout::KnownClients>,
     /// Lock-out per client address.
     pub client_lockout: LockoutPolicy,
     /// How long a session's "still active" answer is cached by [`AuthService::authenticate`].
@@ -63,6 +67,7 @@ impl AuthConfig {
             max_concurrent_hashes: std::thread::available_parallelism().map_or(2, |n| n.get()),
             account_lockout: LockoutPolicy::per_account(),
             account_wide_lockout: LockoutPolicy::per_account_all_clients(),
+            known_clients: std::sync::Arc::new(crate::lockout::InMemoryKnownClients::default()),
             client_lockout: LockoutPolicy::per_client(),
             session_check_ttl: Duration::seconds(5),
             refresh_grace: Duration::zero(),
@@ -122,6 +127,7 @@ pub struct AuthService {
     tokens: TokenService,
     account_locks: Lockout,
     account_wide_locks: Lockout,
+    known_clients: std::sync::Arc<dyn crate::lockout::KnownClients>,
     client_locks: Lockout,
     session_check_ttl: Duration,
     refresh_grace: Duration,
@@ -139,6 +145,7 @@ impl AuthService {
             tokens: TokenService::new(config.tokens, config.signing_key, config.previous_keys)?,
             account_locks: Lockout::new(config.account_lockout),
             account_wide_locks: Lockout::new(config.account_wide_lockout),
+            known_clients: config.known_clients,
             client_locks: Lockout::new(config.client_lockout),
             session_check_ttl: config.session_check_ttl,
             refresh_grace: config.refresh_grace,
@@ -328,13 +335,36 @@ impl AuthService {
                 (AuditAction::Signup, client),
             )
             .await?;
-        self.start_session(
-            user,
-            vec![Role::Mentee],
-            client,
-            serde_json::json!({"after_signup": true}),
-        )
-        .await
+        let session = self
+            .start_session(
+                user,
+                vec![Role::Mentee],
+                client,
+                serde_json::json!({"after_signup": true}),
+            )
+            .await?;
+        self.remember_client(&session.user.email, client).await;
+        Ok(session)
+    }
+
+    /// Remembers that `client` signed in to the account `email` (see
+    /// [`AuthConfig::known_clients`]); a failure only costs the exemption, so it is logged.
+    async fn remember_client(&self, email: &str, client: &ClientInfo) {
+        let Some(bucket) = client
+            .addr
+            .as_deref()
+            .and_then(crate::lockout::client_bucket)
+        else {
+            return;
+        };
+        let account = format!("account:{}", email.to_lowercase());
+        if let Err(e) = self
+            .known_clients
+            .remember(&account, &bucket, self.clock.now())
+            .await
+        {
+            tracing::warn!(error = %e, "could not remember a signed-in client");
+        }
     }
 
     /// Self-registration from the API's request: a `roles` field is refused
@@ -461,11 +491,28 @@ impl AuthService {
         let pair_key = format!("account:{email}|{}", bucket.as_deref().unwrap_or("-"));
         let account_key = format!("account:{email}");
         let client_key = bucket.as_ref().map(|b| format!("client:{b}"));
+        // A client that signed in to this account before is its owner's: the lock-out
+        // across all clients (which strangers can trigger) does not apply to it.
+        let known = match &bucket {
+            Some(b) => self
+                .known_clients
+                .is_known(&account_key, b, now)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "could not read the known clients");
+                    false
+                }),
+            None => false,
+        };
         let locked = self
             .account_locks
             .check(&pair_key, now)
             .err()
-            .or_else(|| self.account_wide_locks.check(&account_key, now).err())
+            .or_else(|| {
+                (!known)
+                    .then(|| self.account_wide_locks.check(&account_key, now).err())
+                    .flatten()
+            })
             .or_else(|| {
                 client_key
                     .as_ref()
@@ -528,8 +575,11 @@ impl AuthService {
                 .await?;
         }
         let roles = self.global_roles(user.user.id).await?;
-        self.start_session(user.user, roles, client, serde_json::json!({}))
-            .await
+        let session = self
+            .start_session(user.user, roles, client, serde_json::json!({}))
+            .await?;
+        self.remember_client(&email, client).await;
+        Ok(session)
     }
 
     /// Exchanges a refresh token for a new pair; the presented token dies. Presenting a

@@ -468,7 +468,8 @@ async fn lockout_escalates_per_account_and_expires() {
 }
 
 /// Guessing one account from many clients is slowed account-wide (a high threshold that
-/// one client cannot reach through its own lock-out).
+/// one client cannot reach through its own lock-out), for new clients only: the owner, on a
+/// client that signed in before, is never locked out by strangers.
 #[tokio::test]
 async fn lockout_slows_distributed_guessing_of_one_account() {
     let h = harness().await;
@@ -477,6 +478,15 @@ async fn lockout_slows_distributed_guessing_of_one_account() {
             new_user("wide@example.org"),
             &pw("blue-team-2026"),
             &client("10.0.1.1"),
+        )
+        .await
+        .unwrap();
+    // A second device of the owner's, used once.
+    h.auth
+        .login(
+            "wide@example.org",
+            &pw("blue-team-2026"),
+            &client("10.0.1.2"),
         )
         .await
         .unwrap();
@@ -489,6 +499,7 @@ async fn lockout_slows_distributed_guessing_of_one_account() {
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Unauthenticated, "attempt {i}");
     }
+    // A new client is slowed, even with the right password...
     let e = h
         .auth
         .login(
@@ -500,6 +511,39 @@ async fn lockout_slows_distributed_guessing_of_one_account() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::RateLimited);
     assert_eq!(e.retry_after().unwrap().as_secs(), 60);
+    // ...but the owner's devices sign in at once.
+    for own in ["10.0.1.1", "10.0.1.2"] {
+        assert!(
+            h.auth
+                .login("wide@example.org", &pw("blue-team-2026"), &client(own))
+                .await
+                .is_ok(),
+            "{own} signed in before"
+        );
+    }
+    // A known client's wrong passwords are still limited by its own lock-out.
+    for _ in 0..5 {
+        h.auth
+            .login(
+                "wide@example.org",
+                &pw("wrong-password!"),
+                &client("10.0.1.2"),
+            )
+            .await
+            .unwrap_err();
+    }
+    assert_eq!(
+        h.auth
+            .login(
+                "wide@example.org",
+                &pw("blue-team-2026"),
+                &client("10.0.1.2")
+            )
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::RateLimited
+    );
     h.clock.advance(Duration::seconds(61));
     assert!(h
         .auth
