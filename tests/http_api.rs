@@ -347,7 +347,17 @@ async fn signup_login_refresh_logout(app: &TestApp) {
         )
         .await;
     assert_detail(&as_refresh, 401);
-    // Reuse of the first refresh token kills the family.
+    // The successor is used; from then on the first refresh token is a reuse (before, within
+    // the 10 s grace period, it would get the same successor), and a reuse kills the family.
+    let r2 = app
+        .post(
+            "/auth/token/refresh",
+            None,
+            json!({"refresh_token": refresh2}),
+        )
+        .await;
+    assert_eq!(r2.status, 200, "{}", r2.body);
+    let (access3, refresh3) = (s(&r2.body["access_token"]), s(&r2.body["refresh_token"]));
     let reuse = app
         .post(
             "/auth/token/refresh",
@@ -360,12 +370,13 @@ async fn signup_login_refresh_logout(app: &TestApp) {
         &app.post(
             "/auth/token/refresh",
             None,
-            json!({"refresh_token": refresh2}),
+            json!({"refresh_token": refresh3}),
         )
         .await,
         401,
     );
     assert_detail(&app.get("/auth/me", &access2).await, 401);
+    assert_detail(&app.get("/auth/me", &access3).await, 401);
 
     // Logout: the access token stops working.
     let login = app
@@ -1551,37 +1562,37 @@ async fn distributed_guessing_cannot_lock_the_owner_out() {
     app.stop().await;
 }
 
-/// With `refresh_grace_secs` set, the replaced refresh token gets the same successor for that
-/// long (two tabs refreshing at once, a lost response); once the successor is used, the old
-/// token is a reuse that revokes the family. Off by default: reuse detection is immediate.
+/// By default (`refresh_grace_secs` = 10) the replaced refresh token gets the same
+/// successor for a while (two tabs refreshing at once, a lost response); once the successor
+/// is used, the old token is a reuse that revokes the family. With the grace set to 0 a
+/// second use is a reuse at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refresh_grace_when_configured() {
+async fn refresh_grace_by_default_and_off_at_zero() {
     let dir = std::env::temp_dir().join(format!("cyberhub-http-{}", uuid::Uuid::new_v4().simple()));
-    let mut app = TestApp::spawn_with(format!("sqlite://{}/grace.db", dir.display()), |c| {
-        c.refresh_grace_secs = 10;
-    })
-    .await;
+    let mut app = TestApp::spawn(format!("sqlite://{}/grace.db", dir.display())).await;
     app.dir = Some(dir);
+    let refresh_with = |app: &TestApp, token: String| {
+        let app_url = app.url("/auth/token/refresh");
+        let client = app.client.clone();
+        async move {
+            let r = client
+                .post(app_url)
+                .json(&json!({"refresh_token": token}))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
     let (_, _, refresh) = app.signup("tabs@example.org").await;
-    let r1 = app
-        .post(
-            "/auth/token/refresh",
-            None,
-            json!({"refresh_token": refresh}),
-        )
-        .await;
-    assert_eq!(r1.status, 200, "{}", r1.body);
-    let refresh2 = s(&r1.body["refresh_token"]);
+    let (status, r1) = refresh_with(&app, refresh.clone()).await;
+    assert_eq!(status, 200, "{r1}");
+    let refresh2 = s(&r1["refresh_token"]);
     // Within the grace period the replaced token gets the same successor instead of
     // revoking the session (two tabs refreshing at once, a lost response).
-    let retry = app
-        .post(
-            "/auth/token/refresh",
-            None,
-            json!({"refresh_token": refresh}),
-        )
-        .await;
-    assert_eq!(retry.status, 200, "{}", retry.body);
+    let (status, retry) = refresh_with(&app, refresh.clone()).await;
+    assert_eq!(status, 200, "{retry}");
     let jti = |t: &str| {
         use base64::Engine;
         let payload = t.split('.').nth(1).unwrap();
@@ -1590,25 +1601,33 @@ async fn refresh_grace_when_configured() {
             .unwrap();
         serde_json::from_slice::<Value>(&bytes).unwrap()["jti"].clone()
     };
-    assert_eq!(jti(&s(&retry.body["refresh_token"])), jti(&refresh2));
+    assert_eq!(jti(&s(&retry["refresh_token"])), jti(&refresh2));
     // The successor is used: from then on the first token is a reuse.
-    let r2 = app
-        .post(
-            "/auth/token/refresh",
-            None,
-            json!({"refresh_token": refresh2}),
-        )
-        .await;
-    assert_eq!(r2.status, 200, "{}", r2.body);
-    let reuse = app
-        .post(
-            "/auth/token/refresh",
-            None,
-            json!({"refresh_token": refresh}),
-        )
-        .await;
-    assert_detail(&reuse, 401);
+    let (status, r2) = refresh_with(&app, refresh2).await;
+    assert_eq!(status, 200, "{r2}");
+    let (status, reuse) = refresh_with(&app, refresh).await;
+    assert_eq!(status, 401, "{reuse}");
+    let (status, _) = refresh_with(&app, s(&r2["refresh_token"])).await;
+    assert_eq!(status, 401, "the family is revoked");
     app.stop().await;
+
+    let dir = std::env::temp_dir().join(format!("cyberhub-http-{}", uuid::Uuid::new_v4().simple()));
+    let mut strict = TestApp::spawn_with(format!("sqlite://{}/strict.db", dir.display()), |c| {
+        c.refresh_grace_secs = 0;
+    })
+    .await;
+    strict.dir = Some(dir);
+    let (_, _, refresh) = strict.signup("one-tab@example.org").await;
+    let (status, r1) = refresh_with(&strict, refresh.clone()).await;
+    assert_eq!(status, 200, "{r1}");
+    let (status, reuse) = refresh_with(&strict, refresh).await;
+    assert_eq!(
+        status, 401,
+        "no grace: a second use is a reuse at once: {reuse}"
+    );
+    let (status, _) = refresh_with(&strict, s(&r1["refresh_token"])).await;
+    assert_eq!(status, 401, "the family is revoked");
+    strict.stop().await;
 }
 
 /// CORS is off by default and answers preflights for configured origins.

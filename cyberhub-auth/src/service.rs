@@ -46,8 +46,9 @@ pub struct AuthConfig {
     /// How long a session's "still active" answer is cached by [`AuthService::authenticate`].
     pub session_check_ttl: Duration,
     /// How long after a rotation the replaced refresh token still gets the new pair (two tabs
-    /// refreshing at once, a response lost on the way) instead of counting as reuse. Zero
-    /// (the default): any second use of a refresh token is a reuse.
+    /// refreshing at once, a response lost on the way) instead of counting as reuse: 10 s by
+    /// default. Zero: any second use of a refresh token is a reuse. Once the successor has
+    /// been used, or after this long, the replaced token is a reuse either way.
     pub refresh_grace: Duration,
     /// Rate limits on sign-up, login, refresh, password change and the AI use cases.
     pub rate_limits: crate::throttle::RateLimits,
@@ -70,7 +71,7 @@ impl AuthConfig {
             known_clients: std::sync::Arc::new(crate::lockout::InMemoryKnownClients::default()),
             client_lockout: LockoutPolicy::per_client(),
             session_check_ttl: Duration::seconds(5),
-            refresh_grace: Duration::zero(),
+            refresh_grace: Duration::seconds(10),
             rate_limits: crate::throttle::RateLimits::default(),
             rate_limiter: std::sync::Arc::new(crate::throttle::InMemoryRateLimiter::default()),
         }
