@@ -50,6 +50,8 @@ pub struct AuthConfig {
     /// default. Zero: any second use of a refresh token is a reuse. Once the successor has
     /// been used, or after this long, the replaced token is a reuse either way.
     pub refresh_grace: Duration,
+    /// Live sessions a user keeps at most; a login beyond it revokes their oldest (50).
+    pub max_sessions_per_user: u32,
     /// Rate limits on sign-up, login, refresh, password change and the AI use cases.
     pub rate_limits: crate::throttle::RateLimits,
     /// Where the rate limits' state lives (this process by default; a shared store when
@@ -72,6 +74,7 @@ impl AuthConfig {
             client_lockout: LockoutPolicy::per_client(),
             session_check_ttl: Duration::seconds(5),
             refresh_grace: Duration::seconds(10),
+            max_sessions_per_user: 50,
             rate_limits: crate::throttle::RateLimits::default(),
             rate_limiter: std::sync::Arc::new(crate::throttle::InMemoryRateLimiter::default()),
         }
@@ -132,6 +135,7 @@ pub struct AuthService {
     client_locks: Lockout,
     session_check_ttl: Duration,
     refresh_grace: Duration,
+    max_sessions_per_user: u32,
     throttle: crate::throttle::Throttle,
     sessions: Mutex<HashMap<SessionId, CachedSession>>,
 }
@@ -150,6 +154,7 @@ impl AuthService {
             client_locks: Lockout::new(config.client_lockout),
             session_check_ttl: config.session_check_ttl,
             refresh_grace: config.refresh_grace,
+            max_sessions_per_user: config.max_sessions_per_user,
             throttle: crate::throttle::Throttle::new(config.rate_limits, config.rate_limiter),
             sessions: Mutex::new(HashMap::new()),
             store,
@@ -420,7 +425,13 @@ impl AuthService {
             client,
             details,
         );
-        self.store.create_session(&session, &event).await?;
+        let capped = self
+            .store
+            .create_session(&session, self.max_sessions_per_user, &event)
+            .await?;
+        if capped > 0 {
+            self.forget_user(user.id);
+        }
         let tokens = self.issue_pair(&session, &roles, now)?;
         Ok(AuthSession {
             user,

@@ -864,3 +864,53 @@ async fn signup_request_refuses_roles() {
         .unwrap();
     assert_eq!(s.roles, vec![cyberhub_domain::Role::Mentee]);
 }
+
+/// Live sessions per user are capped: a login beyond the cap ends the oldest session.
+#[tokio::test]
+async fn sessions_per_user_are_capped() {
+    let h = harness_with(|c| c.max_sessions_per_user = 2).await;
+    let first = h
+        .auth
+        .signup(
+            new_user("capped@example.org"),
+            &pw("blue-team-2026"),
+            &client("10.0.8.1"),
+        )
+        .await
+        .unwrap();
+    let (password, from) = (pw("blue-team-2026"), client("10.0.8.1"));
+    let login = || h.auth.login("capped@example.org", &password, &from);
+    h.clock.advance(Duration::seconds(1));
+    let second = login().await.unwrap();
+    assert!(h
+        .auth
+        .authenticate(&first.tokens.access_token)
+        .await
+        .is_ok());
+    h.clock.advance(Duration::seconds(1));
+    let third = login().await.unwrap();
+    assert!(
+        h.auth
+            .authenticate(&first.tokens.access_token)
+            .await
+            .is_err(),
+        "the oldest session ended"
+    );
+    assert!(h
+        .auth
+        .refresh(&first.tokens.refresh_token, &client("10.0.8.1"))
+        .await
+        .is_err());
+    for s in [&second, &third] {
+        assert!(h.auth.authenticate(&s.tokens.access_token).await.is_ok());
+    }
+    assert_eq!(
+        h.store
+            .get_session(first.session_id)
+            .await
+            .unwrap()
+            .revoked_reason
+            .as_deref(),
+        Some("session_limit")
+    );
+}

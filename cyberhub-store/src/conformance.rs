@@ -184,7 +184,7 @@ macro_rules! store_conformance_tests {
     ($factory:path) => {
         $crate::store_conformance_tests!(@cases $factory;
             users_crud, users_unique_email_writes_nothing, users_change_email, users_bad_input_is_typed, users_list_filters_and_pages,
-            sessions_rotate_and_revoke, sessions_revoke_all_but_one, roles_grant_and_revoke,
+            sessions_rotate_and_revoke, sessions_revoke_all_but_one, sessions_capped_per_user, roles_grant_and_revoke,
             orgs_create_get_update_delete, orgs_rollback_on_error, orgs_members_and_last_admin,
             orgs_cross_tenant_sees_nothing, content_crud_and_filters, progress_crud_and_transitions,
             progress_cross_tenant_sees_nothing, progress_list_filters_and_ordering, progress_concurrent_writers,
@@ -213,6 +213,9 @@ macro_rules! store_conformance_tests {
         )+
     };
 }
+
+/// The live-session cap the suite passes where it does not test the cap.
+const LIVE: u32 = 50;
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap()
@@ -644,7 +647,7 @@ fn session(user: UserId, at: DateTime<Utc>) -> Session {
 pub async fn sessions_rotate_and_revoke(store: DynStore) {
     let u = user(&store, "s@example.org", &[]).await;
     let s = session(u.id, t0());
-    store.create_session(&s, &ev()).await.unwrap();
+    store.create_session(&s, LIVE, &ev()).await.unwrap();
     assert_eq!(store.get_session(s.id).await.unwrap(), s);
     let j1 = Uuid::new_v4();
     let at = t0() + Duration::minutes(1);
@@ -718,7 +721,7 @@ pub async fn sessions_rotate_and_revoke(store: DynStore) {
     assert_eq!(
         kind(
             store
-                .create_session(&session(UserId(Uuid::new_v4()), t0()), &ev())
+                .create_session(&session(UserId(Uuid::new_v4()), t0()), LIVE, &ev())
                 .await
         ),
         ErrorKind::NotFound
@@ -730,10 +733,10 @@ pub async fn sessions_revoke_all_but_one(store: DynStore) {
     let other = user(&store, "other@example.org", &[]).await;
     let ss: Vec<Session> = (0..4).map(|_| session(u.id, t0())).collect();
     for s in &ss {
-        store.create_session(s, &ev()).await.unwrap();
+        store.create_session(s, LIVE, &ev()).await.unwrap();
     }
     let theirs = session(other.id, t0());
-    store.create_session(&theirs, &ev()).await.unwrap();
+    store.create_session(&theirs, LIVE, &ev()).await.unwrap();
     let n = store
         .revoke_user_sessions(u.id, Some(ss[0].id), "password_change", t0(), &ev())
         .await
@@ -751,8 +754,8 @@ pub async fn sessions_revoke_all_but_one(store: DynStore) {
     );
     // A password change ends the other sessions in its own transaction.
     let (mine, other_tab) = (session(u.id, t0()), session(u.id, t0()));
-    store.create_session(&mine, &ev()).await.unwrap();
-    store.create_session(&other_tab, &ev()).await.unwrap();
+    store.create_session(&mine, LIVE, &ev()).await.unwrap();
+    store.create_session(&other_tab, LIVE, &ev()).await.unwrap();
     let at = t0() + Duration::minutes(3);
     let ended = store
         .set_password_hash(
@@ -780,6 +783,64 @@ pub async fn sessions_revoke_all_but_one(store: DynStore) {
     );
     assert!(store.get_session(mine.id).await.unwrap().is_active(at));
     assert!(store.get_session(theirs.id).await.unwrap().is_active(at));
+}
+
+/// A user keeps at most `max_live` live sessions: a login beyond it revokes their oldest
+/// (by login time) in its own transaction; ended sessions and other users' do not count.
+pub async fn sessions_capped_per_user(store: DynStore) {
+    let u = user(&store, "many-tabs@example.org", &[]).await;
+    let other = user(&store, "few-tabs@example.org", &[]).await;
+    let at = |m: i64| t0() + Duration::minutes(m);
+    let theirs = session(other.id, at(0));
+    store.create_session(&theirs, 3, &ev()).await.unwrap();
+    let mut ended = session(u.id, at(0));
+    ended.expires_at = at(1);
+    store.create_session(&ended, 3, &ev()).await.unwrap();
+    let logged_out = session(u.id, at(0));
+    store.create_session(&logged_out, 3, &ev()).await.unwrap();
+    store
+        .revoke_session(logged_out.id, "logout", at(0), &ev())
+        .await
+        .unwrap();
+    let ss: Vec<Session> = (1..=3).map(|m| session(u.id, at(m * 2))).collect();
+    for s in &ss {
+        assert_eq!(store.create_session(s, 3, &ev()).await.unwrap(), 0);
+    }
+    for s in &ss {
+        assert!(store.get_session(s.id).await.unwrap().is_active(at(6)));
+    }
+    // A fourth, whose audit row cannot be written: nothing happens, the cap included.
+    let fourth = session(u.id, at(8));
+    let taken = ev();
+    store.append_audit(&taken).await.unwrap();
+    assert!(store.create_session(&fourth, 3, &taken).await.is_err());
+    assert!(store.get_session(ss[0].id).await.unwrap().is_active(at(8)));
+    // The fourth: the oldest live one goes.
+    assert_eq!(store.create_session(&fourth, 3, &ev()).await.unwrap(), 1);
+    let oldest = store.get_session(ss[0].id).await.unwrap();
+    assert_eq!(
+        (oldest.revoked_at, oldest.revoked_reason.as_deref()),
+        (Some(at(8)), Some("session_limit"))
+    );
+    for s in [&ss[1], &ss[2], &fourth, &theirs] {
+        assert!(store.get_session(s.id).await.unwrap().is_active(at(8)));
+    }
+    assert_eq!(
+        store
+            .get_session(logged_out.id)
+            .await
+            .unwrap()
+            .revoked_reason
+            .as_deref(),
+        Some("logout"),
+        "an ended session is left as it was"
+    );
+    // Same login time: the new session is the one kept.
+    let (a, b) = (session(u.id, at(9)), session(u.id, at(9)));
+    store.create_session(&a, 1, &ev()).await.unwrap();
+    assert_eq!(store.create_session(&b, 1, &ev()).await.unwrap(), 1);
+    assert!(store.get_session(b.id).await.unwrap().is_active(at(9)));
+    assert!(!store.get_session(a.id).await.unwrap().is_active(at(9)));
 }
 
 pub async fn roles_grant_and_revoke(store: DynStore) {
@@ -1602,7 +1663,7 @@ pub async fn user_delete_cascades(store: DynStore) {
         .await
         .unwrap();
     let s = session(a.id, t0());
-    store.create_session(&s, &ev()).await.unwrap();
+    store.create_session(&s, LIVE, &ev()).await.unwrap();
     let p = progress_for(a.id, "lab-9", None, t0());
     store.insert_progress(&p).await.unwrap();
     store.delete_user(a.id, &ev()).await.unwrap();
@@ -2110,13 +2171,16 @@ pub async fn audit_failing_insert_undoes_the_write(store: DynStore) {
     // sessions: a login, a rotation, a logout, the end of every session, a password
     // change that ends sessions
     let ghost_session = session(u.id, t0());
-    assert!(store.create_session(&ghost_session, &dup()).await.is_err());
+    assert!(store
+        .create_session(&ghost_session, LIVE, &dup())
+        .await
+        .is_err());
     assert_eq!(
         kind(store.get_session(ghost_session.id).await),
         ErrorKind::NotFound
     );
     let live = session(u.id, t0());
-    store.create_session(&live, &ev()).await.unwrap();
+    store.create_session(&live, LIVE, &ev()).await.unwrap();
     assert!(store
         .rotate_refresh(live.id, live.refresh_jti, Uuid::new_v4(), t0(), &dup())
         .await
@@ -2221,8 +2285,9 @@ pub async fn audit_failing_write_records_nothing(store: DynStore) {
         (
             "session of an unknown user",
             store
-                .create_session(&session(UserId(Uuid::new_v4()), t0()), &ev())
-                .await,
+                .create_session(&session(UserId(Uuid::new_v4()), t0()), LIVE, &ev())
+                .await
+                .map(drop),
         ),
         (
             "unknown session rotated",
@@ -2267,7 +2332,7 @@ pub async fn audit_failing_write_records_nothing(store: DynStore) {
     );
     // A rotation that is refused (a stale jti) changes nothing and records nothing.
     let s = session(b.id, t0());
-    store.create_session(&s, &ev()).await.unwrap();
+    store.create_session(&s, LIVE, &ev()).await.unwrap();
     let refused = store
         .rotate_refresh(s.id, Uuid::new_v4(), Uuid::new_v4(), t0(), &ev())
         .await
@@ -2447,9 +2512,9 @@ pub async fn retention_purges_what_is_not_kept(store: DynStore) {
     let mut expired = session(u.id, t0() - Duration::days(40));
     expired.expires_at = t0() - Duration::days(10);
     let revoked = session(u.id, t0());
-    store.create_session(&live, &ev()).await.unwrap();
-    store.create_session(&expired, &ev()).await.unwrap();
-    store.create_session(&revoked, &ev()).await.unwrap();
+    store.create_session(&live, LIVE, &ev()).await.unwrap();
+    store.create_session(&expired, LIVE, &ev()).await.unwrap();
+    store.create_session(&revoked, LIVE, &ev()).await.unwrap();
     store
         .revoke_session(revoked.id, "logout", t0() - Duration::days(2), &ev())
         .await

@@ -380,7 +380,7 @@ macro_rules! impl_sql_store {
 
         #[async_trait]
         impl SessionStore for $store {
-            async fn create_session(&self, s: &Session, audit: &AuditEvent) -> Result<()> {
+            async fn create_session(&self, s: &Session, max_live: u32, audit: &AuditEvent) -> Result<u64> {
                 let mut tx = self.write.begin().await.map_err(db_err("session"))?;
                 sqlx::query(concat!(
                     "INSERT INTO sessions (", session_cols!(), ") ",
@@ -401,8 +401,24 @@ macro_rules! impl_sql_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err("session"))?;
+                // The newest `max_live - 1` others stay live, with this one.
+                let capped = sqlx::query(
+                    "UPDATE sessions SET revoked_at = $3, revoked_reason = 'session_limit' \
+                     WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL AND expires_at > $3 \
+                     AND id NOT IN (SELECT id FROM sessions \
+                       WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL AND expires_at > $3 \
+                       ORDER BY created_at DESC, id DESC LIMIT $4)",
+                )
+                .bind(s.user_id.0)
+                .bind(s.id.0)
+                .bind(s.created_at)
+                .bind(i64::from(max_live.max(1)) - 1)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("session"))?;
                 insert_audit(&mut *tx, audit).await?;
-                tx.commit().await.map_err(db_err("session"))
+                tx.commit().await.map_err(db_err("session"))?;
+                Ok(capped.rows_affected())
             }
 
             async fn get_session(&self, id: SessionId) -> Result<Session> {

@@ -84,8 +84,16 @@ pub trait UserStore: Send + Sync {
 /// same transaction.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Inserts a new session (a login) with its audit row.
-    async fn create_session(&self, session: &Session, audit: &AuditEvent) -> Result<()>;
+    /// Inserts a new session (a login) with its audit row. A user keeps at most `max_live`
+    /// live (unrevoked, unexpired) sessions: should this one exceed it, their oldest (by
+    /// login time) are revoked with reason `session_limit`, in the same transaction. Returns
+    /// how many were revoked.
+    async fn create_session(
+        &self,
+        session: &Session,
+        max_live: u32,
+        audit: &AuditEvent,
+    ) -> Result<u64>;
     /// One session.
     async fn get_session(&self, id: SessionId) -> Result<Session>;
     /// Atomically replaces `expected_jti` by `new_jti` if the session is active at `now`
