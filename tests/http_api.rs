@@ -347,7 +347,17 @@ async fn signup_login_refresh_logout(app: &TestApp) {
         )
         .await;
     assert_detail(&as_refresh, 401);
-    // Reuse of the first refresh token kills the family.
+    // The successor is used; from then on the first refresh token is a reuse (before, within
+    // the 10 s grace period, it would get the same successor), and a reuse kills the family.
+    let r2 = app
+        .post(
+            "/auth/token/refresh",
+            None,
+            json!({"refresh_token": refresh2}),
+        )
+        .await;
+    assert_eq!(r2.status, 200, "{}", r2.body);
+    let (access3, refresh3) = (s(&r2.body["access_token"]), s(&r2.body["refresh_token"]));
     let reuse = app
         .post(
             "/auth/token/refresh",
@@ -360,12 +370,13 @@ async fn signup_login_refresh_logout(app: &TestApp) {
         &app.post(
             "/auth/token/refresh",
             None,
-            json!({"refresh_token": refresh2}),
+            json!({"refresh_token": refresh3}),
         )
         .await,
         401,
     );
     assert_detail(&app.get("/auth/me", &access2).await, 401);
+    assert_detail(&app.get("/auth/me", &access3).await, 401);
 
     // Logout: the access token stops working.
     let login = app
@@ -1172,7 +1183,7 @@ async fn progress_rules_and_visibility(app: &TestApp) {
 
 async fn audit_log(app: &TestApp) {
     let admin = app.admin().await;
-    let (_, ada, _) = app.signup("audited@example.org").await;
+    let (ada_id, ada, _) = app.signup("audited@example.org").await;
     app.post(
         "/auth/login",
         None,
@@ -1191,8 +1202,19 @@ async fn audit_log(app: &TestApp) {
         "{actions:?}"
     );
     assert!(
-        !actions.contains(&"login_success".to_owned()),
-        "the admin's login is not Ada's event"
+        mine.body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["actor_id"] == ada_id.as_str()),
+        "the admin's login is not Ada's event: {}",
+        mine.body
+    );
+    // Her sign-up started her session: one login_success, hers (the admin's are not).
+    assert_eq!(
+        actions.iter().filter(|a| *a == "login_success").count(),
+        1,
+        "{actions:?}"
     );
     let all = app.get("/audit-logs?action=login_success", &admin).await;
     assert!(all.body["count"].as_u64().unwrap() >= 1);
@@ -1214,7 +1236,7 @@ async fn audit_log(app: &TestApp) {
         .as_array()
         .unwrap()
         .iter()
-        .all(|c| c["action"] != "login_success"));
+        .all(|c| c["action"] != "login_success" || c["count"] == 1));
 }
 
 async fn framework_errors_are_json(app: &TestApp) {
@@ -1335,7 +1357,26 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     conn.write_all(head.as_bytes()).await.unwrap();
     let (first, rest) = body.split_at(10);
     conn.write_all(first.as_bytes()).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Wait until the server is serving it (in flight: it and the /metrics call itself), so
+    // that a busy machine cannot start the shutdown before the request was accepted.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let m = app.call(Method::GET, "/metrics", None, None).await;
+        let text = m.body.as_str().unwrap_or_default().to_owned();
+        let in_flight = text
+            .lines()
+            .find_map(|l| l.strip_prefix("cyberhub_http_requests_in_flight "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        if in_flight >= 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request never arrived: {text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     app.server.as_mut().unwrap().begin_shutdown(); // shutdown starts while the body is half sent
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     conn.write_all(rest.as_bytes()).await.unwrap();
@@ -1479,37 +1520,98 @@ async fn forged_forwarded_for_and_lockout_of_owners() {
     app.stop().await;
 }
 
-/// With `refresh_grace_secs` set, the replaced refresh token gets the same successor for that
-/// long (two tabs refreshing at once, a lost response); once the successor is used, the old
-/// token is a reuse that revokes the family. Off by default: reuse detection is immediate.
+/// Guessing one account from many clients (20 addresses x 5 wrong passwords, the
+/// account-wide threshold) slows every new client down, but a stranger's guesses never stop
+/// the owner signing in from a client they used before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refresh_grace_when_configured() {
+async fn distributed_guessing_cannot_lock_the_owner_out() {
     let dir = std::env::temp_dir().join(format!("cyberhub-http-{}", uuid::Uuid::new_v4().simple()));
-    let mut app = TestApp::spawn_with(format!("sqlite://{}/grace.db", dir.display()), |c| {
-        c.refresh_grace_secs = 10;
+    let mut app = TestApp::spawn_with(format!("sqlite://{}/wide.db", dir.display()), |c| {
+        c.trusted_proxies = vec!["127.0.0.0/8".into()];
     })
     .await;
     app.dir = Some(dir);
-    let (_, _, refresh) = app.signup("tabs@example.org").await;
-    let r1 = app
-        .post(
-            "/auth/token/refresh",
-            None,
-            json!({"refresh_token": refresh}),
+    let post = |path: &'static str, body: Value, xff: String| {
+        app.client
+            .post(app.url(path))
+            .header("x-forwarded-for", xff)
+            .json(&body)
+            .send()
+    };
+    let email = "owner-wide@example.org";
+    let r = post(
+        "/auth/signup",
+        json!({"email": email, "password": PASSWORD, "first_name": "O", "last_name": "W"}),
+        "192.0.2.10".into(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    let login = |password: &'static str, addr: String| {
+        post(
+            "/auth/login",
+            json!({"email": email, "password": password}),
+            addr,
         )
-        .await;
-    assert_eq!(r1.status, 200, "{}", r1.body);
-    let refresh2 = s(&r1.body["refresh_token"]);
+    };
+    for c in 0..20 {
+        for _ in 0..5 {
+            let r = login("not-the-password-1", format!("198.51.100.{c}"))
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 401, "client {c}");
+        }
+    }
+    let owner = login(PASSWORD, "192.0.2.10".into()).await.unwrap();
+    assert_eq!(
+        owner.status(),
+        200,
+        "the owner, on a client that signed in before, is not locked out"
+    );
+    for password in ["not-the-password-1", PASSWORD] {
+        let stranger = login(password, "203.0.113.99".into()).await.unwrap();
+        assert_eq!(stranger.status(), 429, "a new client is slowed");
+        let retry: u64 = stranger.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+    }
+    app.stop().await;
+}
+
+/// By default (`refresh_grace_secs` = 10) the replaced refresh token gets the same
+/// successor for a while (two tabs refreshing at once, a lost response); once the successor
+/// is used, the old token is a reuse that revokes the family. With the grace set to 0 a
+/// second use is a reuse at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_grace_by_default_and_off_at_zero() {
+    let dir = std::env::temp_dir().join(format!("cyberhub-http-{}", uuid::Uuid::new_v4().simple()));
+    let mut app = TestApp::spawn(format!("sqlite://{}/grace.db", dir.display())).await;
+    app.dir = Some(dir);
+    let refresh_with = |app: &TestApp, token: String| {
+        let app_url = app.url("/auth/token/refresh");
+        let client = app.client.clone();
+        async move {
+            let r = client
+                .post(app_url)
+                .json(&json!({"refresh_token": token}))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    let (_, _, refresh) = app.signup("tabs@example.org").await;
+    let (status, r1) = refresh_with(&app, refresh.clone()).await;
+    assert_eq!(status, 200, "{r1}");
+    let refresh2 = s(&r1["refresh_token"]);
     // Within the grace period the replaced token gets the same successor instead of
     // revoking the session (two tabs refreshing at once, a lost response).
-    let retry = app
-        .post(
-            "/auth/token/refresh",
-            None,
-            json!({"refresh_token": refresh}),
-        )
-        .await;
-    assert_eq!(retry.status, 200, "{}", retry.body);
+    let (status, retry) = refresh_with(&app, refresh.clone()).await;
+    assert_eq!(status, 200, "{retry}");
     let jti = |t: &str| {
         use base64::Engine;
         let payload = t.split('.').nth(1).unwrap();
@@ -1518,25 +1620,33 @@ async fn refresh_grace_when_configured() {
             .unwrap();
         serde_json::from_slice::<Value>(&bytes).unwrap()["jti"].clone()
     };
-    assert_eq!(jti(&s(&retry.body["refresh_token"])), jti(&refresh2));
+    assert_eq!(jti(&s(&retry["refresh_token"])), jti(&refresh2));
     // The successor is used: from then on the first token is a reuse.
-    let r2 = app
-        .post(
-            "/auth/token/refresh",
-            None,
-            json!({"refresh_token": refresh2}),
-        )
-        .await;
-    assert_eq!(r2.status, 200, "{}", r2.body);
-    let reuse = app
-        .post(
-            "/auth/token/refresh",
-            None,
-            json!({"refresh_token": refresh}),
-        )
-        .await;
-    assert_detail(&reuse, 401);
+    let (status, r2) = refresh_with(&app, refresh2).await;
+    assert_eq!(status, 200, "{r2}");
+    let (status, reuse) = refresh_with(&app, refresh).await;
+    assert_eq!(status, 401, "{reuse}");
+    let (status, _) = refresh_with(&app, s(&r2["refresh_token"])).await;
+    assert_eq!(status, 401, "the family is revoked");
     app.stop().await;
+
+    let dir = std::env::temp_dir().join(format!("cyberhub-http-{}", uuid::Uuid::new_v4().simple()));
+    let mut strict = TestApp::spawn_with(format!("sqlite://{}/strict.db", dir.display()), |c| {
+        c.refresh_grace_secs = 0;
+    })
+    .await;
+    strict.dir = Some(dir);
+    let (_, _, refresh) = strict.signup("one-tab@example.org").await;
+    let (status, r1) = refresh_with(&strict, refresh.clone()).await;
+    assert_eq!(status, 200, "{r1}");
+    let (status, reuse) = refresh_with(&strict, refresh).await;
+    assert_eq!(
+        status, 401,
+        "no grace: a second use is a reuse at once: {reuse}"
+    );
+    let (status, _) = refresh_with(&strict, s(&r1["refresh_token"])).await;
+    assert_eq!(status, 401, "the family is revoked");
+    strict.stop().await;
 }
 
 /// CORS is off by default and answers preflights for configured origins.

@@ -37,7 +37,9 @@ pub use app::ai::{AiApp, ProgressSource, StoreProgress};
 pub use app::{App, Caller, Hooks, MemberAdded, NoHooks};
 pub use common_passwords::is_common_password;
 pub use error::{AuthError, ErrorKind, Result};
-pub use lockout::{client_bucket, Lockout, LockoutPolicy};
+pub use lockout::{
+    client_bucket, InMemoryKnownClients, KnownClients, KnownClientsPolicy, Lockout, LockoutPolicy,
+};
 pub use password::{check_new_password, PasswordHasher, PasswordPolicy};
 pub use rbac::Principal;
 pub use service::{AuthConfig, AuthService, AuthSession, ClientInfo, TokenPair};

@@ -1,10 +1,12 @@
 //! Escalating lock-out after repeated failed logins, per (account, client), per account
-//! across clients and per client (see [`client_bucket`]).
+//! across clients and per client (see [`client_bucket`]); and the clients that signed in to
+//! an account before ([`KnownClients`]), which the lock-out across clients spares.
 //!
 //! After `threshold` failures a key is locked for `base_lock`; each further lock doubles
 //! the duration up to `max_lock`. A key with no failure for `forget_after` starts over.
 //! Time comes from the caller (a [`Clock`](cyberhub_domain::Clock)), so tests are exact.
-//! Memory is bounded: at most `max_keys` keys are tracked (the stalest are dropped first).
+//! Memory is bounded: at most `max_keys` keys are tracked; when full, a tenth is freed at
+//! once (the forgotten, then the stalest), so a new key costs O(1) amortised.
 
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
@@ -39,8 +41,9 @@ impl LockoutPolicy {
     }
 
     /// Per account across every client: 100 failures → 60 s, doubling to at most 15 min.
-    /// Slows guessing one account from many clients; one client cannot reach it (its own
-    /// (account, client) lock-out stops it first), so a stranger cannot lock the owner out.
+    /// Slows guessing one account from many clients. It is a slow-down for new clients
+    /// only: a client that signed in to the account before ([`KnownClients`]) is exempt, so
+    /// strangers, from however many addresses, cannot lock the owner out of their devices.
     pub fn per_account_all_clients() -> Self {
         Self {
             threshold: 100,
@@ -104,8 +107,16 @@ impl Lockout {
     pub fn record_failure(&self, key: &str, now: DateTime<Utc>) -> Option<Duration> {
         let p = self.policy;
         let mut entries = self.lock();
-        if entries.len() >= p.max_keys && !entries.contains_key(key) {
-            Self::evict(&mut entries, p, now);
+        if !entries.contains_key(key) {
+            make_room(
+                &mut entries,
+                p.max_keys,
+                |e| {
+                    now - e.last_failure > p.forget_after && e.locked_until.is_none_or(|u| u <= now)
+                },
+                // Locked keys go last.
+                |e| (e.locked_until.is_some_and(|u| u > now), e.last_failure),
+            );
         }
         let e = entries.entry(key.to_owned()).or_insert(Entry {
             failures: 0,
@@ -140,21 +151,187 @@ impl Lockout {
     pub fn record_success(&self, key: &str) {
         self.lock().remove(key);
     }
+}
 
-    fn evict(entries: &mut HashMap<String, Entry>, p: LockoutPolicy, now: DateTime<Utc>) {
-        entries.retain(|_, e| {
-            now - e.last_failure <= p.forget_after || e.locked_until.is_some_and(|u| u > now)
-        });
-        while entries.len() >= p.max_keys {
-            let Some(oldest) = entries
-                .iter()
-                .min_by_key(|(_, e)| e.last_failure)
-                .map(|(k, _)| k.clone())
-            else {
-                break;
-            };
-            entries.remove(&oldest);
+/// Makes room in a full in-process map at amortised O(1) per new key: once `map` holds
+/// `max` keys, the entries `done` says are no longer needed are dropped and, should that free
+/// less than a tenth of `max`, the stalest (smallest `stamp`) go until a tenth is free. So
+/// one O(n) pass pays for the next `max / 10` new keys, instead of a scan per request.
+pub(crate) fn make_room<K, V, S>(
+    map: &mut HashMap<K, V>,
+    max: usize,
+    done: impl Fn(&V) -> bool,
+    stamp: impl Fn(&V) -> S,
+) where
+    K: Eq + std::hash::Hash + Clone,
+    S: Ord + Copy,
+{
+    if map.len() < max {
+        return;
+    }
+    map.retain(|_, v| !done(v));
+    let target = max.saturating_sub((max / 10).max(1));
+    let Some(excess) = map.len().checked_sub(target).filter(|e| *e > 0) else {
+        return;
+    };
+    let mut stamps: Vec<(S, K)> = map.iter().map(|(k, v)| (stamp(v), k.clone())).collect();
+    stamps.select_nth_unstable_by_key(excess - 1, |(s, _)| *s);
+    for (_, k) in stamps.into_iter().take(excess) {
+        map.remove(&k);
+    }
+}
+
+/// The client buckets (see [`client_bucket`]) that signed in to an account before. Such a
+/// client is its owner's, so the lock-out per account across clients does not apply to it:
+/// a stranger's wrong passwords, from however many clients, cannot stop the owner signing
+/// in from a device they used before. Kept in this process by [`InMemoryKnownClients`]; a
+/// store that several instances share can implement this trait.
+#[async_trait::async_trait]
+pub trait KnownClients: Send + Sync + std::fmt::Debug {
+    /// Remembers that `bucket` signed in to `account` at `now`.
+    async fn remember(&self, account: &str, bucket: &str, now: DateTime<Utc>) -> crate::Result<()>;
+    /// Whether `bucket` signed in to `account` recently enough to be remembered at `now`.
+    async fn is_known(
+        &self,
+        account: &str,
+        bucket: &str,
+        now: DateTime<Utc>,
+    ) -> crate::Result<bool>;
+}
+
+/// How many clients [`InMemoryKnownClients`] remembers, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownClientsPolicy {
+    /// Client buckets remembered per account (the most recent sign-ins win).
+    pub per_account: usize,
+    /// How long a sign-in keeps its client known.
+    pub remember_for: Duration,
+    /// Most accounts remembered at once (the stalest are forgotten first).
+    pub max_accounts: usize,
+}
+
+impl Default for KnownClientsPolicy {
+    /// 8 clients per account for 30 days, 100,000 accounts (16 bytes per client: about
+    /// 25 MB at most).
+    fn default() -> Self {
+        Self {
+            per_account: 8,
+            remember_for: Duration::days(30),
+            max_accounts: 100_000,
         }
+    }
+}
+
+/// [`KnownClients`] in this process's memory, bounded by [`KnownClientsPolicy`]. Accounts
+/// and buckets are kept as 64-bit keyed hashes (the key is random per process, so nobody
+/// can aim for a collision).
+#[derive(Debug)]
+pub struct InMemoryKnownClients {
+    policy: KnownClientsPolicy,
+    hasher: std::collections::hash_map::RandomState,
+    accounts: Mutex<HashMap<u64, Clients>>,
+}
+
+/// One account's known clients: (bucket hash, last sign-in).
+type Clients = Vec<(u64, DateTime<Utc>)>;
+
+impl InMemoryKnownClients {
+    /// An empty memory with `policy`.
+    pub fn new(policy: KnownClientsPolicy) -> Self {
+        Self {
+            policy: KnownClientsPolicy {
+                per_account: policy.per_account.max(1),
+                max_accounts: policy.max_accounts.max(1),
+                ..policy
+            },
+            hasher: std::collections::hash_map::RandomState::new(),
+            accounts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Accounts remembered.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no account is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Clients>> {
+        self.accounts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn hash(&self, s: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(s)
+    }
+
+    /// The synchronous step behind [`KnownClients::remember`].
+    pub fn remember_now(&self, account: &str, bucket: &str, now: DateTime<Utc>) {
+        let p = self.policy;
+        let (a, b) = (self.hash(account), self.hash(bucket));
+        let newest = |v: &Clients| v.iter().map(|(_, t)| *t).max();
+        let mut accounts = self.lock();
+        if !accounts.contains_key(&a) {
+            make_room(
+                &mut accounts,
+                p.max_accounts,
+                |v| newest(v).is_none_or(|t| now - t >= p.remember_for),
+                newest,
+            );
+        }
+        let clients = accounts.entry(a).or_default();
+        clients.retain(|(_, t)| now - *t < p.remember_for);
+        if let Some(c) = clients.iter_mut().find(|(h, _)| *h == b) {
+            c.1 = now;
+            return;
+        }
+        if clients.len() >= p.per_account {
+            if let Some(oldest) = clients
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, (_, t))| *t)
+                .map(|(i, _)| i)
+            {
+                clients.swap_remove(oldest);
+            }
+        }
+        clients.push((b, now));
+    }
+
+    /// The synchronous step behind [`KnownClients::is_known`].
+    pub fn is_known_now(&self, account: &str, bucket: &str, now: DateTime<Utc>) -> bool {
+        let (a, b) = (self.hash(account), self.hash(bucket));
+        self.lock().get(&a).is_some_and(|clients| {
+            clients
+                .iter()
+                .any(|(h, t)| *h == b && now - *t < self.policy.remember_for)
+        })
+    }
+}
+
+impl Default for InMemoryKnownClients {
+    fn default() -> Self {
+        Self::new(KnownClientsPolicy::default())
+    }
+}
+
+#[async_trait::async_trait]
+impl KnownClients for InMemoryKnownClients {
+    async fn remember(&self, account: &str, bucket: &str, now: DateTime<Utc>) -> crate::Result<()> {
+        self.remember_now(account, bucket, now);
+        Ok(())
+    }
+
+    async fn is_known(
+        &self,
+        account: &str,
+        bucket: &str,
+        now: DateTime<Utc>,
+    ) -> crate::Result<bool> {
+        Ok(self.is_known_now(account, bucket, now))
     }
 }
 
@@ -220,6 +397,91 @@ mod tests {
             l.record_failure(&format!("k{i}"), t + Duration::seconds(i));
         }
         assert!(l.lock().len() <= 10);
+    }
+
+    /// A full map frees a tenth at once (one scan per `max / 10` new keys, not one per key),
+    /// keeping locked and recent keys.
+    #[test]
+    fn eviction_frees_a_batch_and_keeps_locks() {
+        let p = LockoutPolicy {
+            max_keys: 1_000,
+            threshold: 2,
+            ..LockoutPolicy::per_client()
+        };
+        let l = Lockout::new(p);
+        let t = DateTime::<Utc>::UNIX_EPOCH + Duration::days(20_000);
+        l.record_failure("locked", t);
+        l.record_failure("locked", t); // locked for 60 s, and the stalest key
+        for i in 1..1_000 {
+            l.record_failure(&format!("k{i}"), t + Duration::milliseconds(i));
+        }
+        assert_eq!(l.lock().len(), 1_000);
+        l.record_failure("new", t + Duration::seconds(2));
+        assert_eq!(
+            l.lock().len(),
+            901,
+            "a tenth freed in one pass, then the new key"
+        );
+        for i in 0..99 {
+            l.record_failure(&format!("more{i}"), t + Duration::seconds(3));
+        }
+        assert_eq!(l.lock().len(), 1_000, "no eviction until full again");
+        assert!(
+            l.check("locked", t + Duration::seconds(3)).is_err(),
+            "a locked key stays"
+        );
+        assert!(l.lock().contains_key("k999"), "the newest stay");
+        assert!(!l.lock().contains_key("k1"), "the stalest went");
+        // Under a flood of new keys the map never exceeds its bound.
+        for i in 0..10_000 {
+            l.record_failure(&format!("flood{i}"), t + Duration::seconds(4));
+            assert!(l.lock().len() <= 1_000);
+        }
+    }
+
+    #[test]
+    fn make_room_prefers_what_is_done() {
+        let mut m: HashMap<u32, (bool, u32)> = (0..100).map(|i| (i, (i % 2 == 0, i))).collect();
+        make_room(&mut m, 100, |v| v.0, |v| v.1);
+        assert_eq!(m.len(), 50, "every finished entry goes first");
+        assert!(m.values().all(|v| !v.0));
+        make_room(&mut m, 50, |v| v.0, |v| v.1);
+        assert_eq!(m.len(), 45);
+        assert!(m.keys().all(|k| *k > 9), "then the stalest: {m:?}");
+        make_room(&mut m, 100, |_| true, |v| v.1);
+        assert_eq!(m.len(), 45, "below the bound nothing is touched");
+    }
+
+    #[test]
+    fn known_clients_are_bounded_and_expire() {
+        let k = InMemoryKnownClients::new(KnownClientsPolicy {
+            per_account: 3,
+            remember_for: Duration::days(30),
+            max_accounts: 50,
+        });
+        let t = DateTime::<Utc>::UNIX_EPOCH + Duration::days(20_000);
+        k.remember_now("account:a", "10.0.0.1", t);
+        assert!(k.is_known_now("account:a", "10.0.0.1", t));
+        assert!(!k.is_known_now("account:a", "10.0.0.2", t));
+        assert!(!k.is_known_now("account:b", "10.0.0.1", t), "per account");
+        // The most recent three clients are kept.
+        for (i, c) in ["10.0.0.2", "10.0.0.3", "10.0.0.4"].iter().enumerate() {
+            k.remember_now("account:a", c, t + Duration::seconds(i as i64 + 1));
+        }
+        assert!(!k.is_known_now("account:a", "10.0.0.1", t + Duration::seconds(5)));
+        assert!(k.is_known_now("account:a", "10.0.0.4", t + Duration::seconds(5)));
+        // Thirty days on, forgotten.
+        assert!(!k.is_known_now("account:a", "10.0.0.4", t + Duration::days(31)));
+        // At most `max_accounts` accounts.
+        for i in 0..1_000 {
+            k.remember_now(
+                &format!("account:{i}"),
+                "10.0.0.1",
+                t + Duration::seconds(i),
+            );
+            assert!(k.len() <= 50);
+        }
+        assert!(k.is_known_now("account:999", "10.0.0.1", t + Duration::seconds(1_000)));
     }
 }
 

@@ -12,7 +12,7 @@ use cyberhub_domain::{
     AccountStatus, AuditAction, AuditEvent, AuditId, AuditResult, NewUser, Role, RoleGrant,
     RoleScope, SessionId, SharedClock, User, UserId, Validate,
 };
-use cyberhub_store::{DynStore, RotateOutcome, Session};
+use cyberhub_store::{DynStore, EndSessions, RotateOutcome, Session};
 use secrecy::SecretString;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -35,16 +35,23 @@ pub struct AuthConfig {
     /// Lock-out per (account, client).
     pub account_lockout: LockoutPolicy,
     /// Lock-out per account across every client (a higher threshold: slows distributed
-    /// guessing of one account without letting one stranger lock its owner out).
+    /// guessing of one account). It never applies to a client that signed in to the
+    /// account before (see `known_clients`), so strangers cannot lock the owner out.
     pub account_wide_lockout: LockoutPolicy,
+    /// The clients that signed in to each account before (this process by default; a
+    /// shared store when several instances serve one deployment).
+    pub known_clients: std::sync::Arc<dyn crate::lockout::KnownClients>,
     /// Lock-out per client address.
     pub client_lockout: LockoutPolicy,
     /// How long a session's "still active" answer is cached by [`AuthService::authenticate`].
     pub session_check_ttl: Duration,
     /// How long after a rotation the replaced refresh token still gets the new pair (two tabs
-    /// refreshing at once, a response lost on the way) instead of counting as reuse. Zero
-    /// (the default): any second use of a refresh token is a reuse.
+    /// refreshing at once, a response lost on the way) instead of counting as reuse: 10 s by
+    /// default. Zero: any second use of a refresh token is a reuse. Once the successor has
+    /// been used, or after this long, the replaced token is a reuse either way.
     pub refresh_grace: Duration,
+    /// Live sessions a user keeps at most; a login beyond it revokes their oldest (50).
+    pub max_sessions_per_user: u32,
     /// Rate limits on sign-up, login, refresh, password change and the AI use cases.
     pub rate_limits: crate::throttle::RateLimits,
     /// Where the rate limits' state lives (this process by default; a shared store when
@@ -63,9 +70,11 @@ impl AuthConfig {
             max_concurrent_hashes: std::thread::available_parallelism().map_or(2, |n| n.get()),
             account_lockout: LockoutPolicy::per_account(),
             account_wide_lockout: LockoutPolicy::per_account_all_clients(),
+            known_clients: std::sync::Arc::new(crate::lockout::InMemoryKnownClients::default()),
             client_lockout: LockoutPolicy::per_client(),
             session_check_ttl: Duration::seconds(5),
-            refresh_grace: Duration::zero(),
+            refresh_grace: Duration::seconds(10),
+            max_sessions_per_user: 50,
             rate_limits: crate::throttle::RateLimits::default(),
             rate_limiter: std::sync::Arc::new(crate::throttle::InMemoryRateLimiter::default()),
         }
@@ -122,9 +131,11 @@ pub struct AuthService {
     tokens: TokenService,
     account_locks: Lockout,
     account_wide_locks: Lockout,
+    known_clients: std::sync::Arc<dyn crate::lockout::KnownClients>,
     client_locks: Lockout,
     session_check_ttl: Duration,
     refresh_grace: Duration,
+    max_sessions_per_user: u32,
     throttle: crate::throttle::Throttle,
     sessions: Mutex<HashMap<SessionId, CachedSession>>,
 }
@@ -139,9 +150,11 @@ impl AuthService {
             tokens: TokenService::new(config.tokens, config.signing_key, config.previous_keys)?,
             account_locks: Lockout::new(config.account_lockout),
             account_wide_locks: Lockout::new(config.account_wide_lockout),
+            known_clients: config.known_clients,
             client_locks: Lockout::new(config.client_lockout),
             session_check_ttl: config.session_check_ttl,
             refresh_grace: config.refresh_grace,
+            max_sessions_per_user: config.max_sessions_per_user,
             throttle: crate::throttle::Throttle::new(config.rate_limits, config.rate_limiter),
             sessions: Mutex::new(HashMap::new()),
             store,
@@ -220,8 +233,9 @@ impl AuthService {
         .with_details(details)
     }
 
-    /// Records an event that changes nothing else (a refused or failed attempt, a login):
-    /// a failure to record is logged, never hides the outcome.
+    /// Records an event that changes nothing else (a refused or failed attempt, a grace
+    /// retry); every write records its own event in its transaction. A failure to record
+    /// here is logged, never hides the outcome.
     pub async fn audit(
         &self,
         actor: Option<UserId>,
@@ -327,14 +341,64 @@ impl AuthService {
                 (AuditAction::Signup, client),
             )
             .await?;
-        self.start_session(user, vec![Role::Mentee], client).await
+        let session = self
+            .start_session(
+                user,
+                vec![Role::Mentee],
+                client,
+                serde_json::json!({"after_signup": true}),
+            )
+            .await?;
+        self.remember_client(&session.user.email, client).await;
+        Ok(session)
     }
 
+    /// Remembers that `client` signed in to the account `email` (see
+    /// [`AuthConfig::known_clients`]); a failure only costs the exemption, so it is logged.
+    async fn remember_client(&self, email: &str, client: &ClientInfo) {
+        let Some(bucket) = client
+            .addr
+            .as_deref()
+            .and_then(crate::lockout::client_bucket)
+        else {
+            return;
+        };
+        let account = format!("account:{}", email.to_lowercase());
+        if let Err(e) = self
+            .known_clients
+            .remember(&account, &bucket, self.clock.now())
+            .await
+        {
+            tracing::warn!(error = %e, "could not remember a signed-in client");
+        }
+    }
+
+    /// Self-registration from the API's request: a `roles` field is refused
+    /// ([`ErrorKind::Forbidden`]: only an administrator sets roles, when creating an account
+    /// for someone else), else [`Self::signup`]. The rule lives here, not in a handler.
+    pub async fn signup_request(
+        &self,
+        body: &cyberhub_domain::api::SignupRequest,
+        client: &ClientInfo,
+    ) -> Result<AuthSession> {
+        if body.roles.is_some() {
+            return Err(AuthError::forbidden("Only administrators can set roles."));
+        }
+        self.signup(
+            body.new_user(),
+            &SecretString::from(body.password.clone()),
+            client,
+        )
+        .await
+    }
+
+    /// Starts a session, recorded as `login_success` (with `details`) in its transaction.
     async fn start_session(
         &self,
         user: User,
         roles: Vec<Role>,
         client: &ClientInfo,
+        details: serde_json::Value,
     ) -> Result<AuthSession> {
         let now = self.clock.now();
         let session = Session {
@@ -354,7 +418,20 @@ impl AuthService {
             client_addr: client.addr.clone(),
             previous_refresh_jti: None,
         };
-        self.store.create_session(&session).await?;
+        let event = self.event(
+            Some(user.id),
+            AuditAction::LoginSuccess,
+            ("session", Some(session.id.to_string())),
+            client,
+            details,
+        );
+        let capped = self
+            .store
+            .create_session(&session, self.max_sessions_per_user, &event)
+            .await?;
+        if capped > 0 {
+            self.forget_user(user.id);
+        }
         let tokens = self.issue_pair(&session, &roles, now)?;
         Ok(AuthSession {
             user,
@@ -426,11 +503,28 @@ impl AuthService {
         let pair_key = format!("account:{email}|{}", bucket.as_deref().unwrap_or("-"));
         let account_key = format!("account:{email}");
         let client_key = bucket.as_ref().map(|b| format!("client:{b}"));
+        // A client that signed in to this account before is its owner's: the lock-out
+        // across all clients (which strangers can trigger) does not apply to it.
+        let known = match &bucket {
+            Some(b) => self
+                .known_clients
+                .is_known(&account_key, b, now)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "could not read the known clients");
+                    false
+                }),
+            None => false,
+        };
         let locked = self
             .account_locks
             .check(&pair_key, now)
             .err()
-            .or_else(|| self.account_wide_locks.check(&account_key, now).err())
+            .or_else(|| {
+                (!known)
+                    .then(|| self.account_wide_locks.check(&account_key, now).err())
+                    .flatten()
+            })
             .or_else(|| {
                 client_key
                     .as_ref()
@@ -489,25 +583,21 @@ impl AuthService {
                 serde_json::json!({"rehash": "stronger parameters"}),
             );
             self.store
-                .set_password_hash(user.user.id, &hash, now, &event)
+                .set_password_hash(user.user.id, &hash, now, EndSessions::None, &event)
                 .await?;
         }
         let roles = self.global_roles(user.user.id).await?;
-        let session = self.start_session(user.user, roles, client).await?;
-        self.audit(
-            Some(session.user.id),
-            AuditAction::LoginSuccess,
-            ("session", Some(session.session_id.to_string())),
-            AuditResult::Success,
-            client,
-            serde_json::json!({}),
-        )
-        .await;
+        let session = self
+            .start_session(user.user, roles, client, serde_json::json!({}))
+            .await?;
+        self.remember_client(&email, client).await;
         Ok(session)
     }
 
     /// Exchanges a refresh token for a new pair; the presented token dies. Presenting a
-    /// token that was already exchanged revokes the whole session (every token of it).
+    /// token that was already exchanged revokes the whole session (every token of it),
+    /// except within the refresh grace period. Each rotation or revocation is recorded in
+    /// the same transaction as its audit row.
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, refresh_token: &str, client: &ClientInfo) -> Result<TokenPair> {
         self.throttle(crate::throttle::Costly::Refresh, client, None, 1)
@@ -515,34 +605,49 @@ impl AuthService {
         let now = self.clock.now();
         let claims = self.tokens.verify_refresh(refresh_token, now)?;
         let (user_id, sid, jti) = (claims.user_id()?, claims.session_id()?, claims.jti()?);
-        let outcome = match self
-            .store
-            .rotate_refresh(sid, jti, Uuid::new_v4(), now)
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(AuthError::invalid_token("Session not found"))
-            }
-            Err(e) => return Err(e.into()),
+        let session_event = |action, details| {
+            self.event(
+                Some(user_id),
+                action,
+                ("session", Some(sid.to_string())),
+                client,
+                details,
+            )
         };
+        let not_found = |e: AuthError| {
+            if e.kind() == ErrorKind::NotFound {
+                AuthError::invalid_token("Session not found")
+            } else {
+                e
+            }
+        };
+        let user = self
+            .store
+            .get_user(user_id)
+            .await
+            .map_err(|e| not_found(e.into()))?;
+        if user.status != AccountStatus::Active {
+            let event = AuditEvent {
+                result: AuditResult::Denied,
+                ..session_event(
+                    AuditAction::TokenRefresh,
+                    serde_json::json!({"reason": "account_inactive"}),
+                )
+            };
+            self.revoke(sid, "account_inactive", now, &event)
+                .await
+                .map_err(not_found)?;
+            return Err(AuthError::invalid_token("Session revoked"));
+        }
+        let roles = self.global_roles(user_id).await?;
+        let rotated = session_event(AuditAction::TokenRefresh, serde_json::json!({}));
+        let outcome = self
+            .store
+            .rotate_refresh(sid, jti, Uuid::new_v4(), now, &rotated)
+            .await
+            .map_err(|e| not_found(e.into()))?;
         match outcome {
             RotateOutcome::Rotated(session) if session.user_id == user_id => {
-                let user = self.store.get_user(user_id).await?;
-                if user.status != AccountStatus::Active {
-                    self.revoke(sid, "account_inactive", now).await?;
-                    return Err(AuthError::invalid_token("Session revoked"));
-                }
-                let roles = self.global_roles(user_id).await?;
-                self.audit(
-                    Some(user_id),
-                    AuditAction::TokenRefresh,
-                    ("session", Some(sid.to_string())),
-                    AuditResult::Success,
-                    client,
-                    serde_json::json!({"generation": session.generation}),
-                )
-                .await;
                 self.issue_pair(&session, &roles, now)
             }
             RotateOutcome::Rotated(_) => Err(AuthError::invalid_token("Invalid token")),
@@ -555,12 +660,7 @@ impl AuthService {
                 // The token the latest rotation replaced, within the grace period: the
                 // client did not get (or another tab already used) the successor. It gets
                 // the same successor (the session's current refresh jti), not a new one.
-                let user = self.store.get_user(user_id).await?;
-                if user.status != AccountStatus::Active {
-                    self.revoke(sid, "account_inactive", now).await?;
-                    return Err(AuthError::invalid_token("Session revoked"));
-                }
-                let roles = self.global_roles(user_id).await?;
+                // Nothing is written, so the audit row stands alone.
                 self.audit(
                     Some(user_id),
                     AuditAction::TokenRefresh,
@@ -579,16 +679,14 @@ impl AuthService {
                     Err(AuthError::invalid_token("Session expired"))
                 } else {
                     // A valid signature on an old jti: the token was stolen or replayed.
-                    self.revoke(sid, "refresh_reuse", now).await?;
-                    self.audit(
-                        Some(user_id),
-                        AuditAction::RefreshReuseDetected,
-                        ("session", Some(sid.to_string())),
-                        AuditResult::Denied,
-                        client,
-                        serde_json::json!({"presented_jti": jti}),
-                    )
-                    .await;
+                    let event = AuditEvent {
+                        result: AuditResult::Denied,
+                        ..session_event(
+                            AuditAction::RefreshReuseDetected,
+                            serde_json::json!({"presented_jti": jti}),
+                        )
+                    };
+                    self.revoke(sid, "refresh_reuse", now, &event).await?;
                     tracing::warn!(session = %sid, "refresh token reuse detected; session revoked");
                     Err(AuthError::invalid_token(
                         "Refresh token reuse detected; the session has been revoked",
@@ -598,8 +696,14 @@ impl AuthService {
         }
     }
 
-    async fn revoke(&self, sid: SessionId, reason: &str, now: DateTime<Utc>) -> Result<()> {
-        self.store.revoke_session(sid, reason, now).await?;
+    async fn revoke(
+        &self,
+        sid: SessionId,
+        reason: &str,
+        now: DateTime<Utc>,
+        event: &AuditEvent,
+    ) -> Result<()> {
+        self.store.revoke_session(sid, reason, now, event).await?;
         self.forget_session(sid);
         Ok(())
     }
@@ -628,13 +732,28 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<u64> {
         let now = self.clock.now();
-        let n = if all {
+        let event = |sid: SessionId| {
+            self.event(
+                Some(caller.user_id),
+                AuditAction::Logout,
+                ("session", Some(sid.to_string())),
+                client,
+                serde_json::json!({"all": all}),
+            )
+        };
+        if all {
             let n = self
                 .store
-                .revoke_user_sessions(caller.user_id, None, "logout_all", now)
+                .revoke_user_sessions(
+                    caller.user_id,
+                    None,
+                    "logout_all",
+                    now,
+                    &event(caller.session_id),
+                )
                 .await?;
             self.forget_user(caller.user_id);
-            n
+            Ok(n)
         } else {
             let sid = match refresh_token {
                 Some(t) => {
@@ -648,19 +767,9 @@ impl AuthService {
                 }
                 None => caller.session_id,
             };
-            self.revoke(sid, "logout", now).await?;
-            1
-        };
-        self.audit(
-            Some(caller.user_id),
-            AuditAction::Logout,
-            ("session", Some(caller.session_id.to_string())),
-            AuditResult::Success,
-            client,
-            serde_json::json!({"all": all, "sessions": n}),
-        )
-        .await;
-        Ok(n)
+            self.revoke(sid, "logout", now, &event(sid)).await?;
+            Ok(1)
+        }
     }
 
     /// Checks the caller's current password before a sensitive action (password or e-mail
@@ -765,28 +874,25 @@ impl AuthService {
         let now = self.clock.now();
         check_new_password(new, "new_password")?;
         let hash = self.hasher.hash(new).await?;
-        // Other sessions end first: should the password write fail after, they were only
-        // signed out; the other order could leave a stolen session alive on a new password.
-        let ended = self
-            .store
-            .revoke_user_sessions(
-                caller.user_id,
-                Some(caller.session_id),
-                "password_change",
-                now,
-            )
-            .await?;
-        self.forget_user(caller.user_id);
+        // The new hash, the end of the other sessions and the audit row commit together:
+        // no stolen session outlives the change, and no change goes unrecorded.
         let event = self.event(
             Some(caller.user_id),
             AuditAction::PasswordChange,
             ("user", Some(caller.user_id.to_string())),
             client,
-            serde_json::json!({"other_sessions_ended": ended}),
+            serde_json::json!({"other_sessions_ended": true}),
         );
         self.store
-            .set_password_hash(caller.user_id, &hash, now, &event)
+            .set_password_hash(
+                caller.user_id,
+                &hash,
+                now,
+                EndSessions::AllExcept(caller.session_id),
+                &event,
+            )
             .await?;
+        self.forget_user(caller.user_id);
         Ok(())
     }
 

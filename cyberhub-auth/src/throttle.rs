@@ -132,8 +132,9 @@ pub fn epoch_nanos(t: DateTime<Utc>) -> u64 {
         .unwrap_or(0)
 }
 
-/// GCRA timestamps in this process's memory, at most `max_keys` of them: keys whose TAT
-/// has passed are dropped first (they are as good as new), then the stalest.
+/// GCRA timestamps in this process's memory, at most `max_keys` of them. When full, a tenth
+/// is freed in one pass: keys whose TAT has passed first (they are as good as new), then
+/// the stalest; so a new key costs O(1) amortised, not a scan of the map per request.
 #[derive(Debug)]
 pub struct InMemoryRateLimiter {
     tats: Mutex<HashMap<String, u64>>,
@@ -177,16 +178,8 @@ impl InMemoryRateLimiter {
         match gcra(tat, now, quota, cost) {
             Err(wait) => Some(wait),
             Ok(new_tat) => {
-                if tats.len() >= self.max_keys && !tats.contains_key(key) {
-                    tats.retain(|_, t| *t > now);
-                    while tats.len() >= self.max_keys {
-                        let Some(stalest) =
-                            tats.iter().min_by_key(|(_, t)| **t).map(|(k, _)| k.clone())
-                        else {
-                            break;
-                        };
-                        tats.remove(&stalest);
-                    }
+                if !tats.contains_key(key) {
+                    crate::lockout::make_room(&mut tats, self.max_keys, |t| *t <= now, |t| *t);
                 }
                 tats.insert(key.to_owned(), new_tat);
                 None
@@ -564,6 +557,30 @@ mod tests {
             assert!(l.take_now(&format!("k{i}"), q, 1, now).is_none());
         }
         assert!(l.len() <= 10);
+    }
+
+    /// A full limiter frees a tenth in one pass, keeping the keys still being limited.
+    #[test]
+    fn eviction_frees_a_batch() {
+        let l = InMemoryRateLimiter::new(1_000);
+        let q = Quota::per_secs(1, 3600).unwrap();
+        let now = DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::days(20_000);
+        for i in 0..1_000 {
+            let at = now + chrono::Duration::milliseconds(i);
+            assert!(l.take_now(&format!("k{i}"), q, 1, at).is_none());
+        }
+        assert_eq!(l.len(), 1_000);
+        let at = now + chrono::Duration::seconds(2);
+        assert!(l.take_now("new", q, 1, at).is_none());
+        assert_eq!(l.len(), 901);
+        assert!(
+            l.take_now("k999", q, 1, at).is_some(),
+            "a recent key is still limited"
+        );
+        for i in 0..50_000 {
+            l.take_now(&format!("flood{i}"), q, 1, at);
+            assert!(l.len() <= 1_000);
+        }
     }
 
     #[test]

@@ -468,7 +468,8 @@ async fn lockout_escalates_per_account_and_expires() {
 }
 
 /// Guessing one account from many clients is slowed account-wide (a high threshold that
-/// one client cannot reach through its own lock-out).
+/// one client cannot reach through its own lock-out), for new clients only: the owner, on a
+/// client that signed in before, is never locked out by strangers.
 #[tokio::test]
 async fn lockout_slows_distributed_guessing_of_one_account() {
     let h = harness().await;
@@ -477,6 +478,15 @@ async fn lockout_slows_distributed_guessing_of_one_account() {
             new_user("wide@example.org"),
             &pw("blue-team-2026"),
             &client("10.0.1.1"),
+        )
+        .await
+        .unwrap();
+    // A second device of the owner's, used once.
+    h.auth
+        .login(
+            "wide@example.org",
+            &pw("blue-team-2026"),
+            &client("10.0.1.2"),
         )
         .await
         .unwrap();
@@ -489,6 +499,7 @@ async fn lockout_slows_distributed_guessing_of_one_account() {
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Unauthenticated, "attempt {i}");
     }
+    // A new client is slowed, even with the right password...
     let e = h
         .auth
         .login(
@@ -500,6 +511,39 @@ async fn lockout_slows_distributed_guessing_of_one_account() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::RateLimited);
     assert_eq!(e.retry_after().unwrap().as_secs(), 60);
+    // ...but the owner's devices sign in at once.
+    for own in ["10.0.1.1", "10.0.1.2"] {
+        assert!(
+            h.auth
+                .login("wide@example.org", &pw("blue-team-2026"), &client(own))
+                .await
+                .is_ok(),
+            "{own} signed in before"
+        );
+    }
+    // A known client's wrong passwords are still limited by its own lock-out.
+    for _ in 0..5 {
+        h.auth
+            .login(
+                "wide@example.org",
+                &pw("wrong-password!"),
+                &client("10.0.1.2"),
+            )
+            .await
+            .unwrap_err();
+    }
+    assert_eq!(
+        h.auth
+            .login(
+                "wide@example.org",
+                &pw("blue-team-2026"),
+                &client("10.0.1.2")
+            )
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::RateLimited
+    );
     h.clock.advance(Duration::seconds(61));
     assert!(h
         .auth
@@ -780,4 +824,93 @@ async fn password_change_attempts_are_limited() {
         )
         .await
         .unwrap();
+}
+
+/// Self-registration cannot ask for roles: the rule is the service's, so every caller of the
+/// library gets it, not only the HTTP handler.
+#[tokio::test]
+async fn signup_request_refuses_roles() {
+    let h = harness().await;
+    let body = |roles| cyberhub_domain::api::SignupRequest {
+        email: "roles@example.org".into(),
+        password: "blue-team-2026".into(),
+        first_name: "Ro".into(),
+        last_name: "Les".into(),
+        country: None,
+        timezone: None,
+        language: None,
+        roles,
+    };
+    let e = h
+        .auth
+        .signup_request(
+            &body(Some(vec![cyberhub_domain::Role::Admin])),
+            &client("10.0.9.1"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+    assert!(
+        h.store
+            .get_credentials_by_email("roles@example.org")
+            .await
+            .is_err(),
+        "nothing was created"
+    );
+    let s = h
+        .auth
+        .signup_request(&body(None), &client("10.0.9.1"))
+        .await
+        .unwrap();
+    assert_eq!(s.roles, vec![cyberhub_domain::Role::Mentee]);
+}
+
+/// Live sessions per user are capped: a login beyond the cap ends the oldest session.
+#[tokio::test]
+async fn sessions_per_user_are_capped() {
+    let h = harness_with(|c| c.max_sessions_per_user = 2).await;
+    let first = h
+        .auth
+        .signup(
+            new_user("capped@example.org"),
+            &pw("blue-team-2026"),
+            &client("10.0.8.1"),
+        )
+        .await
+        .unwrap();
+    let (password, from) = (pw("blue-team-2026"), client("10.0.8.1"));
+    let login = || h.auth.login("capped@example.org", &password, &from);
+    h.clock.advance(Duration::seconds(1));
+    let second = login().await.unwrap();
+    assert!(h
+        .auth
+        .authenticate(&first.tokens.access_token)
+        .await
+        .is_ok());
+    h.clock.advance(Duration::seconds(1));
+    let third = login().await.unwrap();
+    assert!(
+        h.auth
+            .authenticate(&first.tokens.access_token)
+            .await
+            .is_err(),
+        "the oldest session ended"
+    );
+    assert!(h
+        .auth
+        .refresh(&first.tokens.refresh_token, &client("10.0.8.1"))
+        .await
+        .is_err());
+    for s in [&second, &third] {
+        assert!(h.auth.authenticate(&s.tokens.access_token).await.is_ok());
+    }
+    assert_eq!(
+        h.store
+            .get_session(first.session_id)
+            .await
+            .unwrap()
+            .revoked_reason
+            .as_deref(),
+        Some("session_limit")
+    );
 }

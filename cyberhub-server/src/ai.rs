@@ -31,7 +31,7 @@ pub struct AiState {
     pub index_wakeup: Arc<tokio::sync::Notify>,
     /// The readiness probe's last embedding: when it ran and its error, if any. `/ready`
     /// runs at most one inference per [`READY_PROBE_TTL`], however often it is called.
-    pub ready_probe: tokio::sync::Mutex<Option<(std::time::Instant, Option<String>)>>,
+    pub ready_probe: crate::api::health::ReadyProbe,
 }
 
 /// How long a readiness probe's inference result is reused.
@@ -68,7 +68,7 @@ impl AiParts {
         AiState {
             services: AiApp::new(app, self.recommender, self.cache, self.progress),
             index_wakeup: self.index_wakeup,
-            ready_probe: tokio::sync::Mutex::new(None),
+            ready_probe: Default::default(),
         }
     }
 }

@@ -132,7 +132,8 @@ pub struct Config {
     /// client address is the rightmost entry that is not one of them.
     pub trusted_proxies: Vec<String>,
     /// Seconds after a refresh in which the replaced refresh token still gets the same new
-    /// pair (concurrent tabs, a lost response) instead of revoking the session as reuse.
+    /// pair (concurrent tabs, a lost response) instead of revoking the session as reuse
+    /// (10 by default; 0: any second use is a reuse).
     pub refresh_grace_secs: u32,
     /// Days an audit row is kept; 0 keeps the whole log (the default).
     pub audit_retention_days: u32,
@@ -209,7 +210,7 @@ impl Default for Config {
             insecure_fast_password_hashing: false,
             trust_forwarded_for: false,
             trusted_proxies: Vec::new(),
-            refresh_grace_secs: 0,
+            refresh_grace_secs: 10,
             audit_retention_days: 0,
             keep_personality_analyses: 10,
             purge_interval_secs: 3600,

@@ -21,7 +21,9 @@
     missing_docs
 )]
 
-use crate::{DynStore, ErrorKind, Purged, Retention, RotateOutcome, Session, StoreError};
+use crate::{
+    DynStore, EndSessions, ErrorKind, Purged, Retention, RotateOutcome, Session, StoreError,
+};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use cyberhub_domain::*;
 use std::sync::Arc;
@@ -182,7 +184,7 @@ macro_rules! store_conformance_tests {
     ($factory:path) => {
         $crate::store_conformance_tests!(@cases $factory;
             users_crud, users_unique_email_writes_nothing, users_change_email, users_bad_input_is_typed, users_list_filters_and_pages,
-            sessions_rotate_and_revoke, sessions_revoke_all_but_one, roles_grant_and_revoke,
+            sessions_rotate_and_revoke, sessions_revoke_all_but_one, sessions_capped_per_user, roles_grant_and_revoke,
             orgs_create_get_update_delete, orgs_rollback_on_error, orgs_members_and_last_admin,
             orgs_cross_tenant_sees_nothing, content_crud_and_filters, progress_crud_and_transitions,
             progress_cross_tenant_sees_nothing, progress_list_filters_and_ordering, progress_concurrent_writers,
@@ -211,6 +213,9 @@ macro_rules! store_conformance_tests {
         )+
     };
 }
+
+/// The live-session cap the suite passes where it does not test the cap.
+const LIVE: u32 = 50;
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap()
@@ -336,7 +341,7 @@ pub async fn users_crud(store: DynStore) {
     assert_eq!(updated.updated_at, later);
     assert_eq!(store.get_user(u.id).await.unwrap(), updated);
     store
-        .set_password_hash(u.id, "$argon2id$new", later, &ev())
+        .set_password_hash(u.id, "$argon2id$new", later, EndSessions::None, &ev())
         .await
         .unwrap();
     assert_eq!(
@@ -359,7 +364,11 @@ pub async fn users_crud(store: DynStore) {
         ErrorKind::NotFound
     );
     assert_eq!(
-        kind(store.set_password_hash(u.id, "$x", later, &ev()).await),
+        kind(
+            store
+                .set_password_hash(u.id, "$x", later, EndSessions::None, &ev())
+                .await
+        ),
         ErrorKind::NotFound
     );
     assert_eq!(
@@ -638,12 +647,12 @@ fn session(user: UserId, at: DateTime<Utc>) -> Session {
 pub async fn sessions_rotate_and_revoke(store: DynStore) {
     let u = user(&store, "s@example.org", &[]).await;
     let s = session(u.id, t0());
-    store.create_session(&s).await.unwrap();
+    store.create_session(&s, LIVE, &ev()).await.unwrap();
     assert_eq!(store.get_session(s.id).await.unwrap(), s);
     let j1 = Uuid::new_v4();
     let at = t0() + Duration::minutes(1);
     let RotateOutcome::Rotated(r) = store
-        .rotate_refresh(s.id, s.refresh_jti, j1, at)
+        .rotate_refresh(s.id, s.refresh_jti, j1, at, &ev())
         .await
         .unwrap()
     else {
@@ -652,7 +661,7 @@ pub async fn sessions_rotate_and_revoke(store: DynStore) {
     assert_eq!((r.refresh_jti, r.generation, r.last_used_at), (j1, 1, at));
     // The old jti again: rejected, nothing changes.
     let RotateOutcome::Rejected(cur) = store
-        .rotate_refresh(s.id, s.refresh_jti, Uuid::new_v4(), at)
+        .rotate_refresh(s.id, s.refresh_jti, Uuid::new_v4(), at, &ev())
         .await
         .unwrap()
     else {
@@ -663,14 +672,17 @@ pub async fn sessions_rotate_and_revoke(store: DynStore) {
     let late = s.expires_at + Duration::seconds(1);
     assert!(matches!(
         store
-            .rotate_refresh(s.id, j1, Uuid::new_v4(), late)
+            .rotate_refresh(s.id, j1, Uuid::new_v4(), late, &ev())
             .await
             .unwrap(),
         RotateOutcome::Rejected(_)
     ));
-    store.revoke_session(s.id, "logout", at).await.unwrap();
     store
-        .revoke_session(s.id, "again", at + Duration::minutes(1))
+        .revoke_session(s.id, "logout", at, &ev())
+        .await
+        .unwrap();
+    store
+        .revoke_session(s.id, "again", at + Duration::minutes(1), &ev())
         .await
         .unwrap();
     let revoked = store.get_session(s.id).await.unwrap();
@@ -681,7 +693,7 @@ pub async fn sessions_rotate_and_revoke(store: DynStore) {
     assert!(!revoked.is_active(at));
     assert!(matches!(
         store
-            .rotate_refresh(s.id, j1, Uuid::new_v4(), at)
+            .rotate_refresh(s.id, j1, Uuid::new_v4(), at, &ev())
             .await
             .unwrap(),
         RotateOutcome::Rejected(_)
@@ -693,7 +705,7 @@ pub async fn sessions_rotate_and_revoke(store: DynStore) {
     assert_eq!(
         kind(
             store
-                .rotate_refresh(SessionId(Uuid::new_v4()), j1, j1, at)
+                .rotate_refresh(SessionId(Uuid::new_v4()), j1, j1, at, &ev())
                 .await
         ),
         ErrorKind::NotFound
@@ -701,7 +713,7 @@ pub async fn sessions_rotate_and_revoke(store: DynStore) {
     assert_eq!(
         kind(
             store
-                .revoke_session(SessionId(Uuid::new_v4()), "x", at)
+                .revoke_session(SessionId(Uuid::new_v4()), "x", at, &ev())
                 .await
         ),
         ErrorKind::NotFound
@@ -709,7 +721,7 @@ pub async fn sessions_rotate_and_revoke(store: DynStore) {
     assert_eq!(
         kind(
             store
-                .create_session(&session(UserId(Uuid::new_v4()), t0()))
+                .create_session(&session(UserId(Uuid::new_v4()), t0()), LIVE, &ev())
                 .await
         ),
         ErrorKind::NotFound
@@ -721,12 +733,12 @@ pub async fn sessions_revoke_all_but_one(store: DynStore) {
     let other = user(&store, "other@example.org", &[]).await;
     let ss: Vec<Session> = (0..4).map(|_| session(u.id, t0())).collect();
     for s in &ss {
-        store.create_session(s).await.unwrap();
+        store.create_session(s, LIVE, &ev()).await.unwrap();
     }
     let theirs = session(other.id, t0());
-    store.create_session(&theirs).await.unwrap();
+    store.create_session(&theirs, LIVE, &ev()).await.unwrap();
     let n = store
-        .revoke_user_sessions(u.id, Some(ss[0].id), "password_change", t0())
+        .revoke_user_sessions(u.id, Some(ss[0].id), "password_change", t0(), &ev())
         .await
         .unwrap();
     assert_eq!(n, 3);
@@ -735,11 +747,100 @@ pub async fn sessions_revoke_all_but_one(store: DynStore) {
     assert!(store.get_session(theirs.id).await.unwrap().is_active(t0()));
     assert_eq!(
         store
-            .revoke_user_sessions(u.id, None, "logout_all", t0())
+            .revoke_user_sessions(u.id, None, "logout_all", t0(), &ev())
             .await
             .unwrap(),
         1
     );
+    // A password change ends the other sessions in its own transaction.
+    let (mine, other_tab) = (session(u.id, t0()), session(u.id, t0()));
+    store.create_session(&mine, LIVE, &ev()).await.unwrap();
+    store.create_session(&other_tab, LIVE, &ev()).await.unwrap();
+    let at = t0() + Duration::minutes(3);
+    let ended = store
+        .set_password_hash(
+            u.id,
+            "$argon2id$n",
+            at,
+            EndSessions::AllExcept(mine.id),
+            &ev(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ended, 1);
+    assert!(store.get_session(mine.id).await.unwrap().is_active(at));
+    let ended_tab = store.get_session(other_tab.id).await.unwrap();
+    assert_eq!(
+        (ended_tab.revoked_at, ended_tab.revoked_reason.as_deref()),
+        (Some(at), Some("password_change"))
+    );
+    assert_eq!(
+        store
+            .set_password_hash(u.id, "$argon2id$m", at, EndSessions::None, &ev())
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(store.get_session(mine.id).await.unwrap().is_active(at));
+    assert!(store.get_session(theirs.id).await.unwrap().is_active(at));
+}
+
+/// A user keeps at most `max_live` live sessions: a login beyond it revokes their oldest
+/// (by login time) in its own transaction; ended sessions and other users' do not count.
+pub async fn sessions_capped_per_user(store: DynStore) {
+    let u = user(&store, "many-tabs@example.org", &[]).await;
+    let other = user(&store, "few-tabs@example.org", &[]).await;
+    let at = |m: i64| t0() + Duration::minutes(m);
+    let theirs = session(other.id, at(0));
+    store.create_session(&theirs, 3, &ev()).await.unwrap();
+    let mut ended = session(u.id, at(0));
+    ended.expires_at = at(1);
+    store.create_session(&ended, 3, &ev()).await.unwrap();
+    let logged_out = session(u.id, at(0));
+    store.create_session(&logged_out, 3, &ev()).await.unwrap();
+    store
+        .revoke_session(logged_out.id, "logout", at(0), &ev())
+        .await
+        .unwrap();
+    let ss: Vec<Session> = (1..=3).map(|m| session(u.id, at(m * 2))).collect();
+    for s in &ss {
+        assert_eq!(store.create_session(s, 3, &ev()).await.unwrap(), 0);
+    }
+    for s in &ss {
+        assert!(store.get_session(s.id).await.unwrap().is_active(at(6)));
+    }
+    // A fourth, whose audit row cannot be written: nothing happens, the cap included.
+    let fourth = session(u.id, at(8));
+    let taken = ev();
+    store.append_audit(&taken).await.unwrap();
+    assert!(store.create_session(&fourth, 3, &taken).await.is_err());
+    assert!(store.get_session(ss[0].id).await.unwrap().is_active(at(8)));
+    // The fourth: the oldest live one goes.
+    assert_eq!(store.create_session(&fourth, 3, &ev()).await.unwrap(), 1);
+    let oldest = store.get_session(ss[0].id).await.unwrap();
+    assert_eq!(
+        (oldest.revoked_at, oldest.revoked_reason.as_deref()),
+        (Some(at(8)), Some("session_limit"))
+    );
+    for s in [&ss[1], &ss[2], &fourth, &theirs] {
+        assert!(store.get_session(s.id).await.unwrap().is_active(at(8)));
+    }
+    assert_eq!(
+        store
+            .get_session(logged_out.id)
+            .await
+            .unwrap()
+            .revoked_reason
+            .as_deref(),
+        Some("logout"),
+        "an ended session is left as it was"
+    );
+    // Same login time: the new session is the one kept.
+    let (a, b) = (session(u.id, at(9)), session(u.id, at(9)));
+    store.create_session(&a, 1, &ev()).await.unwrap();
+    assert_eq!(store.create_session(&b, 1, &ev()).await.unwrap(), 1);
+    assert!(store.get_session(b.id).await.unwrap().is_active(at(9)));
+    assert!(!store.get_session(a.id).await.unwrap().is_active(at(9)));
 }
 
 pub async fn roles_grant_and_revoke(store: DynStore) {
@@ -1562,7 +1663,7 @@ pub async fn user_delete_cascades(store: DynStore) {
         .await
         .unwrap();
     let s = session(a.id, t0());
-    store.create_session(&s).await.unwrap();
+    store.create_session(&s, LIVE, &ev()).await.unwrap();
     let p = progress_for(a.id, "lab-9", None, t0());
     store.insert_progress(&p).await.unwrap();
     store.delete_user(a.id, &ev()).await.unwrap();
@@ -1945,7 +2046,7 @@ pub async fn audit_failing_insert_undoes_the_write(store: DynStore) {
         .unwrap()
         .password_hash;
     assert!(store
-        .set_password_hash(u.id, "$argon2id$other", t0(), &dup())
+        .set_password_hash(u.id, "$argon2id$other", t0(), EndSessions::All, &dup())
         .await
         .is_err());
     assert_eq!(
@@ -2074,13 +2175,51 @@ pub async fn audit_failing_insert_undoes_the_write(store: DynStore) {
         .await
         .is_err());
     assert_eq!(store.latest_personality(u.id).await.unwrap(), None);
+    // sessions: a login, a rotation, a logout, the end of every session, a password
+    // change that ends sessions
+    let ghost_session = session(u.id, t0());
+    assert!(store
+        .create_session(&ghost_session, LIVE, &dup())
+        .await
+        .is_err());
+    assert_eq!(
+        kind(store.get_session(ghost_session.id).await),
+        ErrorKind::NotFound
+    );
+    let live = session(u.id, t0());
+    store.create_session(&live, LIVE, &ev()).await.unwrap();
+    assert!(store
+        .rotate_refresh(live.id, live.refresh_jti, Uuid::new_v4(), t0(), &dup())
+        .await
+        .is_err());
+    assert_eq!(
+        store.get_session(live.id).await.unwrap().refresh_jti,
+        live.refresh_jti,
+        "the rotation is undone"
+    );
+    assert!(store
+        .revoke_session(live.id, "logout", t0(), &dup())
+        .await
+        .is_err());
+    assert!(store
+        .revoke_user_sessions(u.id, None, "logout_all", t0(), &dup())
+        .await
+        .is_err());
+    assert!(store
+        .set_password_hash(u.id, "$argon2id$x", t0(), EndSessions::All, &dup())
+        .await
+        .is_err());
+    assert!(
+        store.get_session(live.id).await.unwrap().is_active(t0()),
+        "no revocation without its audit row"
+    );
     // delete_user
     assert!(store.delete_user(u.id, &dup()).await.is_err());
     assert!(store.get_user(u.id).await.is_ok());
 
     // Exactly the successful writes above left audit rows (three users, the organization,
-    // the membership, the invitation, the item), none of the failed ones.
-    assert_eq!(audit_rows(&store).await, before + 7);
+    // the membership, the invitation, the item, the session), none of the failed ones.
+    assert_eq!(audit_rows(&store).await, before + 8);
 }
 
 /// A write that fails records no audit row (its event is not found afterwards).
@@ -2150,6 +2289,45 @@ pub async fn audit_failing_write_records_nothing(store: DynStore) {
                 .await
                 .map(drop),
         ),
+        (
+            "session of an unknown user",
+            store
+                .create_session(&session(UserId(Uuid::new_v4()), t0()), LIVE, &ev())
+                .await
+                .map(drop),
+        ),
+        (
+            "unknown session rotated",
+            store
+                .rotate_refresh(
+                    SessionId(Uuid::new_v4()),
+                    Uuid::new_v4(),
+                    Uuid::new_v4(),
+                    t0(),
+                    &ev(),
+                )
+                .await
+                .map(drop),
+        ),
+        (
+            "unknown session revoked",
+            store
+                .revoke_session(SessionId(Uuid::new_v4()), "logout", t0(), &ev())
+                .await,
+        ),
+        (
+            "password of an unknown user",
+            store
+                .set_password_hash(
+                    UserId(Uuid::new_v4()),
+                    "$argon2id$x",
+                    t0(),
+                    EndSessions::All,
+                    &ev(),
+                )
+                .await
+                .map(drop),
+        ),
     ];
     for (what, r) in failing {
         assert!(r.is_err(), "{what} should fail");
@@ -2158,6 +2336,19 @@ pub async fn audit_failing_write_records_nothing(store: DynStore) {
         audit_rows(&store).await,
         before + 1,
         "only the organization's creation is recorded"
+    );
+    // A rotation that is refused (a stale jti) changes nothing and records nothing.
+    let s = session(b.id, t0());
+    store.create_session(&s, LIVE, &ev()).await.unwrap();
+    let refused = store
+        .rotate_refresh(s.id, Uuid::new_v4(), Uuid::new_v4(), t0(), &ev())
+        .await
+        .unwrap();
+    assert!(matches!(refused, RotateOutcome::Rejected(_)));
+    assert_eq!(
+        audit_rows(&store).await,
+        before + 2,
+        "the session's login only, not the refused rotation"
     );
 }
 
@@ -2328,11 +2519,11 @@ pub async fn retention_purges_what_is_not_kept(store: DynStore) {
     let mut expired = session(u.id, t0() - Duration::days(40));
     expired.expires_at = t0() - Duration::days(10);
     let revoked = session(u.id, t0());
-    store.create_session(&live).await.unwrap();
-    store.create_session(&expired).await.unwrap();
-    store.create_session(&revoked).await.unwrap();
+    store.create_session(&live, LIVE, &ev()).await.unwrap();
+    store.create_session(&expired, LIVE, &ev()).await.unwrap();
+    store.create_session(&revoked, LIVE, &ev()).await.unwrap();
     store
-        .revoke_session(revoked.id, "logout", t0() - Duration::days(2))
+        .revoke_session(revoked.id, "logout", t0() - Duration::days(2), &ev())
         .await
         .unwrap();
     for h in 0..5 {

@@ -36,7 +36,7 @@ pub use error::{ErrorKind, Result, StoreError};
 pub use options::PoolOptions;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
-pub use session::{RotateOutcome, Session};
+pub use session::{EndSessions, RotateOutcome, Session};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{

@@ -51,3 +51,15 @@ pub enum RotateOutcome {
     /// current one (a reuse). The session as it stands is returned for the caller to judge.
     Rejected(Session),
 }
+
+/// Which sessions a password change ends, in the same transaction as the new hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndSessions {
+    /// None (a rehash with stronger parameters changes nothing the user did).
+    None,
+    /// Every active session of the user but this one (the caller's own), with reason
+    /// `password_change`.
+    AllExcept(SessionId),
+    /// Every active session of the user, with reason `password_change`.
+    All,
+}

@@ -10,7 +10,7 @@ macro_rules! impl_sql_store {
     ($store:ty, $db:ty, backend = $backend:literal, migrations = $migrations:literal, for_update = $for_update:literal, for_update_of_i = $for_update_of_i:literal, claim_lock = $claim_lock:literal, skip_locked = $skip_locked:literal) => {
         use $crate::error::{Result, StoreError};
         use $crate::rows::*;
-        use $crate::session::{RotateOutcome, Session};
+        use $crate::session::{EndSessions, RotateOutcome, Session};
         use $crate::store::*;
         use async_trait::async_trait;
         use chrono::{DateTime, Utc};
@@ -230,7 +230,14 @@ macro_rules! impl_sql_store {
                 Ok(user)
             }
 
-            async fn set_password_hash(&self, id: UserId, password_hash: &str, now: DateTime<Utc>, audit: &AuditEvent) -> Result<()> {
+            async fn set_password_hash(
+                &self,
+                id: UserId,
+                password_hash: &str,
+                now: DateTime<Utc>,
+                end_sessions: EndSessions,
+                audit: &AuditEvent,
+            ) -> Result<u64> {
                 if password_hash.is_empty() {
                     return Err(StoreError::new(cyberhub_domain::ErrorKind::Validation, "password hash is empty"));
                 }
@@ -243,8 +250,16 @@ macro_rules! impl_sql_store {
                     .await
                     .map_err(db_err("user"))?;
                 one_row("user", r.rows_affected())?;
+                let ended = match end_sessions {
+                    EndSessions::None => 0,
+                    EndSessions::AllExcept(keep) => {
+                        revoke_sessions_of(&mut *tx, id, Some(keep), "password_change", now).await?
+                    }
+                    EndSessions::All => revoke_sessions_of(&mut *tx, id, None, "password_change", now).await?,
+                };
                 insert_audit(&mut *tx, audit).await?;
-                tx.commit().await.map_err(db_err("user"))
+                tx.commit().await.map_err(db_err("user"))?;
+                Ok(ended)
             }
 
             async fn set_email(&self, id: UserId, email: &str, now: DateTime<Utc>, audit: &AuditEvent) -> Result<User> {
@@ -337,9 +352,36 @@ macro_rules! impl_sql_store {
             }
         }
 
+        /// Revokes every active session of `user_id` but `keep`, inside the caller's
+        /// transaction; returns how many.
+        async fn revoke_sessions_of<'c, E>(
+            ex: E,
+            user_id: UserId,
+            keep: Option<SessionId>,
+            reason: &str,
+            now: DateTime<Utc>,
+        ) -> Result<u64>
+        where
+            E: sqlx::Executor<'c, Database = $db>,
+        {
+            let r = sqlx::query(
+                "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
+                 WHERE user_id = $1 AND revoked_at IS NULL AND ($2 IS NULL OR id <> $2)",
+            )
+            .bind(user_id.0)
+            .bind(keep.map(|k| k.0))
+            .bind(now)
+            .bind(reason)
+            .execute(ex)
+            .await
+            .map_err(db_err("session"))?;
+            Ok(r.rows_affected())
+        }
+
         #[async_trait]
         impl SessionStore for $store {
-            async fn create_session(&self, s: &Session) -> Result<()> {
+            async fn create_session(&self, s: &Session, max_live: u32, audit: &AuditEvent) -> Result<u64> {
+                let mut tx = self.write.begin().await.map_err(db_err("session"))?;
                 sqlx::query(concat!(
                     "INSERT INTO sessions (", session_cols!(), ") ",
                     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
@@ -356,10 +398,27 @@ macro_rules! impl_sql_store {
                 .bind(&s.user_agent)
                 .bind(&s.client_addr)
                 .bind(s.previous_refresh_jti)
-                .execute(&self.write)
+                .execute(&mut *tx)
                 .await
                 .map_err(db_err("session"))?;
-                Ok(())
+                // The newest `max_live - 1` others stay live, with this one.
+                let capped = sqlx::query(
+                    "UPDATE sessions SET revoked_at = $3, revoked_reason = 'session_limit' \
+                     WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL AND expires_at > $3 \
+                     AND id NOT IN (SELECT id FROM sessions \
+                       WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL AND expires_at > $3 \
+                       ORDER BY created_at DESC, id DESC LIMIT $4)",
+                )
+                .bind(s.user_id.0)
+                .bind(s.id.0)
+                .bind(s.created_at)
+                .bind(i64::from(max_live.max(1)) - 1)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("session"))?;
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await.map_err(db_err("session"))?;
+                Ok(capped.rows_affected())
             }
 
             async fn get_session(&self, id: SessionId) -> Result<Session> {
@@ -377,7 +436,9 @@ macro_rules! impl_sql_store {
                 expected_jti: Uuid,
                 new_jti: Uuid,
                 now: DateTime<Utc>,
+                audit: &AuditEvent,
             ) -> Result<RotateOutcome> {
+                let mut tx = self.write.begin().await.map_err(db_err("session"))?;
                 let rotated = sqlx::query_as::<_, SessionRow>(concat!(
                     "UPDATE sessions SET previous_refresh_jti = refresh_jti, refresh_jti = $3, generation = generation + 1, last_used_at = $4 ",
                     "WHERE id = $1 AND refresh_jti = $2 AND revoked_at IS NULL AND expires_at > $4 ",
@@ -387,26 +448,36 @@ macro_rules! impl_sql_store {
                 .bind(expected_jti)
                 .bind(new_jti)
                 .bind(now)
-                .fetch_optional(&self.write)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(db_err("session"))?;
                 match rotated {
-                    Some(row) => Ok(RotateOutcome::Rotated(row.into())),
-                    None => Ok(RotateOutcome::Rejected(self.get_session(id).await?)),
+                    Some(row) => {
+                        insert_audit(&mut *tx, audit).await?;
+                        tx.commit().await.map_err(db_err("session"))?;
+                        Ok(RotateOutcome::Rotated(row.into()))
+                    }
+                    None => {
+                        tx.rollback().await.map_err(db_err("session"))?;
+                        Ok(RotateOutcome::Rejected(self.get_session(id).await?))
+                    }
                 }
             }
 
-            async fn revoke_session(&self, id: SessionId, reason: &str, now: DateTime<Utc>) -> Result<()> {
+            async fn revoke_session(&self, id: SessionId, reason: &str, now: DateTime<Utc>, audit: &AuditEvent) -> Result<()> {
+                let mut tx = self.write.begin().await.map_err(db_err("session"))?;
                 let r = sqlx::query(
                     "UPDATE sessions SET revoked_at = COALESCE(revoked_at, $2), revoked_reason = COALESCE(revoked_reason, $3) WHERE id = $1",
                 )
                 .bind(id.0)
                 .bind(now)
                 .bind(reason)
-                .execute(&self.write)
+                .execute(&mut *tx)
                 .await
                 .map_err(db_err("session"))?;
-                one_row("session", r.rows_affected())
+                one_row("session", r.rows_affected())?;
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await.map_err(db_err("session"))
             }
 
             async fn revoke_user_sessions(
@@ -415,19 +486,13 @@ macro_rules! impl_sql_store {
                 keep: Option<SessionId>,
                 reason: &str,
                 now: DateTime<Utc>,
+                audit: &AuditEvent,
             ) -> Result<u64> {
-                let r = sqlx::query(
-                    "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
-                     WHERE user_id = $1 AND revoked_at IS NULL AND ($2 IS NULL OR id <> $2)",
-                )
-                .bind(user_id.0)
-                .bind(keep.map(|k| k.0))
-                .bind(now)
-                .bind(reason)
-                .execute(&self.write)
-                .await
-                .map_err(db_err("session"))?;
-                Ok(r.rows_affected())
+                let mut tx = self.write.begin().await.map_err(db_err("session"))?;
+                let n = revoke_sessions_of(&mut *tx, user_id, keep, reason, now).await?;
+                insert_audit(&mut *tx, audit).await?;
+                tx.commit().await.map_err(db_err("session"))?;
+                Ok(n)
             }
         }
 

@@ -7,7 +7,7 @@
 //! trait by trait; nothing here exposes a driver type.
 
 use crate::error::Result;
-use crate::session::{RotateOutcome, Session};
+use crate::session::{EndSessions, RotateOutcome, Session};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cyberhub_domain::{
@@ -52,14 +52,16 @@ pub trait UserStore: Send + Sync {
         now: DateTime<Utc>,
         audit: &AuditEvent,
     ) -> Result<User>;
-    /// Replaces the password hash.
+    /// Replaces the password hash and ends the sessions `end_sessions` names, in one
+    /// transaction with `audit`; returns how many sessions ended.
     async fn set_password_hash(
         &self,
         id: UserId,
         password_hash: &str,
         now: DateTime<Utc>,
+        end_sessions: EndSessions,
         audit: &AuditEvent,
-    ) -> Result<()>;
+    ) -> Result<u64>;
     /// Replaces the e-mail address (already normalised by the caller) and returns the
     /// user. An address another account holds is [`ErrorKind::Conflict`](crate::ErrorKind::Conflict).
     async fn set_email(
@@ -77,31 +79,52 @@ pub trait UserStore: Send + Sync {
     async fn list_users(&self, filter: &UserFilter, page: Page) -> Result<PageResult<User>>;
 }
 
-/// Login sessions (refresh-token families).
+/// Login sessions (refresh-token families). Every write takes the [`AuditEvent`] that
+/// records it (the login, the refresh, the logout, the detected reuse) and writes it in the
+/// same transaction.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Inserts a new session.
-    async fn create_session(&self, session: &Session) -> Result<()>;
+    /// Inserts a new session (a login) with its audit row. A user keeps at most `max_live`
+    /// live (unrevoked, unexpired) sessions: should this one exceed it, their oldest (by
+    /// login time) are revoked with reason `session_limit`, in the same transaction. Returns
+    /// how many were revoked.
+    async fn create_session(
+        &self,
+        session: &Session,
+        max_live: u32,
+        audit: &AuditEvent,
+    ) -> Result<u64>;
     /// One session.
     async fn get_session(&self, id: SessionId) -> Result<Session>;
     /// Atomically replaces `expected_jti` by `new_jti` if the session is active at `now`
-    /// and `expected_jti` is the current one; otherwise changes nothing.
+    /// and `expected_jti` is the current one, recording `audit` with it; otherwise changes
+    /// nothing and records nothing.
     async fn rotate_refresh(
         &self,
         id: SessionId,
         expected_jti: Uuid,
         new_jti: Uuid,
         now: DateTime<Utc>,
+        audit: &AuditEvent,
     ) -> Result<RotateOutcome>;
-    /// Revokes one session (no-op when already revoked).
-    async fn revoke_session(&self, id: SessionId, reason: &str, now: DateTime<Utc>) -> Result<()>;
-    /// Revokes every active session of a user except `keep`; returns how many.
+    /// Revokes one session (the revocation time and reason of an already revoked one are
+    /// kept) and records `audit`. An unknown session is `NotFound` and records nothing.
+    async fn revoke_session(
+        &self,
+        id: SessionId,
+        reason: &str,
+        now: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// Revokes every active session of a user except `keep` and records `audit`; returns
+    /// how many.
     async fn revoke_user_sessions(
         &self,
         user_id: UserId,
         keep: Option<SessionId>,
         reason: &str,
         now: DateTime<Utc>,
+        audit: &AuditEvent,
     ) -> Result<u64>;
 }
 

@@ -158,7 +158,14 @@ async fn refresh_once_then_a_clear_error() {
         "the refresh rotated the pair"
     );
     assert_ne!(after.access, "not-a-jwt");
-    // The old refresh token is dead (rotation): the next failing call cannot refresh.
+    // The successor is used (within the grace period the old token would still get it: two
+    // tabs refreshing at once)...
+    api.tokens().set(Tokens {
+        access: "not-a-jwt".into(),
+        refresh: after.refresh.clone(),
+    });
+    api.me().await.unwrap();
+    // ...so the old refresh token is a reuse: the next failing call cannot refresh.
     api.tokens().set(Tokens {
         access: "not-a-jwt".into(),
         refresh: before.refresh,

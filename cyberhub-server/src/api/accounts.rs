@@ -1,6 +1,6 @@
 //! `/auth/*`, `/users*` and `/roles`.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::state::{client_info, page, page_links, AppState, BearerAuth};
 use cyberhub_auth::{AuthSession, Caller, Principal};
 use cyberhub_domain::api::*;
@@ -81,14 +81,7 @@ pub struct AccountsApi(pub Arc<AppState>);
 
 impl AccountsApi {
     async fn signup_inner(&self, req: &Request, body: SignupRequest) -> ApiResult<AuthSession> {
-        if body.roles.is_some() {
-            return Err(ApiError::forbidden("Only administrators can set roles."));
-        }
-        Ok(self
-            .0
-            .auth
-            .signup(body.new_user(), &secret(&body.password), &client_info(req))
-            .await?)
+        Ok(self.0.auth.signup_request(&body, &client_info(req)).await?)
     }
 
     /// A user visible to `caller`: themselves, or anyone for administrators; else 404.

@@ -5,6 +5,7 @@ use cyberhub_domain::api::{HealthResponse, ReadyCheck, ReadyResponse};
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, OpenApi, Tags};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(Tags)]
 enum Tag {
@@ -25,6 +26,60 @@ pub enum Ready {
 
 /// Health routes.
 pub struct HealthApi(pub Arc<AppState>);
+
+/// The embedder check of `/ready`: at most one inference at a time and one per `ttl`.
+/// While a probe runs (it may wait in the inference queue behind a flood), every other
+/// `/ready` answers at once with the last result; only the very first probe is waited for,
+/// as there is nothing to answer with before it.
+#[derive(Debug, Default)]
+pub struct ReadyProbe {
+    /// When the last probe finished, and its error if any.
+    last: std::sync::Mutex<Option<(Instant, Option<String>)>>,
+    /// Held by the probe that runs.
+    running: tokio::sync::Mutex<()>,
+}
+
+impl ReadyProbe {
+    fn last(&self) -> Option<(Instant, Option<String>)> {
+        self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The embedder's error (`None`: it answered), from a result younger than `ttl`, else
+    /// from `probe` when no other probe is running, else the last result.
+    pub async fn check<F, Fut>(&self, ttl: Duration, probe: F) -> Option<String>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Option<String>>,
+    {
+        let last = self.last();
+        if let Some((at, err)) = &last {
+            if at.elapsed() < ttl {
+                return err.clone();
+            }
+        }
+        let _running = match (self.running.try_lock(), last) {
+            (Ok(guard), _) => guard,
+            // A probe is running: answer with what the previous one found.
+            (Err(_), Some((_, err))) => return err,
+            // The very first probe is running: wait for it.
+            (Err(_), None) => {
+                let guard = self.running.lock().await;
+                if let Some((_, err)) = self.last() {
+                    return err;
+                }
+                guard // it was cancelled before it finished: probe here
+            }
+        };
+        if let Some((at, err)) = self.last() {
+            if at.elapsed() < ttl {
+                return err; // another probe finished in between
+            }
+        }
+        let err = probe().await;
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), err.clone()));
+        err
+    }
+}
 
 /// The liveness body (no I/O).
 pub fn health_body() -> HealthResponse {
@@ -51,19 +106,14 @@ pub async fn readiness(state: &AppState) -> Ready {
             ok: vectors.is_ok(),
             error: vectors.err().map(|e| e.to_string()),
         });
-        // One inference per READY_PROBE_TTL at most: a flood of /ready calls (or of real
-        // inference) must not queue probes behind each other.
-        let embed_error = {
-            let mut probe = ai.ready_probe.lock().await;
-            match &*probe {
-                Some((at, err)) if at.elapsed() < crate::ai::READY_PROBE_TTL => err.clone(),
-                _ => {
-                    let err = index.embed_one("ready").await.err().map(|e| e.to_string());
-                    *probe = Some((std::time::Instant::now(), err.clone()));
-                    err
-                }
-            }
-        };
+        // One inference per READY_PROBE_TTL at most, and never a wait behind a running one
+        // (it may queue behind a flood of real inference): see ReadyProbe.
+        let embed_error = ai
+            .ready_probe
+            .check(crate::ai::READY_PROBE_TTL, || async {
+                index.embed_one("ready").await.err().map(|e| e.to_string())
+            })
+            .await;
         checks.push(ReadyCheck {
             name: format!("embedder ({})", index.embedder().model_id()),
             ok: embed_error.is_none(),
@@ -124,5 +174,83 @@ impl HealthApi {
     )]
     async fn metrics(&self) -> PlainText<String> {
         PlainText(self.0.metrics.render())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReadyProbe;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    async fn never() -> Option<String> {
+        panic!("a probe ran where none should")
+    }
+
+    /// While a probe is stuck (an inference queued behind a flood), `/ready` answers with
+    /// the last result at once instead of queueing behind it; only the first probe is
+    /// waited for, and probes never run two at a time.
+    #[tokio::test]
+    async fn a_running_probe_is_never_waited_for_after_the_first() {
+        let probe = Arc::new(ReadyProbe::default());
+        let runs = Arc::new(AtomicU32::new(0));
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let slow = |probe: Arc<ReadyProbe>,
+                    runs: Arc<AtomicU32>,
+                    gate: Arc<tokio::sync::Notify>,
+                    answer: Option<String>| async move {
+            probe
+                .check(Duration::ZERO, || async move {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    gate.notified().await;
+                    answer
+                })
+                .await
+        };
+        // The very first probe: a second caller waits for its result.
+        let first = tokio::spawn(slow(probe.clone(), runs.clone(), gate.clone(), None));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let waiter = tokio::spawn(slow(
+            probe.clone(),
+            runs.clone(),
+            gate.clone(),
+            Some("not me".into()),
+        ));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !waiter.is_finished(),
+            "nothing to answer with before the first probe"
+        );
+        gate.notify_one();
+        assert_eq!(first.await.unwrap(), None);
+        assert_eq!(waiter.await.unwrap(), None, "the first probe's result");
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+
+        // A stale result and a probe stuck in the queue: others answer at once.
+        let stuck = tokio::spawn(slow(
+            probe.clone(),
+            runs.clone(),
+            gate.clone(),
+            Some("embedder down".into()),
+        ));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        for _ in 0..100 {
+            let answer = tokio::time::timeout(
+                Duration::from_millis(200),
+                probe.check(Duration::ZERO, never),
+            )
+            .await
+            .expect("answered without waiting for the running probe");
+            assert_eq!(answer, None, "the last result");
+        }
+        gate.notify_one();
+        assert_eq!(stuck.await.unwrap().as_deref(), Some("embedder down"));
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        // A fresh result is served without a probe.
+        assert_eq!(
+            probe.check(Duration::from_secs(60), never).await.as_deref(),
+            Some("embedder down")
+        );
     }
 }
