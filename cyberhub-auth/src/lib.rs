@@ -38,10 +38,11 @@ pub use app::{App, Caller, Hooks, MemberAdded, NoHooks};
 pub use common_passwords::is_common_password;
 pub use error::{AuthError, ErrorKind, Result};
 pub use lockout::{
-    client_bucket, InMemoryKnownClients, KnownClients, KnownClientsPolicy, Lockout, LockoutPolicy,
+    client_bucket, FailureStore, InMemoryFailures, InMemoryKnownClients, KnownClients,
+    KnownClientsPolicy, Lockout, LockoutPolicy,
 };
 pub use password::{check_new_password, PasswordHasher, PasswordPolicy};
 pub use rbac::Principal;
-pub use service::{AuthConfig, AuthService, AuthSession, ClientInfo, TokenPair};
+pub use service::{AuthConfig, AuthService, AuthSession, ClientInfo, SessionEvents, TokenPair};
 pub use throttle::{Costly, InMemoryRateLimiter, Quota, RateLimiter, RateLimits, Rule, Throttle};
 pub use tokens::{Claims, JwtKey, TokenConfig, TokenService, TokenType};

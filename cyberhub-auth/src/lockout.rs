@@ -74,18 +74,39 @@ struct Entry {
     last_failure: DateTime<Utc>,
 }
 
-/// Tracks failures for a set of keys (e-mails or client addresses).
+/// Where failure counts and locks live: this process ([`InMemoryFailures`]) or a store that
+/// several instances share (the server's Redis store), so that the lock-out triggers after
+/// the same number of attempts however many instances a client spreads them over. Keys
+/// come namespaced by their [`Lockout`]; the policy comes with every call.
+#[async_trait::async_trait]
+pub trait FailureStore: Send + Sync + std::fmt::Debug {
+    /// `Err(remaining)` while `key` is locked at `now`.
+    async fn check(&self, key: &str, now: DateTime<Utc>) -> Result<(), std::time::Duration>;
+    /// Records a failure under `policy`; returns the lock length when this failure
+    /// triggered a lock.
+    async fn record_failure(
+        &self,
+        policy: &LockoutPolicy,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Option<Duration>;
+    /// Forgets `key`'s failures (after a successful login).
+    async fn record_success(&self, key: &str);
+}
+
+/// Failure counts in this process's memory: at most `max_keys` keys (the stalest are
+/// dropped first, locked keys last).
 #[derive(Debug)]
-pub struct Lockout {
-    policy: LockoutPolicy,
+pub struct InMemoryFailures {
+    max_keys: usize,
     entries: Mutex<HashMap<String, Entry>>,
 }
 
-impl Lockout {
-    /// A tracker with `policy`.
-    pub fn new(policy: LockoutPolicy) -> Self {
+impl InMemoryFailures {
+    /// A store of at most `max_keys` keys.
+    pub fn new(max_keys: usize) -> Self {
         Self {
-            policy,
+            max_keys: max_keys.max(1),
             entries: Mutex::new(HashMap::new()),
         }
     }
@@ -94,8 +115,8 @@ impl Lockout {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `Err(remaining)` while `key` is locked at `now`.
-    pub fn check(&self, key: &str, now: DateTime<Utc>) -> Result<(), std::time::Duration> {
+    /// [`FailureStore::check`], synchronously.
+    pub fn check_now(&self, key: &str, now: DateTime<Utc>) -> Result<(), std::time::Duration> {
         let entries = self.lock();
         match entries.get(key).and_then(|e| e.locked_until) {
             Some(until) if until > now => Err((until - now).to_std().unwrap_or_default()),
@@ -103,14 +124,18 @@ impl Lockout {
         }
     }
 
-    /// Records a failure; returns the lock length when this failure triggered a lock.
-    pub fn record_failure(&self, key: &str, now: DateTime<Utc>) -> Option<Duration> {
-        let p = self.policy;
+    /// [`FailureStore::record_failure`], synchronously.
+    pub fn failure_now(
+        &self,
+        p: &LockoutPolicy,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Option<Duration> {
         let mut entries = self.lock();
         if !entries.contains_key(key) {
             make_room(
                 &mut entries,
-                p.max_keys,
+                self.max_keys,
                 |e| {
                     now - e.last_failure > p.forget_after && e.locked_until.is_none_or(|u| u <= now)
                 },
@@ -137,19 +162,101 @@ impl Lockout {
         if e.failures >= p.threshold {
             e.failures = 0;
             e.level = e.level.saturating_add(1);
-            let factor = 1i32
-                .checked_shl(e.level.saturating_sub(1).min(20))
-                .unwrap_or(i32::MAX);
-            let lock = (p.base_lock * factor).min(p.max_lock);
+            let lock = p.lock_for_level(e.level);
             e.locked_until = Some(now + lock);
             return Some(lock);
         }
         None
     }
 
-    /// Forgets `key`'s failures (after a successful login).
-    pub fn record_success(&self, key: &str) {
+    /// [`FailureStore::record_success`], synchronously.
+    pub fn success_now(&self, key: &str) {
         self.lock().remove(key);
+    }
+}
+
+#[async_trait::async_trait]
+impl FailureStore for InMemoryFailures {
+    async fn check(&self, key: &str, now: DateTime<Utc>) -> Result<(), std::time::Duration> {
+        self.check_now(key, now)
+    }
+
+    async fn record_failure(
+        &self,
+        policy: &LockoutPolicy,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Option<Duration> {
+        self.failure_now(policy, key, now)
+    }
+
+    async fn record_success(&self, key: &str) {
+        self.success_now(key);
+    }
+}
+
+impl LockoutPolicy {
+    /// The lock after the `level`-th lock of a key: `base_lock` doubling per level, at most
+    /// `max_lock`.
+    pub fn lock_for_level(&self, level: u32) -> Duration {
+        let factor = 1i32
+            .checked_shl(level.saturating_sub(1).min(20))
+            .unwrap_or(i32::MAX);
+        (self.base_lock * factor).min(self.max_lock)
+    }
+}
+
+/// Tracks failures for a set of keys (e-mails or client addresses) under one policy, in a
+/// [`FailureStore`] (this process's memory unless a shared one is given).
+#[derive(Debug)]
+pub struct Lockout {
+    policy: LockoutPolicy,
+    namespace: &'static str,
+    store: std::sync::Arc<dyn FailureStore>,
+}
+
+impl Lockout {
+    /// A tracker with `policy`, in this process's memory.
+    pub fn new(policy: LockoutPolicy) -> Self {
+        Self::with_store(
+            policy,
+            "lockout",
+            std::sync::Arc::new(InMemoryFailures::new(policy.max_keys)),
+        )
+    }
+
+    /// A tracker with `policy` whose keys live in `store` under `namespace`.
+    pub fn with_store(
+        policy: LockoutPolicy,
+        namespace: &'static str,
+        store: std::sync::Arc<dyn FailureStore>,
+    ) -> Self {
+        Self {
+            policy,
+            namespace,
+            store,
+        }
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}:{key}", self.namespace)
+    }
+
+    /// `Err(remaining)` while `key` is locked at `now`.
+    pub async fn check(&self, key: &str, now: DateTime<Utc>) -> Result<(), std::time::Duration> {
+        self.store.check(&self.key(key), now).await
+    }
+
+    /// Records a failure; returns the lock length when this failure triggered a lock.
+    pub async fn record_failure(&self, key: &str, now: DateTime<Utc>) -> Option<Duration> {
+        self.store
+            .record_failure(&self.policy, &self.key(key), now)
+            .await
+    }
+
+    /// Forgets `key`'s failures (after a successful login).
+    pub async fn record_success(&self, key: &str) {
+        self.store.record_success(&self.key(key)).await;
     }
 }
 
@@ -340,10 +447,59 @@ mod tests {
     use super::*;
     use cyberhub_domain::{Clock, ManualClock};
 
+    /// The in-process store under one policy, called synchronously.
+    struct Local {
+        policy: LockoutPolicy,
+        store: InMemoryFailures,
+    }
+
+    impl Local {
+        fn new(policy: LockoutPolicy) -> Self {
+            Self {
+                policy,
+                store: InMemoryFailures::new(policy.max_keys),
+            }
+        }
+        fn record_failure(&self, key: &str, now: DateTime<Utc>) -> Option<Duration> {
+            self.store.failure_now(&self.policy, key, now)
+        }
+        fn check(&self, key: &str, now: DateTime<Utc>) -> Result<(), std::time::Duration> {
+            self.store.check_now(key, now)
+        }
+        fn record_success(&self, key: &str) {
+            self.store.success_now(key);
+        }
+        fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+            self.store.lock()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lockout_namespaces_its_keys_in_a_shared_store() {
+        let store: std::sync::Arc<dyn FailureStore> =
+            std::sync::Arc::new(InMemoryFailures::new(100));
+        let policy = LockoutPolicy {
+            threshold: 2,
+            ..LockoutPolicy::per_account()
+        };
+        let a = Lockout::with_store(policy, "a", store.clone());
+        let b = Lockout::with_store(policy, "b", store.clone());
+        let t = DateTime::<Utc>::UNIX_EPOCH + Duration::days(20_000);
+        assert_eq!(a.record_failure("k", t).await, None);
+        assert_eq!(a.record_failure("k", t).await, Some(Duration::seconds(30)));
+        assert!(a.check("k", t).await.is_err());
+        assert!(b.check("k", t).await.is_ok(), "another namespace");
+        // A second handle on the same store (another instance) sees the lock.
+        let a2 = Lockout::with_store(policy, "a", store);
+        assert!(a2.check("k", t).await.is_err());
+        a2.record_success("k").await;
+        assert!(a.check("k", t).await.is_ok());
+    }
+
     #[test]
     fn escalates_and_expires() {
         let clock = ManualClock::new(DateTime::<Utc>::UNIX_EPOCH + Duration::days(20_000));
-        let l = Lockout::new(LockoutPolicy::per_account());
+        let l = Local::new(LockoutPolicy::per_account());
         for _ in 0..4 {
             assert_eq!(l.record_failure("a", clock.now()), None);
             assert!(l.check("a", clock.now()).is_ok());
@@ -391,7 +547,7 @@ mod tests {
             max_keys: 10,
             ..LockoutPolicy::per_client()
         };
-        let l = Lockout::new(p);
+        let l = Local::new(p);
         let t = DateTime::<Utc>::UNIX_EPOCH;
         for i in 0..100 {
             l.record_failure(&format!("k{i}"), t + Duration::seconds(i));
@@ -408,7 +564,7 @@ mod tests {
             threshold: 2,
             ..LockoutPolicy::per_client()
         };
-        let l = Lockout::new(p);
+        let l = Local::new(p);
         let t = DateTime::<Utc>::UNIX_EPOCH + Duration::days(20_000);
         l.record_failure("locked", t);
         l.record_failure("locked", t); // locked for 60 s, and the stalest key

@@ -41,10 +41,18 @@ pub struct AuthConfig {
     /// The clients that signed in to each account before (this process by default; a
     /// shared store when several instances serve one deployment).
     pub known_clients: std::sync::Arc<dyn crate::lockout::KnownClients>,
+    /// Where failed-login counts live: `None` keeps each lock-out in this process; a store
+    /// that several instances share makes them count together.
+    pub failure_store: Option<std::sync::Arc<dyn crate::lockout::FailureStore>>,
     /// Lock-out per client address.
     pub client_lockout: LockoutPolicy,
-    /// How long a session's "still active" answer is cached by [`AuthService::authenticate`].
+    /// How long a session's "still active" answer is cached by [`AuthService::authenticate`]
+    /// (1 s): the longest another instance may still accept a token of a session that was
+    /// ended elsewhere when no [`SessionEvents`] broadcast reaches it.
     pub session_check_ttl: Duration,
+    /// Tells other instances that a session ended or a user changed, so they drop what they
+    /// cached at once (the server's Redis broadcast); `None` for a single instance.
+    pub session_events: Option<std::sync::Arc<dyn SessionEvents>>,
     /// How long after a rotation the replaced refresh token still gets the new pair (two tabs
     /// refreshing at once, a response lost on the way) instead of counting as reuse: 10 s by
     /// default. Zero: any second use of a refresh token is a reuse. Once the successor has
@@ -71,8 +79,10 @@ impl AuthConfig {
             account_lockout: LockoutPolicy::per_account(),
             account_wide_lockout: LockoutPolicy::per_account_all_clients(),
             known_clients: std::sync::Arc::new(crate::lockout::InMemoryKnownClients::default()),
+            failure_store: None,
             client_lockout: LockoutPolicy::per_client(),
-            session_check_ttl: Duration::seconds(5),
+            session_check_ttl: Duration::seconds(1),
+            session_events: None,
             refresh_grace: Duration::seconds(10),
             max_sessions_per_user: 50,
             rate_limits: crate::throttle::RateLimits::default(),
@@ -134,6 +144,7 @@ pub struct AuthService {
     known_clients: std::sync::Arc<dyn crate::lockout::KnownClients>,
     client_locks: Lockout,
     session_check_ttl: Duration,
+    session_events: Option<std::sync::Arc<dyn SessionEvents>>,
     refresh_grace: Duration,
     max_sessions_per_user: u32,
     throttle: crate::throttle::Throttle,
@@ -142,17 +153,45 @@ pub struct AuthService {
 
 const SESSION_CACHE_MAX: usize = 50_000;
 
+/// Where [`AuthService`] announces that a session ended or a user's roles, status or
+/// sessions changed, for the other instances of a deployment (which then call
+/// [`AuthService::evict_session`] / [`AuthService::evict_user`]). Called after the change
+/// committed; must not block.
+pub trait SessionEvents: Send + Sync + std::fmt::Debug {
+    /// Session `sid` ended.
+    fn session_ended(&self, sid: SessionId);
+    /// `user`'s roles, status or sessions changed.
+    fn user_changed(&self, user: UserId);
+}
+
+/// A lock-out in `shared` (namespaced), or in this process's memory.
+fn lockout(
+    policy: LockoutPolicy,
+    namespace: &'static str,
+    shared: &Option<std::sync::Arc<dyn crate::lockout::FailureStore>>,
+) -> Lockout {
+    match shared {
+        Some(store) => Lockout::with_store(policy, namespace, store.clone()),
+        None => Lockout::new(policy),
+    }
+}
+
 impl AuthService {
     /// Builds the service (computes the dummy hash once).
     pub fn new(store: DynStore, clock: SharedClock, config: AuthConfig) -> Result<Self> {
         Ok(Self {
             hasher: PasswordHasher::new(config.password_policy, config.max_concurrent_hashes)?,
             tokens: TokenService::new(config.tokens, config.signing_key, config.previous_keys)?,
-            account_locks: Lockout::new(config.account_lockout),
-            account_wide_locks: Lockout::new(config.account_wide_lockout),
+            account_locks: lockout(config.account_lockout, "account", &config.failure_store),
+            account_wide_locks: lockout(
+                config.account_wide_lockout,
+                "account_wide",
+                &config.failure_store,
+            ),
             known_clients: config.known_clients,
-            client_locks: Lockout::new(config.client_lockout),
+            client_locks: lockout(config.client_lockout, "client", &config.failure_store),
             session_check_ttl: config.session_check_ttl,
+            session_events: config.session_events,
             refresh_grace: config.refresh_grace,
             max_sessions_per_user: config.max_sessions_per_user,
             throttle: crate::throttle::Throttle::new(config.rate_limits, config.rate_limiter),
@@ -516,20 +555,15 @@ impl AuthService {
                 }),
             None => false,
         };
-        let locked = self
-            .account_locks
-            .check(&pair_key, now)
-            .err()
-            .or_else(|| {
-                (!known)
-                    .then(|| self.account_wide_locks.check(&account_key, now).err())
-                    .flatten()
-            })
-            .or_else(|| {
-                client_key
-                    .as_ref()
-                    .and_then(|k| self.client_locks.check(k, now).err())
-            });
+        let mut locked = self.account_locks.check(&pair_key, now).await.err();
+        if locked.is_none() && !known {
+            locked = self.account_wide_locks.check(&account_key, now).await.err();
+        }
+        if locked.is_none() {
+            if let Some(k) = &client_key {
+                locked = self.client_locks.check(k, now).await.err();
+            }
+        }
         if let Some(wait) = locked {
             self.audit(
                 None,
@@ -554,10 +588,12 @@ impl AuthService {
         let user = match creds {
             Some(c) if password_ok && c.user.status == AccountStatus::Active => c,
             other => {
-                self.account_locks.record_failure(&pair_key, now);
-                self.account_wide_locks.record_failure(&account_key, now);
+                self.account_locks.record_failure(&pair_key, now).await;
+                self.account_wide_locks
+                    .record_failure(&account_key, now)
+                    .await;
                 if let Some(k) = &client_key {
-                    self.client_locks.record_failure(k, now);
+                    self.client_locks.record_failure(k, now).await;
                 }
                 let actor = other.map(|c| c.user.id);
                 self.audit(
@@ -572,7 +608,7 @@ impl AuthService {
                 return Err(AuthError::invalid_credentials());
             }
         };
-        self.account_locks.record_success(&pair_key);
+        self.account_locks.record_success(&pair_key).await;
         if self.hasher.needs_rehash(&user.password_hash) {
             let hash = self.hasher.hash(password).await?;
             let event = self.event(
@@ -709,13 +745,30 @@ impl AuthService {
     }
 
     fn forget_session(&self, sid: SessionId) {
+        self.evict_session(sid);
+        if let Some(events) = &self.session_events {
+            events.session_ended(sid);
+        }
+    }
+
+    fn forget_user(&self, user: UserId) {
+        self.evict_user(user);
+        if let Some(events) = &self.session_events {
+            events.user_changed(user);
+        }
+    }
+
+    /// Drops this process's cached answer for session `sid` (another instance ended it).
+    pub fn evict_session(&self, sid: SessionId) {
         self.sessions
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&sid);
     }
 
-    fn forget_user(&self, user: UserId) {
+    /// Drops this process's cached answers for `user`'s sessions (another instance changed
+    /// their roles, status or sessions).
+    pub fn evict_user(&self, user: UserId) {
         self.sessions
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -800,7 +853,7 @@ impl AuthService {
             caller.user_id,
             bucket.as_deref().unwrap_or("-")
         );
-        if let Err(wait) = self.account_locks.check(&key, now) {
+        if let Err(wait) = self.account_locks.check(&key, now).await {
             return Err(AuthError::rate_limited(wait));
         }
         let user = self.store.get_user(caller.user_id).await?;
@@ -810,7 +863,7 @@ impl AuthService {
             .verify(current, Some(&creds.password_hash))
             .await?
         {
-            self.account_locks.record_failure(&key, now);
+            self.account_locks.record_failure(&key, now).await;
             self.audit(
                 Some(caller.user_id),
                 failed_action,
@@ -825,7 +878,7 @@ impl AuthService {
                 "The current password is not correct.",
             ));
         }
-        self.account_locks.record_success(&key);
+        self.account_locks.record_success(&key).await;
         Ok(())
     }
 

@@ -273,6 +273,12 @@ pub async fn build_with(config: Config, backends: Backends) -> Result<App, Start
     #[cfg(feature = "redis")]
     if let Some(redis) = &shared {
         auth_cfg.rate_limiter = Arc::new(shared::RedisRateLimiter::new(redis.clone()));
+        auth_cfg.failure_store = Some(Arc::new(shared::RedisFailures::new(redis.clone())));
+        auth_cfg.known_clients = Arc::new(shared::RedisKnownClients::new(
+            redis.clone(),
+            cyberhub_auth::KnownClientsPolicy::default(),
+        ));
+        auth_cfg.session_events = Some(Arc::new(shared::RedisRevocations::new(redis.clone())));
     }
     if let Some(n) = config.max_concurrent_hashes {
         auth_cfg.max_concurrent_hashes = n;
@@ -282,6 +288,10 @@ pub async fn build_with(config: Config, backends: Backends) -> Result<App, Start
         auth_cfg.password_policy = PasswordPolicy::INSECURE_FAST_FOR_TESTS;
     }
     let auth = Arc::new(AuthService::new(store.clone(), clock.clone(), auth_cfg)?);
+    #[cfg(feature = "redis")]
+    if let Some(redis) = &shared {
+        shared::subscribe_revocations(redis, Arc::downgrade(&auth));
+    }
     if config.seed_catalog {
         let n = seed::seed_catalog(&store, &clock)
             .await

@@ -282,3 +282,332 @@ impl RecommendationCache for RedisCache {
         // stale can be served, so no round trip is spent here.
     }
 }
+
+/// Failed-login counts and locks in Redis (one hash per key), with the same escalation as
+/// the in-process store; that store while Redis does not answer.
+pub struct RedisFailures {
+    redis: SharedRedis,
+    script: redis::Script,
+    fallback: cyberhub_auth::InMemoryFailures,
+}
+
+impl std::fmt::Debug for RedisFailures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisFailures")
+            .field("redis", &self.redis)
+            .finish()
+    }
+}
+
+/// `check`: the lock's remaining milliseconds (0: not locked). `fail`: records a failure
+/// and returns the lock it triggered in milliseconds (0: none). Times in milliseconds.
+const FAILURE_SCRIPT: &str = r"
+local now = tonumber(ARGV[2])
+local h = redis.call('HMGET', KEYS[1], 'f', 'l', 'u', 't')
+local f = tonumber(h[1] or '0')
+local l = tonumber(h[2] or '0')
+local u = tonumber(h[3] or '0')
+local t = tonumber(h[4] or '0')
+if ARGV[1] == 'check' then
+  if u > now then return u - now end
+  return 0
+end
+local threshold = tonumber(ARGV[3])
+local base = tonumber(ARGV[4])
+local maxl = tonumber(ARGV[5])
+local forget = tonumber(ARGV[6])
+if t > 0 and now - t > forget then f = 0; l = 0; u = 0 end
+f = f + 1
+local lock = 0
+if f >= threshold then
+  f = 0
+  l = l + 1
+  local level = l - 1
+  if level > 20 then level = 20 end
+  lock = base * (2 ^ level)
+  if lock > maxl then lock = maxl end
+  u = now + lock
+end
+redis.call('HSET', KEYS[1], 'f', f, 'l', l, 'u', string.format('%.0f', u), 't', string.format('%.0f', now))
+local keep = forget
+if u - now > keep then keep = u - now end
+redis.call('PEXPIRE', KEYS[1], math.floor(keep) + 1000)
+return lock
+";
+
+impl RedisFailures {
+    /// Failure counts on `redis`.
+    pub fn new(redis: SharedRedis) -> Self {
+        Self {
+            redis,
+            script: redis::Script::new(FAILURE_SCRIPT),
+            fallback: cyberhub_auth::InMemoryFailures::new(100_000),
+        }
+    }
+
+    fn key(key: &str) -> String {
+        format!("{KEY_PREFIX}lock:{key}")
+    }
+}
+
+fn millis(d: chrono::Duration) -> i64 {
+    d.num_milliseconds().max(1)
+}
+
+#[async_trait]
+impl cyberhub_auth::FailureStore for RedisFailures {
+    async fn check(&self, key: &str, now: DateTime<Utc>) -> Result<(), Duration> {
+        let k = Self::key(key);
+        let script = &self.script;
+        let now_ms = now.timestamp_millis();
+        match self
+            .redis
+            .run("lock-out", |mut c| async move {
+                script
+                    .key(&k)
+                    .arg("check")
+                    .arg(now_ms)
+                    .invoke_async::<i64>(&mut c)
+                    .await
+            })
+            .await
+        {
+            Ok(0) => self.fallback.check_now(key, now),
+            Ok(ms) => Err(Duration::from_millis(u64::try_from(ms).unwrap_or(1))),
+            Err(_) => self.fallback.check_now(key, now),
+        }
+    }
+
+    async fn record_failure(
+        &self,
+        policy: &cyberhub_auth::LockoutPolicy,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Option<chrono::Duration> {
+        let k = Self::key(key);
+        let script = &self.script;
+        let now_ms = now.timestamp_millis();
+        let p = *policy;
+        match self
+            .redis
+            .run("lock-out", |mut c| async move {
+                script
+                    .key(&k)
+                    .arg("fail")
+                    .arg(now_ms)
+                    .arg(p.threshold.max(1))
+                    .arg(millis(p.base_lock))
+                    .arg(millis(p.max_lock))
+                    .arg(millis(p.forget_after))
+                    .invoke_async::<i64>(&mut c)
+                    .await
+            })
+            .await
+        {
+            Ok(0) => None,
+            Ok(ms) => Some(chrono::Duration::milliseconds(ms)),
+            Err(_) => self.fallback.failure_now(policy, key, now),
+        }
+    }
+
+    async fn record_success(&self, key: &str) {
+        self.fallback.success_now(key);
+        let k = Self::key(key);
+        let _ = self
+            .redis
+            .run("lock-out", |mut c| async move {
+                redis::cmd("DEL").arg(&k).query_async::<()>(&mut c).await
+            })
+            .await;
+    }
+}
+
+/// The clients each account signed in from, in Redis (a sorted set per account, scored by
+/// the sign-in time); this process's memory while Redis does not answer.
+#[derive(Debug)]
+pub struct RedisKnownClients {
+    redis: SharedRedis,
+    policy: cyberhub_auth::KnownClientsPolicy,
+    fallback: cyberhub_auth::InMemoryKnownClients,
+}
+
+impl RedisKnownClients {
+    /// Known clients on `redis`, remembered under `policy`.
+    pub fn new(redis: SharedRedis, policy: cyberhub_auth::KnownClientsPolicy) -> Self {
+        Self {
+            redis,
+            policy,
+            fallback: cyberhub_auth::InMemoryKnownClients::new(policy),
+        }
+    }
+}
+
+#[async_trait]
+impl cyberhub_auth::KnownClients for RedisKnownClients {
+    async fn remember(
+        &self,
+        account: &str,
+        bucket: &str,
+        now: DateTime<Utc>,
+    ) -> cyberhub_auth::Result<()> {
+        self.fallback.remember(account, bucket, now).await?;
+        let k = format!("{KEY_PREFIX}known:{account}");
+        let now_ms = now.timestamp_millis();
+        let keep = millis(self.policy.remember_for);
+        let per_account = i64::try_from(self.policy.per_account.max(1)).unwrap_or(8);
+        let bucket = bucket.to_owned();
+        let _ = self
+            .redis
+            .run("known clients", |mut c| async move {
+                redis::pipe()
+                    .atomic()
+                    .cmd("ZADD")
+                    .arg(&k)
+                    .arg(now_ms)
+                    .arg(&bucket)
+                    .ignore()
+                    .cmd("ZREMRANGEBYSCORE")
+                    .arg(&k)
+                    .arg("-inf")
+                    .arg(now_ms - keep)
+                    .ignore()
+                    .cmd("ZREMRANGEBYRANK")
+                    .arg(&k)
+                    .arg(0)
+                    .arg(-(per_account + 1))
+                    .ignore()
+                    .cmd("PEXPIRE")
+                    .arg(&k)
+                    .arg(keep)
+                    .ignore()
+                    .query_async::<()>(&mut c)
+                    .await
+            })
+            .await;
+        Ok(())
+    }
+
+    async fn is_known(
+        &self,
+        account: &str,
+        bucket: &str,
+        now: DateTime<Utc>,
+    ) -> cyberhub_auth::Result<bool> {
+        let k = format!("{KEY_PREFIX}known:{account}");
+        let b = bucket.to_owned();
+        match self
+            .redis
+            .run("known clients", |mut c| async move {
+                redis::cmd("ZSCORE")
+                    .arg(&k)
+                    .arg(&b)
+                    .query_async::<Option<f64>>(&mut c)
+                    .await
+            })
+            .await
+        {
+            Ok(Some(at)) => {
+                Ok(now.timestamp_millis() as f64 - at <= millis(self.policy.remember_for) as f64)
+            }
+            Ok(None) => Ok(false),
+            Err(_) => self.fallback.is_known(account, bucket, now).await,
+        }
+    }
+}
+
+/// The channel session revocations are announced on.
+pub const REVOCATIONS_CHANNEL: &str = "cyberhub:revocations";
+
+/// Announces ended sessions and changed users to every instance (Redis pub/sub); each
+/// instance's [`subscribe_revocations`] task drops its cached answers at once.
+#[derive(Debug, Clone)]
+pub struct RedisRevocations {
+    redis: SharedRedis,
+}
+
+impl RedisRevocations {
+    /// Announcements on `redis`.
+    pub fn new(redis: SharedRedis) -> Self {
+        Self { redis }
+    }
+
+    fn publish(&self, message: String) {
+        let redis = self.redis.clone();
+        // Fire and forget: the change has committed; a lost announcement costs at most
+        // `session_check_ttl` of staleness on the other instances.
+        tokio::spawn(async move {
+            let _ = redis
+                .run("revocation", |mut c| async move {
+                    redis::cmd("PUBLISH")
+                        .arg(REVOCATIONS_CHANNEL)
+                        .arg(&message)
+                        .query_async::<i64>(&mut c)
+                        .await
+                })
+                .await;
+        });
+    }
+}
+
+impl cyberhub_auth::SessionEvents for RedisRevocations {
+    fn session_ended(&self, sid: cyberhub_domain::SessionId) {
+        self.publish(format!("s:{}", sid.0));
+    }
+
+    fn user_changed(&self, user: UserId) {
+        self.publish(format!("u:{}", user.0));
+    }
+}
+
+/// Listens for [`RedisRevocations`] announcements and evicts them from `auth`'s cache;
+/// reconnects after a failure; ends when `auth` is dropped.
+pub fn subscribe_revocations(
+    redis: &SharedRedis,
+    auth: std::sync::Weak<cyberhub_auth::AuthService>,
+) -> tokio::task::JoinHandle<()> {
+    use futures_util::StreamExt;
+    let client = redis.client().clone();
+    tokio::spawn(async move {
+        loop {
+            if auth.strong_count() == 0 {
+                return;
+            }
+            let mut pubsub = match client.get_async_pubsub().await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::debug!(error = %e, "revocation subscription: Redis unavailable");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if pubsub.subscribe(REVOCATIONS_CHANNEL).await.is_err() {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            let mut messages = pubsub.on_message();
+            loop {
+                let next = tokio::time::timeout(Duration::from_secs(5), messages.next()).await;
+                let Some(service) = auth.upgrade() else {
+                    return;
+                };
+                match next {
+                    Err(_) => continue, // quiet: check that the service still exists
+                    Ok(None) => break,  // the connection ended: reconnect
+                    Ok(Some(msg)) => {
+                        let Ok(text) = msg.get_payload::<String>() else {
+                            continue;
+                        };
+                        let id = text.get(2..).and_then(|s| uuid::Uuid::parse_str(s).ok());
+                        match (text.get(..2), id) {
+                            (Some("s:"), Some(id)) => {
+                                service.evict_session(cyberhub_domain::SessionId(id))
+                            }
+                            (Some("u:"), Some(id)) => service.evict_user(UserId(id)),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
