@@ -2,7 +2,12 @@
 //! `redis://127.0.0.1:6379`; scripts/test.sh starts one): rate limits and failed-login
 //! counts are shared by every instance, and each part falls back to its instance's memory
 //! when Redis does not answer. Under `CI` a missing Redis fails.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use cyberhub_auth::throttle::{InMemoryRateLimiter, Quota, RateLimiter};
@@ -186,4 +191,57 @@ async fn without_redis_each_part_falls_back_to_memory() {
         started.elapsed()
     );
     assert!(down.last_error().is_some());
+}
+
+/// A server whose Redis is down stays ready (the check says it is degraded) and serves
+/// logins from its own memory; with Redis up the check passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_its_redis_degrades_and_stays_ready() {
+    use cyberhub_server::testing::{TestServer, ADMIN_EMAIL, ADMIN_PASSWORD};
+    let down = TestServer::start(|c| {
+        c.service = cyberhub_server::Service::Core;
+        c.redis_url = Some("redis://127.0.0.1:1".into());
+        c.redis_timeout_ms = 100;
+    })
+    .await;
+    let ready = down.get("/ready", None).await;
+    assert_eq!(ready.code(), 200, "{}", ready.body);
+    let check = ready.body["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "shared_state (redis)")
+        .cloned()
+        .expect("a Redis check");
+    assert_eq!(check["ok"], false, "{check}");
+    assert_eq!(check["optional"], true, "{check}");
+    assert!(
+        check["error"].as_str().unwrap().contains("fall back"),
+        "{check}"
+    );
+    let started = Instant::now();
+    down.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    down.stop().await;
+
+    if redis().await.is_none() {
+        return;
+    }
+    let up = TestServer::start(|c| {
+        c.service = cyberhub_server::Service::Core;
+        c.redis_url = Some(url());
+    })
+    .await;
+    let ready = up.get("/ready", None).await;
+    assert_eq!(ready.code(), 200, "{}", ready.body);
+    assert!(
+        ready.body["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "shared_state (redis)" && c["ok"] == true),
+        "{}",
+        ready.body
+    );
+    up.stop().await;
 }

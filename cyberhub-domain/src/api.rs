@@ -450,6 +450,11 @@ pub struct ReadyCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
     pub error: Option<String>,
+    /// The instance serves without this part, degraded (e.g. shared state in Redis: it
+    /// falls back to its own memory), so a failing optional check leaves `/ready` at 200.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", oai(default))]
+    pub optional: bool,
 }
 
 macro_rules! paginated {

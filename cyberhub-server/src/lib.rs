@@ -365,6 +365,7 @@ pub async fn build_with(config: Config, backends: Backends) -> Result<App, Start
         metrics: Arc::new(Metrics::default()),
         ai,
         services,
+        shared,
     });
     Ok(App { state })
 }

@@ -29,6 +29,8 @@ pub struct AppState {
     pub ai: Option<Arc<crate::ai::AiState>>,
     /// The use cases with their rules (permissions, audit, transactions); handlers call these.
     pub services: cyberhub_auth::App,
+    /// The Redis that several instances share (`redis_url`), if any.
+    pub shared: Option<crate::SharedState>,
 }
 
 /// What the server does after a committed change: the use cases call these.

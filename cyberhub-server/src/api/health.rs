@@ -97,7 +97,20 @@ pub async fn readiness(state: &AppState) -> Ready {
         name: format!("relational_store ({})", state.store.backend()),
         ok: store.is_ok(),
         error: store.err().map(|e| e.to_string()),
+        optional: false,
     }];
+    #[cfg(feature = "redis")]
+    if let Some(redis) = &state.shared {
+        let up = redis.ping().await;
+        checks.push(ReadyCheck {
+            name: "shared_state (redis)".into(),
+            ok: up.is_ok(),
+            error: up.err().map(|e| {
+                format!("{e}; limits, lock-out and the cache fall back to this instance's memory")
+            }),
+            optional: true,
+        });
+    }
     if let Some(ai) = &state.ai {
         let index = ai.index();
         let vectors = index.vectors().ping().await;
@@ -105,6 +118,7 @@ pub async fn readiness(state: &AppState) -> Ready {
             name: format!("vector_store ({})", index.vectors().backend()),
             ok: vectors.is_ok(),
             error: vectors.err().map(|e| e.to_string()),
+            optional: false,
         });
         // One inference per READY_PROBE_TTL at most, and never a wait behind a running one
         // (it may queue behind a flood of real inference): see ReadyProbe.
@@ -118,16 +132,18 @@ pub async fn readiness(state: &AppState) -> Ready {
             name: format!("embedder ({})", index.embedder().model_id()),
             ok: embed_error.is_none(),
             error: embed_error,
+            optional: false,
         });
         if let Some(up) = ai.services.progress_source().health().await {
             checks.push(ReadyCheck {
                 name: "core_service".into(),
                 ok: up.is_ok(),
                 error: up.err(),
+                optional: false,
             });
         }
     }
-    let ok = checks.iter().all(|c| c.ok);
+    let ok = checks.iter().all(|c| c.ok || c.optional);
     let body = ReadyResponse {
         status: if ok { "ready" } else { "not_ready" }.into(),
         checks,
