@@ -245,3 +245,67 @@ async fn a_server_without_its_redis_degrades_and_stays_ready() {
     );
     up.stop().await;
 }
+
+/// Two instances on one database that keep their guarantees in memory would give every
+/// client two budgets: the second refuses to start (naming the fix). Sharing Redis, or
+/// `allow_unshared_instances`, lets it start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_unshared_instance_on_one_database_refuses_to_start() {
+    let Some(admin) = cyberhub_store::conformance::postgres_admin_url() else {
+        return;
+    };
+    let (db, name) = cyberhub_store::conformance::create_postgres_database(&admin).await;
+    let dir = std::env::temp_dir().join(format!("cyberhub-inst-{}", uuid::Uuid::new_v4().simple()));
+    let config = |redis: Option<String>| {
+        let mut c = cyberhub_server::testing::TestServer::config(&dir);
+        c.database_url = db.clone();
+        c.service = cyberhub_server::Service::Core;
+        c.redis_url = redis;
+        c
+    };
+    let start = |c: cyberhub_server::Config| async move {
+        cyberhub_server::build(c)
+            .await
+            .expect("builds")
+            .start(([127, 0, 0, 1], 0).into())
+            .await
+    };
+    let first = start(config(None))
+        .await
+        .expect("the first instance starts");
+    // Let its heartbeat land.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let err = start(config(None))
+        .await
+        .expect_err("a second one without Redis");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("redis_url") && msg.contains("allow_unshared_instances"),
+        "{msg}"
+    );
+    let mut allowed = config(None);
+    allowed.allow_unshared_instances = true;
+    let second = start(allowed).await.expect("allowed explicitly");
+    second.stop().await.unwrap();
+    first.stop().await.unwrap();
+    // Both sharing Redis: fine, and a clean stop leaves the registry at once.
+    if redis().await.is_some() {
+        let a = start(config(Some(url()))).await.expect("a");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let b = start(config(Some(url())))
+            .await
+            .expect("b shares Redis with a");
+        b.stop().await.unwrap();
+        a.stop().await.unwrap();
+        let alone = Instant::now();
+        let c = start(config(None)).await.expect("everyone left");
+        assert!(
+            alone.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            alone.elapsed()
+        );
+        c.stop().await.unwrap();
+    }
+    cyberhub_store::conformance::drop_postgres_database(&admin, &name).await;
+    std::fs::remove_dir_all(dir).ok();
+}

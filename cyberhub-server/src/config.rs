@@ -96,6 +96,10 @@ pub struct Config {
     /// Milliseconds one Redis command may take before this instance falls back to its own
     /// memory for that request.
     pub redis_timeout_ms: u64,
+    /// Start beside other live instances on the same database even though this one keeps
+    /// its lock-out counts, rate limits and session checks in its own memory (no
+    /// `redis_url`): each client then gets one budget per instance. Off by default.
+    pub allow_unshared_instances: bool,
     /// JWT signing secret (at least 32 bytes). Required in production.
     #[serde(serialize_with = "redacted_secret")]
     pub jwt_secret: Option<SecretString>,
@@ -195,6 +199,7 @@ impl Default for Config {
             database_statement_timeout_ms: 30_000,
             redis_url: None,
             redis_timeout_ms: 250,
+            allow_unshared_instances: false,
             jwt_secret: None,
             jwt_key_id: "k1".into(),
             jwt_previous_keys: Vec::new(),

@@ -24,6 +24,7 @@ pub mod dashboard;
 pub mod error;
 pub mod hardening;
 pub mod indexer;
+pub mod instances;
 pub mod metrics;
 pub mod models;
 pub mod openapi_doc;
@@ -366,6 +367,7 @@ pub async fn build_with(config: Config, backends: Backends) -> Result<App, Start
         ai,
         services,
         shared,
+        instance_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
     });
     Ok(App { state })
 }
@@ -471,7 +473,12 @@ impl App {
         tracing::info!(%addr, "listening; docs at http://{addr}/docs");
         let grace = std::time::Duration::from_secs(self.state.config.shutdown_grace_secs);
         let ep = self.endpoint();
+        instances::check_alone(&self.state).await?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let heartbeat = tokio::spawn(instances::heartbeat_loop(
+            self.state.clone(),
+            stop_tx.subscribe(),
+        ));
         let worker = match (self.indexer(), &self.state.ai) {
             (Some(w), Some(ai)) if self.state.config.index_worker => Some(tokio::spawn(w.run(
                 std::time::Duration::from_millis(self.state.config.index_poll_ms.max(10)),
@@ -498,6 +505,7 @@ impl App {
         if let Some(p) = purger {
             p.await.ok();
         }
+        heartbeat.await.ok();
         served?;
         self.state.store.close().await;
         tracing::info!("stopped");
@@ -554,6 +562,7 @@ impl App {
     /// Binds `addr` (port 0: any free port) and serves in a background task until
     /// [`Running::stop`].
     pub async fn start(self, addr: std::net::SocketAddr) -> Result<Running, StartError> {
+        instances::check_alone(&self.state).await?;
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

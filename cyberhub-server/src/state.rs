@@ -31,6 +31,8 @@ pub struct AppState {
     pub services: cyberhub_auth::App,
     /// The Redis that several instances share (`redis_url`), if any.
     pub shared: Option<crate::SharedState>,
+    /// This process's id in the instance registry (see [`crate::instances`]).
+    pub instance_id: String,
 }
 
 /// What the server does after a committed change: the use cases call these.

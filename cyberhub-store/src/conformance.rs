@@ -22,7 +22,8 @@
 )]
 
 use crate::{
-    DynStore, EndSessions, ErrorKind, Purged, Retention, RotateOutcome, Session, StoreError,
+    DynStore, EndSessions, ErrorKind, Instance, Purged, Retention, RotateOutcome, Session,
+    StoreError,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use cyberhub_domain::*;
@@ -192,7 +193,8 @@ macro_rules! store_conformance_tests {
             migrations_are_idempotent,
             outbox_records_every_content_write, outbox_leases_are_exclusive, outbox_concurrent_claimers_never_share,
             personality_round_trip, audit_failing_insert_undoes_the_write,
-            audit_failing_write_records_nothing, invitations_lifecycle, retention_purges_what_is_not_kept);
+            audit_failing_write_records_nothing, invitations_lifecycle, retention_purges_what_is_not_kept,
+            instances_heartbeat_and_leave);
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {
         $(
@@ -2587,6 +2589,35 @@ pub async fn retention_purges_what_is_not_kept(store: DynStore) {
     assert_eq!(purged.audit_rows, 1);
     assert_eq!(purged.analyses, 0, "idempotent");
     assert_eq!(audit_rows(&store).await, rows_before - 1);
+}
+
+/// Instances keep a heartbeat; silent ones drop out of the live list; leaving removes one.
+pub async fn instances_heartbeat_and_leave(store: DynStore) {
+    let at = |s: i64| t0() + Duration::seconds(s);
+    let inst = |id: &str, service: &str, shared: bool, seen: i64| Instance {
+        id: id.into(),
+        service: service.into(),
+        shared_state: shared,
+        started_at: at(0),
+        seen_at: at(seen),
+    };
+    assert!(store.live_instances(at(0)).await.unwrap().is_empty());
+    store.heartbeat(&inst("a", "core", false, 0)).await.unwrap();
+    store.heartbeat(&inst("b", "all", true, 0)).await.unwrap();
+    // A later heartbeat of `a` updates it in place.
+    store.heartbeat(&inst("a", "core", true, 10)).await.unwrap();
+    let live = store.live_instances(at(5)).await.unwrap();
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert_eq!(live[0], inst("a", "core", true, 10));
+    assert_eq!(store.live_instances(at(0)).await.unwrap().len(), 2);
+    // Leaving removes the instance and those silent since before `before`.
+    store.leave("a", at(-1)).await.unwrap();
+    assert_eq!(
+        store.live_instances(at(0)).await.unwrap(),
+        vec![inst("b", "all", true, 0)]
+    );
+    store.leave("nobody", at(1)).await.unwrap();
+    assert!(store.live_instances(at(-100)).await.unwrap().is_empty());
 }
 
 #[cfg(test)]

@@ -40,9 +40,9 @@ pub use session::{EndSessions, RotateOutcome, Session};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{
-    AuditStore, ContentStore, IndexEvent, IndexOutbox, InvitationStore, OrgStore, PersonalityStore,
-    ProgressStore, Purged, Retention, RetentionStore, RoleStore, SessionStore, Store,
-    UserCredentials, UserStore,
+    AuditStore, ContentStore, IndexEvent, IndexOutbox, Instance, InstanceRegistry, InvitationStore,
+    OrgStore, PersonalityStore, ProgressStore, Purged, Retention, RetentionStore, RoleStore,
+    SessionStore, Store, UserCredentials, UserStore,
 };
 
 use std::sync::Arc;

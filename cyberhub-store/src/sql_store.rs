@@ -1280,6 +1280,56 @@ macro_rules! impl_sql_store {
         }
 
         #[async_trait]
+        impl InstanceRegistry for $store {
+            async fn heartbeat(&self, i: &Instance) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO instances (id, service, shared_state, started_at_ms, seen_at_ms) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (id) DO UPDATE SET service = excluded.service, shared_state = excluded.shared_state, seen_at_ms = excluded.seen_at_ms",
+                )
+                .bind(&i.id)
+                .bind(&i.service)
+                .bind(i.shared_state)
+                .bind(i.started_at.timestamp_millis())
+                .bind(i.seen_at.timestamp_millis())
+                .execute(&self.write)
+                .await
+                .map_err(db_err("instance"))?;
+                Ok(())
+            }
+
+            async fn live_instances(&self, since: DateTime<Utc>) -> Result<Vec<Instance>> {
+                let rows: Vec<(String, String, bool, i64, i64)> = sqlx::query_as(
+                    "SELECT id, service, shared_state, started_at_ms, seen_at_ms FROM instances WHERE seen_at_ms >= $1 ORDER BY started_at_ms, id",
+                )
+                .bind(since.timestamp_millis())
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_err("instance"))?;
+                let at = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, service, shared_state, started, seen)| Instance {
+                        id,
+                        service,
+                        shared_state,
+                        started_at: at(started),
+                        seen_at: at(seen),
+                    })
+                    .collect())
+            }
+
+            async fn leave(&self, id: &str, before: DateTime<Utc>) -> Result<()> {
+                sqlx::query("DELETE FROM instances WHERE id = $1 OR seen_at_ms < $2")
+                    .bind(id)
+                    .bind(before.timestamp_millis())
+                    .execute(&self.write)
+                    .await
+                    .map_err(db_err("instance"))?;
+                Ok(())
+            }
+        }
+
+        #[async_trait]
         impl RetentionStore for $store {
             async fn purge(&self, r: &Retention) -> Result<Purged> {
                 let sessions = sqlx::query(

@@ -396,6 +396,33 @@ pub trait RetentionStore: Send + Sync {
     async fn purge(&self, retention: &Retention) -> Result<Purged>;
 }
 
+/// A server instance that shares this database, as its last heartbeat described it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// The instance's id (unique per process start).
+    pub id: String,
+    /// The routes it serves (`all`, `core` or `ai`).
+    pub service: String,
+    /// Whether it keeps its guarantees in shared state (Redis) rather than its memory.
+    pub shared_state: bool,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// Its last heartbeat.
+    pub seen_at: DateTime<Utc>,
+}
+
+/// The instances that share this database, each keeping a heartbeat: the start-up check
+/// that several instances do not each keep their own lock-out and rate limits.
+#[async_trait]
+pub trait InstanceRegistry: Send + Sync {
+    /// Records that `instance` is alive (inserted, or its heartbeat and settings updated).
+    async fn heartbeat(&self, instance: &Instance) -> Result<()>;
+    /// Instances whose last heartbeat is at or after `since`, oldest start first.
+    async fn live_instances(&self, since: DateTime<Utc>) -> Result<Vec<Instance>>;
+    /// Removes `id` (a clean shutdown); also drops instances silent since before `before`.
+    async fn leave(&self, id: &str, before: DateTime<Utc>) -> Result<()>;
+}
+
 /// Everything CyberHub keeps in its relational database.
 #[async_trait]
 pub trait Store:
@@ -410,6 +437,7 @@ pub trait Store:
     + IndexOutbox
     + PersonalityStore
     + RetentionStore
+    + InstanceRegistry
     + std::fmt::Debug
 {
     /// `"sqlite"` or `"postgres"`.
