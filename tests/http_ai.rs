@@ -240,6 +240,15 @@ async fn recommendations_follow_progress(app: &AiApp) {
         .unwrap()
         .iter()
         .all(|r| r["reason"].as_str().unwrap().contains("starter")));
+    // Nobody has started anything yet: no pick may claim to be popular.
+    assert!(
+        cold["recommendations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| !r["reason"].as_str().unwrap().contains("popular")),
+        "{cold}"
+    );
 
     // Complete four offensive items, start a fifth.
     let offensive = app.track_items("offensive").await;

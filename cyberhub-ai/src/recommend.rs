@@ -13,7 +13,7 @@ use crate::catalog::{CatalogHit, CatalogIndex};
 use crate::error::{AiError, Result};
 use crate::history::{track_shares, HistoryEntry};
 use cyberhub_domain::api_ai::{Recommendation, SearchHit};
-use cyberhub_domain::{ContentType, Difficulty, Track};
+use cyberhub_domain::{ContentPopularity, ContentType, Difficulty, Track};
 use cyberhub_vector::{Condition, Filter, KeywordField, SearchRequest};
 use std::collections::{HashMap, HashSet};
 
@@ -33,6 +33,9 @@ pub struct RankWeights {
     pub continuation: f32,
     /// Subtracted per already-picked item of the same track, and again per same kind.
     pub diversity_penalty: f32,
+    /// × a cold-start candidate's popularity (learners who started it plus those who
+    /// finished it, relative to the most popular item).
+    pub popularity: f32,
 }
 
 impl Default for RankWeights {
@@ -43,6 +46,7 @@ impl Default for RankWeights {
             type_preference: 0.05,
             continuation: 0.15,
             diversity_penalty: 0.02,
+            popularity: 0.15,
         }
     }
 }
@@ -171,11 +175,28 @@ impl Recommender {
     }
 
     /// Up to `limit` recommendations for a learner with `history`; `fit` is the
-    /// personality track fit (0–1 per track; empty when unknown).
+    /// personality track fit (0–1 per track; empty when unknown). Cold-start picks are not
+    /// ranked by popularity here: see [`Recommender::recommend_with`].
     pub async fn recommend(
         &self,
         history: &[HistoryEntry],
         fit: &[(Track, f64)],
+        content_type: Option<ContentType>,
+        limit: usize,
+    ) -> Result<Recommendations> {
+        self.recommend_with(history, fit, &[], content_type, limit)
+            .await
+    }
+
+    /// [`Recommender::recommend`] with the catalog's measured popularity (learners who
+    /// started and completed each item, from every learner's progress): cold-start picks
+    /// blend it with the beginner-first rule, and a reason says "popular" only for an item
+    /// whose numbers it then quotes.
+    pub async fn recommend_with(
+        &self,
+        history: &[HistoryEntry],
+        fit: &[(Track, f64)],
+        popularity: &[ContentPopularity],
         content_type: Option<ContentType>,
         limit: usize,
     ) -> Result<Recommendations> {
@@ -205,7 +226,9 @@ impl Recommender {
             }
         }
         if known.is_empty() {
-            return self.cold_start(history, fit, content_type, limit).await;
+            return self
+                .cold_start(history, fit, popularity, content_type, limit)
+                .await;
         }
         crate::normalize(&mut profile);
 
@@ -354,14 +377,24 @@ impl Recommender {
     }
 
     /// Starters for a learner without usable history: beginner-friendly items closest to
-    /// each track's introduction, tracks in personality-fit order, taken in turn.
+    /// each track's introduction, lifted by how many learners started and finished them,
+    /// tracks in personality-fit order, taken in turn.
     async fn cold_start(
         &self,
         history: &[HistoryEntry],
         fit: &[(Track, f64)],
+        popularity: &[ContentPopularity],
         content_type: Option<ContentType>,
         limit: usize,
     ) -> Result<Recommendations> {
+        // Completions count twice: finishing says more than starting.
+        let pull = |p: &ContentPopularity| p.started + p.completed;
+        let most = popularity.iter().map(pull).max().unwrap_or(0).max(1);
+        let popular: HashMap<&str, &ContentPopularity> = popularity
+            .iter()
+            .filter(|p| p.started > 0)
+            .map(|p| (p.content_id.as_str(), p))
+            .collect();
         let mut tracks: Vec<(Track, f64)> = Track::ALL
             .iter()
             .map(|t| {
@@ -414,7 +447,10 @@ impl Recommender {
                         Some(Difficulty::Intermediate) => 0.05,
                         _ => 0.0,
                     };
-                    (h.similarity + bonus, h)
+                    let lift = popular.get(h.content_id.as_str()).map_or(0.0, |p| {
+                        self.weights.popularity * pull(p) as f32 / most as f32
+                    });
+                    (h.similarity + bonus + lift, h)
                 })
                 .collect();
             hits.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -433,10 +469,15 @@ impl Recommender {
                         .difficulty
                         .map(|d| format!(" ({d} level)"))
                         .unwrap_or_default();
-                    let reason = if Some(*track) == best_fit {
-                        format!("a starter in {track}, your best-fitting track per your personality analysis{level}")
-                    } else {
-                        format!("popular starter for newcomers in the {track} track{level}")
+                    let reason = match (Some(*track) == best_fit, popular.get(hit.content_id.as_str())) {
+                        (true, _) => format!("a starter in {track}, your best-fitting track per your personality analysis{level}"),
+                        (false, Some(p)) => format!(
+                            "popular starter in the {track} track: {} learner{} started it, {} finished{level}",
+                            p.started,
+                            if p.started == 1 { "" } else { "s" },
+                            p.completed
+                        ),
+                        (false, None) => format!("a starter for newcomers in the {track} track{level}"),
                     };
                     items.push(to_recommendation(hit, score, reason));
                 }

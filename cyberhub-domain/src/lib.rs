@@ -56,8 +56,8 @@ pub use permission::{
     org_standing_sees_member_data, permissions_for, widest_scope, Action, Grant, Resource, Scope,
 };
 pub use progress::{
-    NewProgress, Progress, ProgressFilter, ProgressOrdering, ProgressPatch, ProgressStatus,
-    MAX_METADATA_BYTES,
+    ContentPopularity, NewProgress, Progress, ProgressFilter, ProgressOrdering, ProgressPatch,
+    ProgressStatus, MAX_METADATA_BYTES,
 };
 pub use redact::redact_url;
 pub use role::{Role, RoleGrant, RoleScope};

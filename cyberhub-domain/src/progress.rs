@@ -341,6 +341,18 @@ impl ProgressOrdering {
     }
 }
 
+/// How many learners started and finished one catalog item (measured from the progress
+/// rows of every learner): what a "popular" claim rests on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentPopularity {
+    /// The item's public key.
+    pub content_id: String,
+    /// Learners past `not_started` on it (in progress, paused or completed).
+    pub started: u64,
+    /// Learners who completed it.
+    pub completed: u64,
+}
+
 /// Filters for listing progress; always scoped to one learner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProgressFilter {

@@ -194,7 +194,7 @@ macro_rules! store_conformance_tests {
             outbox_records_every_content_write, outbox_leases_are_exclusive, outbox_concurrent_claimers_never_share,
             personality_round_trip, audit_failing_insert_undoes_the_write,
             audit_failing_write_records_nothing, invitations_lifecycle, retention_purges_what_is_not_kept,
-            instances_heartbeat_and_leave);
+            instances_heartbeat_and_leave, progress_popularity_counts_learners);
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {
         $(
@@ -2589,6 +2589,39 @@ pub async fn retention_purges_what_is_not_kept(store: DynStore) {
     assert_eq!(purged.audit_rows, 1);
     assert_eq!(purged.analyses, 0, "idempotent");
     assert_eq!(audit_rows(&store).await, rows_before - 1);
+}
+
+/// Popularity counts learners per item across every learner's rows.
+pub async fn progress_popularity_counts_learners(store: DynStore) {
+    assert!(store.content_popularity(10).await.unwrap().is_empty());
+    let users = [
+        user(&store, "pop1@example.org", &[]).await,
+        user(&store, "pop2@example.org", &[]).await,
+        user(&store, "pop3@example.org", &[]).await,
+    ];
+    let rows = [
+        (0, "pop-a", Some(100.0)),
+        (1, "pop-a", Some(50.0)),
+        (2, "pop-a", None),
+        (0, "pop-b", Some(10.0)),
+        (1, "pop-c", None),
+    ];
+    for (u, item, pct) in rows {
+        store
+            .insert_progress(&progress_for(users[u].id, item, pct, t0()))
+            .await
+            .unwrap();
+    }
+    let pop = |id: &str, started: u64, completed: u64| ContentPopularity {
+        content_id: id.into(),
+        started,
+        completed,
+    };
+    assert_eq!(
+        store.content_popularity(10).await.unwrap(),
+        vec![pop("pop-a", 2, 1), pop("pop-b", 1, 0), pop("pop-c", 0, 0)]
+    );
+    assert_eq!(store.content_popularity(1).await.unwrap().len(), 1);
 }
 
 /// Instances keep a heartbeat; silent ones drop out of the live list; leaving removes one.

@@ -1496,6 +1496,28 @@ macro_rules! impl_sql_store {
                 tx.commit().await.map_err(db_err("progress"))
             }
 
+            async fn content_popularity(&self, limit: u32) -> Result<Vec<cyberhub_domain::ContentPopularity>> {
+                let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+                    "SELECT content_id, \
+                            CAST(SUM(CASE WHEN status <> 'not_started' THEN 1 ELSE 0 END) AS BIGINT) AS started, \
+                            CAST(SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END) AS BIGINT) AS completed \
+                     FROM progress GROUP BY content_id \
+                     ORDER BY started DESC, completed DESC, content_id LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&self.read)
+                .await
+                .map_err(db_err("progress"))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(content_id, started, completed)| cyberhub_domain::ContentPopularity {
+                        content_id,
+                        started: u64::try_from(started).unwrap_or(0),
+                        completed: u64::try_from(completed).unwrap_or(0),
+                    })
+                    .collect())
+            }
+
             async fn list_progress(&self, filter: &ProgressFilter, page: Page) -> Result<PageResult<Progress>> {
                 let mut count_q = QueryBuilder::<$db>::new("SELECT COUNT(*) FROM progress");
                 push_progress_filter(&mut count_q, filter);

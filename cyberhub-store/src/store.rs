@@ -295,6 +295,12 @@ pub trait ProgressStore: Send + Sync {
         filter: &ProgressFilter,
         page: Page,
     ) -> Result<PageResult<Progress>>;
+    /// How many learners started and completed each item, over every learner's rows: the
+    /// `limit` most started items, most started first (ties: most completed, then key).
+    async fn content_popularity(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<cyberhub_domain::ContentPopularity>>;
 }
 
 /// The append-only audit log.

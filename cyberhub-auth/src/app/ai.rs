@@ -25,7 +25,8 @@ use cyberhub_domain::api_ai::{
     RecommendationResponse, SearchRequest, SearchResponse,
 };
 use cyberhub_domain::{
-    AuditAction, ContentItem, ContentType, Page, Progress, ProgressFilter, Track, UserId,
+    AuditAction, ContentItem, ContentPopularity, ContentType, Page, Progress, ProgressFilter,
+    Track, UserId,
 };
 use cyberhub_store::DynStore;
 use std::collections::{BTreeSet, HashMap};
@@ -93,6 +94,14 @@ impl ProgressSource for StoreProgress {
     }
 }
 
+/// How long the catalog's measured popularity is reused before it is counted again.
+pub const POPULARITY_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Items whose popularity cold-start ranking considers (the most started).
+pub const POPULARITY_ITEMS: u32 = 1000;
+
+type Counted = Option<(std::time::Instant, Arc<Vec<ContentPopularity>>)>;
+
 /// The AI use cases. Cheap to share behind an `Arc`.
 #[derive(Debug, Clone)]
 pub struct AiApp {
@@ -100,6 +109,7 @@ pub struct AiApp {
     recommender: Arc<Recommender>,
     cache: Arc<dyn RecommendationCache>,
     progress: Arc<dyn ProgressSource>,
+    popularity: Arc<tokio::sync::Mutex<Counted>>,
 }
 
 impl AiApp {
@@ -115,6 +125,7 @@ impl AiApp {
             recommender: Arc::new(recommender),
             cache,
             progress,
+            popularity: Arc::new(tokio::sync::Mutex::new(None)),
         }
     }
 
@@ -242,9 +253,10 @@ impl AiApp {
             return Ok((*hit).clone());
         }
         let history = self.history(&rows).await?;
+        let popularity = self.popularity().await?;
         let recs = self
             .recommender
-            .recommend(&history, &fit, content_type, limit)
+            .recommend_with(&history, &fit, &popularity, content_type, limit)
             .await?;
         let resp = RecommendationResponse {
             user_id: user,
@@ -362,6 +374,20 @@ impl AiApp {
                 })
             })
             .collect())
+    }
+
+    /// How many learners started and finished each item (counted at most once per
+    /// [`POPULARITY_TTL`]; callers meanwhile share the last count).
+    pub async fn popularity(&self) -> Result<Arc<Vec<ContentPopularity>>> {
+        let mut counted = self.popularity.lock().await;
+        if let Some((at, p)) = counted.as_ref() {
+            if at.elapsed() < POPULARITY_TTL {
+                return Ok(p.clone());
+            }
+        }
+        let p = Arc::new(self.store().content_popularity(POPULARITY_ITEMS).await?);
+        *counted = Some((std::time::Instant::now(), p.clone()));
+        Ok(p)
     }
 
     /// The stored analysis's track fit, if any.
