@@ -768,7 +768,7 @@ async fn personality_is_stored_only_by_the_learner(app: &AiApp) {
 async fn ai_routes_have_per_account_budgets() {
     let Some(app) = AiApp::spawn_with(None, |c| {
         for (k, v) in [
-            ("embeddings_per_account", "300/60s"),
+            ("embeddings_per_account", "300/3600s"),
             ("search_per_account", "3/60s"),
             ("recommendations_per_account", "2/60s"),
             ("personality_per_account", "1/60s"),
@@ -794,7 +794,7 @@ async fn ai_routes_have_per_account_budgets() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    assert!((1..=3600).contains(&wait), "Retry-After {wait}");
     let body = refused.body;
     assert!(body["detail"].is_string(), "{body}");
     assert_eq!(
