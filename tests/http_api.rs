@@ -8,105 +8,68 @@
     clippy::indexing_slicing
 )] // test code may fail loudly
 
-use reqwest::{Client, Method, StatusCode};
+use cyberhub_server::testing::{Database, Reply, TestServer, ADMIN_PASSWORD, PASSWORD};
+use reqwest::{Client, Method};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-const ADMIN_EMAIL: &str = "admin@cyberhub.test";
-const ADMIN_PASSWORD: &str = "admin-pass-for-tests-2026";
-const PASSWORD: &str = "blue-team-2026";
-
+/// The shared test server ([`TestServer`]) with this suite's settings (the core routes
+/// only, a 64 KiB body limit) and calls that fail the test on any 5xx.
 struct TestApp {
-    base: String,
-    client: Client,
-    server: Option<cyberhub_server::Running>,
-    cleanup: Option<(String, String)>,
-    dir: Option<std::path::PathBuf>,
+    server: TestServer,
 }
 
-struct Resp {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-}
+type Resp = Reply;
 
 impl TestApp {
-    async fn spawn(database_url: String) -> Self {
-        Self::spawn_with(database_url, |_| {}).await
+    /// A server on `database` with this suite's settings, changed by `tweak`.
+    async fn start_on(
+        database: Database,
+        tweak: impl FnOnce(&mut cyberhub_server::Config),
+    ) -> Option<Self> {
+        let server = TestServer::start_on(database, |cfg| {
+            cfg.max_body_bytes = 64 * 1024;
+            // The AI routes have their own suite (tests/http_ai.rs); these need no model.
+            cfg.service = cyberhub_server::Service::Core;
+            tweak(cfg);
+        })
+        .await?;
+        Some(Self { server })
     }
 
-    async fn spawn_with(
-        database_url: String,
-        tweak: impl FnOnce(&mut cyberhub_server::Config),
-    ) -> Self {
-        let mut cfg = cyberhub_server::Config {
-            database_url,
-            jwt_secret: Some("an-http-test-secret-of-at-least-32-bytes".to_owned().into()),
-            insecure_fast_password_hashing: true,
-            admin_email: Some(ADMIN_EMAIL.into()),
-            admin_password: Some(ADMIN_PASSWORD.to_owned().into()),
-            max_body_bytes: 64 * 1024,
-            shutdown_grace_secs: 5,
-            // The AI routes have their own suite (tests/http_ai.rs); these need no model.
-            service: cyberhub_server::Service::Core,
-            ..Default::default()
-        };
-        tweak(&mut cfg);
-        let server = cyberhub_server::build(cfg)
+    /// A server on SQLite with this suite's settings, changed by `tweak`.
+    async fn with(tweak: impl FnOnce(&mut cyberhub_server::Config)) -> Self {
+        Self::start_on(Database::Sqlite, tweak)
             .await
-            .expect("server builds")
-            .start(([127, 0, 0, 1], 0).into())
-            .await
-            .unwrap();
-        Self {
-            base: server.base_url(),
-            client: Client::new(),
-            server: Some(server),
-            cleanup: None,
-            dir: None,
-        }
+            .expect("SQLite is always available")
     }
 
     async fn sqlite() -> Option<Self> {
-        let dir =
-            std::env::temp_dir().join(format!("cyberhub-http-{}", uuid::Uuid::new_v4().simple()));
-        let mut app = Self::spawn(format!("sqlite://{}/api.db", dir.display())).await;
-        app.dir = Some(dir);
-        Some(app)
+        Self::start_on(Database::Sqlite, |_| {}).await
     }
 
     async fn postgres() -> Option<Self> {
-        let admin = cyberhub_store::conformance::postgres_admin_url()?;
-        let (url, name) = cyberhub_store::conformance::create_postgres_database(&admin).await;
-        let mut app = Self::spawn(url).await;
-        app.cleanup = Some((admin, name));
-        Some(app)
+        Self::start_on(Database::Postgres, |_| {}).await
     }
 
-    async fn stop(mut self) {
-        if let Some(server) = self.server.take() {
-            server.stop().await.unwrap();
-        }
-        if let Some((admin, name)) = self.cleanup.take() {
-            cyberhub_store::conformance::drop_postgres_database(&admin, &name).await;
-        }
-        if let Some(d) = self.dir.take() {
-            std::fs::remove_dir_all(d).ok();
-        }
+    async fn stop(self) {
+        self.server.stop().await;
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    fn base(&self) -> &str {
+        self.server.base_url()
+    }
+
+    fn client(&self) -> &Client {
+        self.server.client()
     }
 
     fn url(&self, path: &str) -> String {
-        if path.starts_with('/')
-            && !path.starts_with("/api/")
-            && !matches!(path, "/health" | "/ready" | "/metrics")
-            && !path.starts_with("/docs")
-        {
-            format!("{}/api/v1{path}", self.base)
-        } else {
-            format!("{}{path}", self.base)
-        }
+        self.server.url(path)
     }
 
+    /// [`TestServer::call`], failing the test on a 5xx.
     async fn call(
         &self,
         method: Method,
@@ -114,30 +77,11 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Resp {
-        let mut rb = self.client.request(method, self.url(path));
-        if let Some(t) = token {
-            rb = rb.bearer_auth(t);
+        let r = self.server.call(method, path, token, body).await;
+        if r.status.is_server_error() {
+            panic!("{} from {path}: {}", r.status, r.body);
         }
-        if let Some(b) = body {
-            rb = rb.json(&b);
-        }
-        let r = rb.send().await.expect("request sent");
-        let status = r.status();
-        let headers = r.headers().clone();
-        let text = r.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        if status.is_server_error() {
-            panic!("{status} from {path}: {body}");
-        }
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        r
     }
 
     async fn get(&self, path: &str, token: &str) -> Resp {
@@ -156,13 +100,8 @@ impl TestApp {
 
     /// Signs a new learner up; returns (user id, access token, refresh token).
     async fn signup(&self, email: &str) -> (String, String, String) {
-        let r = self.post("/auth/signup", None, json!({"email": email, "password": PASSWORD, "first_name": "Test", "last_name": "Learner"})).await;
-        assert_eq!(r.status, 201, "{}", r.body);
-        (
-            s(&r.body["user"]["id"]),
-            s(&r.body["access_token"]),
-            s(&r.body["refresh_token"]),
-        )
+        let r = self.server.signup(email).await;
+        (r.user.id.to_string(), r.access_token, r.refresh_token)
     }
 
     /// Adds a catalog item (progress is recorded against catalog items only).
@@ -179,16 +118,9 @@ impl TestApp {
         assert_eq!(r.status, 201, "{}", r.body);
     }
 
+    /// An access token of the first administrator.
     async fn admin(&self) -> String {
-        let r = self
-            .post(
-                "/auth/login",
-                None,
-                json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        s(&r.body["access_token"])
+        self.server.admin_token().await
     }
 }
 
@@ -207,6 +139,9 @@ fn assert_detail(r: &Resp, status: u16) {
     );
 }
 
+/// One test per case and backend. The case runs in a task of its own
+/// ([`cyberhub_server::testing::run_case`]), so that a failing case still stops its server
+/// and drops its PostgreSQL database before the failure is reported.
 macro_rules! http_cases {
     ($backend:ident: $($case:ident),+ $(,)?) => {
         mod $backend {
@@ -214,8 +149,12 @@ macro_rules! http_cases {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $case() {
                     let Some(app) = super::TestApp::$backend().await else { return };
-                    super::$case(&app).await;
-                    app.stop().await;
+                    cyberhub_server::testing::run_case(
+                        app,
+                        |app| async move { super::$case(&app).await },
+                        super::TestApp::stop,
+                    )
+                    .await;
                 }
             )+
         }
@@ -263,7 +202,7 @@ async fn health_ready_metrics_docs(app: &TestApp) {
     ] {
         assert!(r.body["paths"][path].is_object(), "spec documents {path}");
     }
-    let docs = app.client.get(app.url("/docs/")).send().await.unwrap();
+    let docs = app.client().get(app.url("/docs/")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.unwrap().contains("swagger"));
 }
@@ -900,7 +839,7 @@ async fn content_catalog(app: &TestApp) {
     assert!(total >= 60, "seed catalog loaded: {total}");
     assert_eq!(all.body["results"].as_array().unwrap().len(), 20);
     let p2 = app
-        .get(&s(&all.body["next"]).replace(&app.base, ""), &learner)
+        .get(&s(&all.body["next"]).replace(app.base(), ""), &learner)
         .await;
     assert_eq!(p2.status, 200);
     assert!(p2.body["previous"].is_string());
@@ -1241,7 +1180,7 @@ async fn audit_log(app: &TestApp) {
 
 async fn framework_errors_are_json(app: &TestApp) {
     let (_, tok, _) = app.signup("errors@example.org").await;
-    let raw = |m: Method, p: &str| app.client.request(m, app.url(p)).bearer_auth(&tok);
+    let raw = |m: Method, p: &str| app.client().request(m, app.url(p)).bearer_auth(&tok);
     let malformed = raw(Method::POST, "/progress")
         .header("content-type", "application/json")
         .body("{not json")
@@ -1286,7 +1225,7 @@ async fn framework_errors_are_json(app: &TestApp) {
     assert_detail(&app.get("/progress/not-a-uuid", &tok).await, 400);
     assert_detail(&app.get("/auth/me", "garbage.token.here").await, 401);
     let no_bearer = app
-        .client
+        .client()
         .get(app.url("/auth/me"))
         .header("authorization", "Basic abc")
         .send()
@@ -1304,14 +1243,7 @@ async fn framework_errors_are_json(app: &TestApp) {
     assert_detail(&unicode, 400);
 }
 
-async fn concurrent_progress_writers(app: &TestApp) {
-    let app = Arc::new(TestApp {
-        base: app.base.clone(),
-        client: app.client.clone(),
-        server: None,
-        cleanup: None,
-        dir: None,
-    });
+async fn concurrent_progress_writers(app: &Arc<TestApp>) {
     for j in 0..3 {
         app.catalog_item(&format!("item-{j}"), "module").await;
     }
@@ -1333,8 +1265,13 @@ async fn concurrent_progress_writers(app: &TestApp) {
             (tok, i)
         }));
     }
+    // Every writer finishes before any is judged: no task outlives a failing case.
+    let mut outcomes = Vec::new();
     for t in tasks {
-        let (tok, i) = t.await.unwrap();
+        outcomes.push(t.await);
+    }
+    for outcome in outcomes {
+        let (tok, i) = outcome.unwrap();
         let list = app.get("/progress", &tok).await;
         assert_eq!(list.body["count"], 3, "no write lost");
         assert!(list.body["results"]
@@ -1351,7 +1288,7 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut app = TestApp::sqlite().await.unwrap();
     let body = json!({"email": "late@example.org", "password": PASSWORD, "first_name": "Late", "last_name": "Comer"}).to_string();
-    let addr = app.base.trim_start_matches("http://").to_owned();
+    let addr = app.base().trim_start_matches("http://").to_owned();
     let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let head = format!("POST /api/v1/auth/signup HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len());
     conn.write_all(head.as_bytes()).await.unwrap();
@@ -1377,7 +1314,7 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    app.server.as_mut().unwrap().begin_shutdown(); // shutdown starts while the body is half sent
+    app.server.running_mut().begin_shutdown(); // shutdown starts while the body is half sent
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     conn.write_all(rest.as_bytes()).await.unwrap();
     let mut response = vec![0u8; 4096];
@@ -1387,7 +1324,7 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
         .unwrap();
     let text = String::from_utf8_lossy(&response[..n]);
     assert!(text.starts_with("HTTP/1.1 201"), "{text}");
-    app.server.as_mut().unwrap().wait().await.unwrap();
+    app.server.running_mut().wait().await.unwrap();
     assert!(
         tokio::net::TcpStream::connect(&addr).await.is_err(),
         "no new connections after shutdown"
@@ -1400,15 +1337,9 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_address_from_trusted_proxy_only() {
     for trust in [true, false] {
-        let dir =
-            std::env::temp_dir().join(format!("cyberhub-http-{}", uuid::Uuid::new_v4().simple()));
-        let mut app = TestApp::spawn_with(format!("sqlite://{}/xff.db", dir.display()), |c| {
-            c.trust_forwarded_for = trust
-        })
-        .await;
-        app.dir = Some(dir);
+        let app = TestApp::with(|c| c.trust_forwarded_for = trust).await;
         let login = |email: String, xff: &'static str| {
-            app.client
+            app.client()
                 .post(app.url("/auth/login"))
                 .header("x-forwarded-for", xff)
                 .json(&json!({"email": email, "password": "Winter2026!x"}))
@@ -1449,14 +1380,12 @@ async fn client_address_from_trusted_proxy_only() {
 /// owner on another client.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_forwarded_for_and_lockout_of_owners() {
-    let dir = std::env::temp_dir().join(format!("cyberhub-http-{}", uuid::Uuid::new_v4().simple()));
-    let mut app = TestApp::spawn_with(format!("sqlite://{}/xff2.db", dir.display()), |c| {
+    let app = TestApp::with(|c| {
         c.trusted_proxies = vec!["127.0.0.0/8".into()];
     })
     .await;
-    app.dir = Some(dir);
     let login = |email: String, password: &'static str, xff: String| {
-        app.client
+        app.client()
             .post(app.url("/auth/login"))
             .header("x-forwarded-for", xff)
             .json(&json!({"email": email, "password": password}))
@@ -1525,14 +1454,12 @@ async fn forged_forwarded_for_and_lockout_of_owners() {
 /// the owner signing in from a client they used before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn distributed_guessing_cannot_lock_the_owner_out() {
-    let dir = std::env::temp_dir().join(format!("cyberhub-http-{}", uuid::Uuid::new_v4().simple()));
-    let mut app = TestApp::spawn_with(format!("sqlite://{}/wide.db", dir.display()), |c| {
+    let app = TestApp::with(|c| {
         c.trusted_proxies = vec!["127.0.0.0/8".into()];
     })
     .await;
-    app.dir = Some(dir);
     let post = |path: &'static str, body: Value, xff: String| {
-        app.client
+        app.client()
             .post(app.url(path))
             .header("x-forwarded-for", xff)
             .json(&body)
@@ -1587,12 +1514,10 @@ async fn distributed_guessing_cannot_lock_the_owner_out() {
 /// second use is a reuse at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_grace_by_default_and_off_at_zero() {
-    let dir = std::env::temp_dir().join(format!("cyberhub-http-{}", uuid::Uuid::new_v4().simple()));
-    let mut app = TestApp::spawn(format!("sqlite://{}/grace.db", dir.display())).await;
-    app.dir = Some(dir);
+    let app = TestApp::with(|_| {}).await;
     let refresh_with = |app: &TestApp, token: String| {
         let app_url = app.url("/auth/token/refresh");
-        let client = app.client.clone();
+        let client = app.client().clone();
         async move {
             let r = client
                 .post(app_url)
@@ -1630,12 +1555,10 @@ async fn refresh_grace_by_default_and_off_at_zero() {
     assert_eq!(status, 401, "the family is revoked");
     app.stop().await;
 
-    let dir = std::env::temp_dir().join(format!("cyberhub-http-{}", uuid::Uuid::new_v4().simple()));
-    let mut strict = TestApp::spawn_with(format!("sqlite://{}/strict.db", dir.display()), |c| {
+    let strict = TestApp::with(|c| {
         c.refresh_grace_secs = 0;
     })
     .await;
-    strict.dir = Some(dir);
     let (_, _, refresh) = strict.signup("one-tab@example.org").await;
     let (status, r1) = refresh_with(&strict, refresh.clone()).await;
     assert_eq!(status, 200, "{r1}");
@@ -1652,14 +1575,12 @@ async fn refresh_grace_by_default_and_off_at_zero() {
 /// CORS is off by default and answers preflights for configured origins.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_is_configurable() {
-    let dir = std::env::temp_dir().join(format!("cyberhub-http-{}", uuid::Uuid::new_v4().simple()));
-    let mut app = TestApp::spawn_with(format!("sqlite://{}/cors.db", dir.display()), |c| {
+    let app = TestApp::with(|c| {
         c.cors_origins = vec!["http://localhost:5173".into()];
     })
     .await;
-    app.dir = Some(dir);
     let pre = app
-        .client
+        .client()
         .request(Method::OPTIONS, app.url("/progress"))
         .header("origin", "http://localhost:5173")
         .header("access-control-request-method", "POST")
@@ -1676,7 +1597,7 @@ async fn cors_is_configurable() {
         "http://localhost:5173"
     );
     let other = app
-        .client
+        .client()
         .get(app.url("/health"))
         .header("origin", "http://evil.example")
         .send()
@@ -1835,15 +1756,13 @@ async fn last_admins_are_kept(app: &TestApp) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pagination_links_never_use_the_host_header() {
     for public_url in [None, Some("https://cyberhub.example.org")] {
-        let dir =
-            std::env::temp_dir().join(format!("cyberhub-links-{}", uuid::Uuid::new_v4().simple()));
-        let app = TestApp::spawn_with(format!("sqlite://{}/api.db", dir.display()), |c| {
+        let app = TestApp::with(|c| {
             c.public_url = public_url.map(Into::into);
         })
         .await;
         let admin = app.admin().await;
         let r = app
-            .client
+            .client()
             .get(app.url("/content?page_size=5&track=defender"))
             .bearer_auth(&admin)
             .header("host", "attacker.example")
@@ -1861,7 +1780,6 @@ async fn pagination_links_never_use_the_host_header() {
             "{next}"
         );
         app.stop().await;
-        std::fs::remove_dir_all(dir).ok();
     }
 }
 
@@ -2248,8 +2166,8 @@ async fn security_headers_on_every_answer(app: &TestApp) {
         .unwrap()
         .starts_with("default-src 'none'"));
     let page = app
-        .client
-        .get(format!("{}/", app.base))
+        .client()
+        .get(format!("{}/", app.base()))
         .send()
         .await
         .unwrap();
@@ -2348,8 +2266,7 @@ async fn wrong_json_types_are_400_naming_the_field(app: &TestApp) {
 /// runs on the default limits (100 per client, then one a second); the others are set tight.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_answer_429_per_client_and_account() {
-    let dir = std::env::temp_dir().join(format!("cyberhub-http-{}", uuid::Uuid::new_v4().simple()));
-    let mut app = TestApp::spawn_with(format!("sqlite://{}/rl.db", dir.display()), |c| {
+    let app = TestApp::with(|c| {
         c.trusted_proxies = vec!["127.0.0.0/8".into()];
         for (k, v) in [
             ("login_per_client", "5/60s"),
@@ -2361,10 +2278,9 @@ async fn rate_limits_answer_429_per_client_and_account() {
         }
     })
     .await;
-    app.dir = Some(dir);
     let post = |path: &'static str, xff: &'static str, body: Value, token: Option<String>| {
         let mut rb = app
-            .client
+            .client()
             .post(app.url(path))
             .header("x-forwarded-for", xff);
         if let Some(t) = token {

@@ -37,6 +37,10 @@ pub struct AiState {
 /// How long a readiness probe's inference result is reused.
 pub const READY_PROBE_TTL: Duration = Duration::from_secs(5);
 
+/// How long the `/ready` that starts a probe waits for it before answering with the last
+/// result (the probe goes on and its result is kept).
+pub const READY_PROBE_WAIT: Duration = Duration::from_millis(500);
+
 impl AiState {
     /// The catalog index.
     pub fn index(&self) -> &CatalogIndex {

@@ -24,7 +24,10 @@ use crate::{Config, Running};
 use cyberhub_domain::api::{AuthResponse, SignupRequest};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// E-mail of the first administrator every test server creates.
 pub const ADMIN_EMAIL: &str = "admin@cyberhub.test";
@@ -153,6 +156,24 @@ impl TestServer {
         &self.dir
     }
 
+    /// The HTTP client the calls use (for requests the typed calls cannot make: raw
+    /// bodies, other content types).
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// A request for `path` (see [`TestServer::url`]) on the shared client, to finish and
+    /// send by hand.
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    /// The running server, e.g. to begin a graceful shutdown and wait for it; panics once
+    /// stopped.
+    pub fn running_mut(&mut self) -> &mut Running {
+        self.running.as_mut().expect("the test server is running")
+    }
+
     /// The URL of `path`: paths of the API (`/auth/login`) get the `/api/v1` prefix;
     /// `/health`, `/ready`, `/metrics`, `/docs...`, `/api/...` and the dashboard's do not.
     pub fn url(&self, path: &str) -> String {
@@ -225,6 +246,16 @@ impl TestServer {
         self.call(Method::POST, path, token, Some(body)).await
     }
 
+    /// `PATCH path` with a JSON body.
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(Method::PATCH, path, token, Some(body)).await
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
+        self.call(Method::DELETE, path, token, None).await
+    }
+
     /// Signs `request` up; panics unless the answer is 201.
     pub async fn signup_as(&self, request: &SignupRequest) -> AuthResponse {
         let r = self
@@ -271,6 +302,15 @@ impl TestServer {
         self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.access_token
     }
 
+    /// Runs `case` on this server (see [`run_case`]), then stops it: the server stops and its
+    /// database is dropped also when the case panics.
+    pub async fn run<Fut>(self, case: impl FnOnce(Arc<Self>) -> Fut)
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        run_case(self, case, Self::stop).await;
+    }
+
     /// Stops the server and removes its directory, database and pgvector collection.
     pub async fn stop(mut self) {
         if let Some(running) = self.running.take() {
@@ -286,4 +326,48 @@ impl TestServer {
         }
         std::fs::remove_dir_all(&self.dir).ok();
     }
+}
+
+/// Runs `case` on `fixture` in a task of its own, then `teardown(fixture)` whether the case
+/// passed or panicked, then reports the case's panic: a failing case still stops its server
+/// and removes its database. Tasks the case spawned get 30 s to let go of the fixture; if
+/// one still holds it, the teardown is skipped and the test fails saying so.
+pub async fn run_case<T, F, Fut, D, DFut>(fixture: T, case: F, teardown: D)
+where
+    T: Send + Sync + 'static,
+    F: FnOnce(Arc<T>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+    D: FnOnce(T) -> DFut,
+    DFut: Future<Output = ()>,
+{
+    let mut shared = Arc::new(fixture);
+    let outcome = tokio::spawn(case(Arc::clone(&shared))).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let fixture = loop {
+        match Arc::try_unwrap(shared) {
+            Ok(f) => break Some(f),
+            Err(still) if Instant::now() < deadline => {
+                shared = still;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(_) => break None,
+        }
+    };
+    let torn_down = match fixture {
+        Some(f) => {
+            teardown(f).await;
+            true
+        }
+        None => false,
+    };
+    if let Err(e) = outcome {
+        match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("the case did not finish: {e}"),
+        }
+    }
+    assert!(
+        torn_down,
+        "the case left tasks holding its fixture: not torn down"
+    );
 }

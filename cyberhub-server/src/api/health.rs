@@ -28,28 +28,34 @@ pub enum Ready {
 pub struct HealthApi(pub Arc<AppState>);
 
 /// The embedder check of `/ready`: at most one inference at a time and one per `ttl`.
-/// While a probe runs (it may wait in the inference queue behind a flood), every other
-/// `/ready` answers at once with the last result; only the very first probe is waited for,
-/// as there is nothing to answer with before it.
+/// The probe runs in a task of its own (it may wait in the inference queue behind a
+/// flood): the caller that started it waits for it at most `wait`, every other `/ready`
+/// not at all, and they answer with the last result meanwhile; the probe's result is kept
+/// when it finishes. Only the very first probe is waited for in full, as there is nothing
+/// to answer with before it.
 #[derive(Debug, Default)]
 pub struct ReadyProbe {
     /// When the last probe finished, and its error if any.
-    last: std::sync::Mutex<Option<(Instant, Option<String>)>>,
+    last: Arc<std::sync::Mutex<Option<ProbeResult>>>,
     /// Held by the probe that runs.
-    running: tokio::sync::Mutex<()>,
+    running: Arc<tokio::sync::Mutex<()>>,
 }
 
+/// When a probe finished, and its error if any.
+type ProbeResult = (Instant, Option<String>);
+
 impl ReadyProbe {
-    fn last(&self) -> Option<(Instant, Option<String>)> {
+    fn last(&self) -> Option<ProbeResult> {
         self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The embedder's error (`None`: it answered), from a result younger than `ttl`, else
-    /// from `probe` when no other probe is running, else the last result.
-    pub async fn check<F, Fut>(&self, ttl: Duration, probe: F) -> Option<String>
+    /// from `probe` when no other probe is running (waiting for it at most `wait` when
+    /// there is an older result to answer with), else the last result.
+    pub async fn check<F, Fut>(&self, ttl: Duration, wait: Duration, probe: F) -> Option<String>
     where
         F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Option<String>>,
+        Fut: std::future::Future<Output = Option<String>> + Send + 'static,
     {
         let last = self.last();
         if let Some((at, err)) = &last {
@@ -57,27 +63,40 @@ impl ReadyProbe {
                 return err.clone();
             }
         }
-        let _running = match (self.running.try_lock(), last) {
+        let running = match (Arc::clone(&self.running).try_lock_owned(), last) {
             (Ok(guard), _) => guard,
             // A probe is running: answer with what the previous one found.
             (Err(_), Some((_, err))) => return err,
             // The very first probe is running: wait for it.
             (Err(_), None) => {
-                let guard = self.running.lock().await;
+                let guard = Arc::clone(&self.running).lock_owned().await;
                 if let Some((_, err)) = self.last() {
                     return err;
                 }
-                guard // it was cancelled before it finished: probe here
+                guard // it failed before it finished: probe here
             }
         };
-        if let Some((at, err)) = self.last() {
-            if at.elapsed() < ttl {
-                return err; // another probe finished in between
-            }
+        let previous = match self.last() {
+            Some((at, err)) if at.elapsed() < ttl => return err, // another one finished
+            previous => previous.map(|(_, err)| err),
+        };
+        let store = Arc::clone(&self.last);
+        let probe = probe();
+        let task = tokio::spawn(async move {
+            let err = probe.await;
+            *store.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), err.clone()));
+            drop(running);
+            err
+        });
+        let failed = |e: tokio::task::JoinError| Some(format!("the readiness probe failed: {e}"));
+        match previous {
+            None => task.await.unwrap_or_else(failed),
+            Some(previous) => match tokio::time::timeout(wait, task).await {
+                Ok(done) => done.unwrap_or_else(failed),
+                // Still queued: the last result now, this probe's once it finishes.
+                Err(_) => previous,
+            },
         }
-        let err = probe().await;
-        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), err.clone()));
-        err
     }
 }
 
@@ -122,11 +141,20 @@ pub async fn readiness(state: &AppState) -> Ready {
         });
         // One inference per READY_PROBE_TTL at most, and never a wait behind a running one
         // (it may queue behind a flood of real inference): see ReadyProbe.
+        let embedder = Arc::clone(index.embedder());
         let embed_error = ai
             .ready_probe
-            .check(crate::ai::READY_PROBE_TTL, || async {
-                index.embed_one("ready").await.err().map(|e| e.to_string())
-            })
+            .check(
+                crate::ai::READY_PROBE_TTL,
+                crate::ai::READY_PROBE_WAIT,
+                || async move {
+                    embedder
+                        .embed(&["ready".to_owned()])
+                        .await
+                        .err()
+                        .map(|e| e.to_string())
+                },
+            )
             .await;
         checks.push(ReadyCheck {
             name: format!("embedder ({})", index.embedder().model_id()),
@@ -200,6 +228,9 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
+    /// A wait for the probe that no test reaches.
+    const LONG: Duration = Duration::from_secs(60);
+
     async fn never() -> Option<String> {
         panic!("a probe ran where none should")
     }
@@ -217,7 +248,7 @@ mod tests {
                     gate: Arc<tokio::sync::Notify>,
                     answer: Option<String>| async move {
             probe
-                .check(Duration::ZERO, || async move {
+                .check(Duration::ZERO, LONG, || async move {
                     runs.fetch_add(1, Ordering::SeqCst);
                     gate.notified().await;
                     answer
@@ -254,7 +285,7 @@ mod tests {
         for _ in 0..100 {
             let answer = tokio::time::timeout(
                 Duration::from_millis(200),
-                probe.check(Duration::ZERO, never),
+                probe.check(Duration::ZERO, LONG, never),
             )
             .await
             .expect("answered without waiting for the running probe");
@@ -265,8 +296,49 @@ mod tests {
         assert_eq!(runs.load(Ordering::SeqCst), 2);
         // A fresh result is served without a probe.
         assert_eq!(
-            probe.check(Duration::from_secs(60), never).await.as_deref(),
+            probe
+                .check(Duration::from_secs(60), LONG, never)
+                .await
+                .as_deref(),
             Some("embedder down")
         );
+    }
+
+    /// The `/ready` that starts a probe behind a flood waits for it at most its `wait`,
+    /// then answers with the last result; the probe goes on, and its result is served once
+    /// it finishes.
+    #[tokio::test]
+    async fn the_caller_that_starts_a_probe_waits_a_bounded_time() {
+        let probe = ReadyProbe::default();
+        assert_eq!(
+            probe.check(Duration::ZERO, LONG, || async { None }).await,
+            None
+        );
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let started = std::time::Instant::now();
+        let release = gate.clone();
+        let answer = probe
+            .check(Duration::ZERO, Duration::from_millis(100), || async move {
+                release.notified().await;
+                Some("embedder down".to_owned())
+            })
+            .await;
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(answer, None, "the last result while the probe is queued");
+        assert_eq!(
+            probe.check(Duration::ZERO, LONG, never).await,
+            None,
+            "it is still running: no second probe"
+        );
+        gate.notify_one();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let seen = probe.check(Duration::from_secs(60), LONG, never).await;
+            if seen.as_deref() == Some("embedder down") {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the result was kept");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
