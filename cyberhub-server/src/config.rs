@@ -320,11 +320,19 @@ impl Config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-                // Checked as a whole first, for errors that name the file's own keys.
-                toml::from_str::<Config>(&text)
-                    .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-                let table: toml::Table = toml::from_str(&text)
-                    .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+                // Checked as a whole first, for errors that name the file's own keys; the
+                // message names the line but never quotes it (it may hold a secret).
+                let file_error = |e: toml::de::Error| {
+                    let line = e
+                        .span()
+                        .map(|s| text.get(..s.start).unwrap_or("").lines().count().max(1));
+                    ConfigError(match line {
+                        Some(n) => format!("{} line {n}: {}", path.display(), e.message()),
+                        None => format!("{}: {}", path.display(), e.message()),
+                    })
+                };
+                toml::from_str::<Config>(&text).map_err(file_error)?;
+                let table: toml::Table = toml::from_str(&text).map_err(file_error)?;
                 match serde_json::to_value(table) {
                     Ok(serde_json::Value::Object(map)) => map,
                     _ => return Err(ConfigError(format!("{}: not a table", path.display()))),
@@ -366,16 +374,39 @@ impl Config {
                 ignored.push(key.clone());
                 continue;
             };
-            let v = env_value(default, &value).map_err(|e| bad(&e))?;
-            // Checked alone, so that the error names the variable.
-            let mut one = serde_json::Map::new();
-            one.insert(field.clone(), v.clone());
-            serde_json::from_value::<Config>(serde_json::Value::Object(one))
-                .map_err(|e| bad(&e.to_string()))?;
+            // A secret's value never appears in an error.
+            let secret = ["secret", "password", "keys", "redis_url", "database_url"]
+                .iter()
+                .any(|w| field.contains(w));
+            let fail = |e: &str| {
+                if secret {
+                    bad("not a valid value (not shown: it may be a secret)")
+                } else {
+                    bad(e)
+                }
+            };
+            let fits = |v: &serde_json::Value| {
+                // Checked alone, so that the error names the variable.
+                let mut one = serde_json::Map::new();
+                one.insert(field.clone(), v.clone());
+                serde_json::from_value::<Config>(serde_json::Value::Object(one))
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            };
+            let mut v = env_value(default, &value).map_err(|e| fail(&e))?;
+            if let Err(e) = fits(&v) {
+                // An optional setting's digits may be text (a numeric password).
+                let text = serde_json::Value::String(value.clone());
+                if default.is_null() && v.is_number() && fits(&text).is_ok() {
+                    v = text;
+                } else {
+                    return Err(fail(&e));
+                }
+            }
             doc.insert(field, v);
         }
         let mut cfg: Config = serde_json::from_value(serde_json::Value::Object(doc))
-            .map_err(|e| ConfigError(e.to_string()))?;
+            .map_err(|e| ConfigError(format!("{e} (in the file or the environment)")))?;
         cfg.ignored_env = ignored;
         if let Some(p) = port {
             cfg.bind.set_port(p);
@@ -572,6 +603,24 @@ mod tests {
         for secret in ["s3cret", "old-secret", "pw@"] {
             assert!(!shown.contains(secret), "{secret} shown in {shown}");
         }
+        let numeric = Config::load(
+            None,
+            env(&[
+                ("CYBERHUB_ADMIN_EMAIL", "root@example.org"),
+                ("CYBERHUB_ADMIN_PASSWORD", "123456789012"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            numeric
+                .admin_password
+                .as_ref()
+                .map(|p| p.expose_secret().to_owned()),
+            Some("123456789012".to_owned()),
+            "digits are a valid password"
+        );
+        let hidden = Config::load(None, env(&[("CYBERHUB_JWT_PREVIOUS_KEYS", "")]));
+        assert!(hidden.is_ok());
         for (var, value) in [
             ("CYBERHUB_LOG_JSON", "maybe"),
             ("CYBERHUB_CORE_TIMEOUT_SECS", "-1"),

@@ -72,19 +72,34 @@ async fn conflicts(state: &AppState) -> Result<Vec<Instance>, StartError> {
 }
 
 /// Refuses to start beside a live instance of this kind unless both share state in Redis
-/// (or `allow_unshared_instances` is set). An instance that died without leaving counts
-/// until its heartbeat is [`LIVE_FOR`] old: this waits that long before refusing.
+/// (or `allow_unshared_instances` is set). This instance's heartbeat is written first, so
+/// that of two instances starting at the same moment at least one sees the other; the
+/// younger one (later start, then larger id) is the one that refuses. An instance that died
+/// without leaving counts until its heartbeat is [`LIVE_FOR`] old: this waits that long
+/// before refusing.
 pub async fn check_alone(state: &AppState) -> Result<(), StartError> {
     if state.config.allow_unshared_instances {
         return Ok(());
     }
+    let me = describe(state, state.started_at, state.clock.now());
     let deadline = std::time::Instant::now() + LIVE_FOR + HEARTBEAT;
     loop {
-        let others = conflicts(state).await?;
+        state
+            .store
+            .heartbeat(&describe(state, state.started_at, state.clock.now()))
+            .await?;
+        let others: Vec<Instance> = conflicts(state)
+            .await?
+            .into_iter()
+            // A younger instance refuses by itself when it sees this one.
+            .filter(|o| (o.started_at, &o.id) < (me.started_at, &me.id))
+            .collect();
         let Some(other) = others.first() else {
             return Ok(());
         };
         if std::time::Instant::now() >= deadline {
+            let long_ago = state.clock.now() - chrono::Duration::hours(1);
+            state.store.leave(&state.instance_id, long_ago).await.ok();
             return Err(ConfigError(format!(
                 "another {} instance ({}, service {}) uses this database and {}: several instances \
                  that keep lock-out counts, rate limits and session checks in their own memory \
@@ -111,12 +126,11 @@ pub async fn heartbeat_loop(
     state: std::sync::Arc<AppState>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let started_at = state.clock.now();
     loop {
         let now = state.clock.now();
         if let Err(e) = state
             .store
-            .heartbeat(&describe(&state, started_at, now))
+            .heartbeat(&describe(&state, state.started_at, now))
             .await
         {
             tracing::warn!(error = %e, "could not renew this instance's heartbeat");

@@ -358,6 +358,7 @@ pub async fn build_with(config: Config, backends: Backends) -> Result<App, Start
         }),
     );
     let ai = parts.map(|p| Arc::new(p.into_state(services.clone())));
+    let started_at = clock.now();
     let state = Arc::new(AppState {
         config,
         store,
@@ -368,6 +369,7 @@ pub async fn build_with(config: Config, backends: Backends) -> Result<App, Start
         services,
         shared,
         instance_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+        started_at,
     });
     Ok(App { state })
 }
@@ -469,11 +471,11 @@ impl App {
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> Result<(), StartError> {
+        instances::check_alone(&self.state).await?;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "listening; docs at http://{addr}/docs");
         let grace = std::time::Duration::from_secs(self.state.config.shutdown_grace_secs);
         let ep = self.endpoint();
-        instances::check_alone(&self.state).await?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let heartbeat = tokio::spawn(instances::heartbeat_loop(
             self.state.clone(),

@@ -34,7 +34,14 @@ pub struct SharedRedis {
     timeout: Duration,
     last_warning: Arc<AtomicI64>,
     last_error: Arc<std::sync::Mutex<Option<String>>>,
+    /// After a failure, commands go straight to the fallback until this instant (ms since
+    /// the epoch), so an unreachable Redis costs one timeout per [`DOWN_FOR`], not one per
+    /// command.
+    down_until_ms: Arc<AtomicI64>,
 }
+
+/// How long a failed command keeps the next ones from trying Redis.
+pub const DOWN_FOR: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for SharedRedis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -65,6 +72,7 @@ impl SharedRedis {
             timeout,
             last_warning: Arc::new(AtomicI64::new(0)),
             last_error: Arc::new(std::sync::Mutex::new(None)),
+            down_until_ms: Arc::new(AtomicI64::new(0)),
         })
     }
 
@@ -84,10 +92,19 @@ impl SharedRedis {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
+        let now_ms = Utc::now().timestamp_millis();
+        if now_ms < self.down_until_ms.load(Ordering::Relaxed) {
+            return Err("Redis did not answer a moment ago (falling back)".to_owned());
+        }
         let outcome = match tokio::time::timeout(self.timeout, f(self.conn.clone())).await {
             Ok(r) => r.map_err(|e| e.to_string()),
             Err(_) => Err("Redis did not answer in time".to_owned()),
         };
+        if outcome.is_err() {
+            let until =
+                Utc::now().timestamp_millis() + i64::try_from(DOWN_FOR.as_millis()).unwrap_or(1000);
+            self.down_until_ms.store(until, Ordering::Relaxed);
+        }
         let mut last = self
             .last_error
             .lock()
@@ -111,8 +128,10 @@ impl SharedRedis {
         outcome
     }
 
-    /// `PING`: `Ok` when Redis answers.
+    /// `PING`: `Ok` when Redis answers (tried even while marked down, so that `/ready` and
+    /// the recovery see it come back).
     pub async fn ping(&self) -> Result<(), String> {
+        self.down_until_ms.store(0, Ordering::Relaxed);
         self.run("ping", |mut c| async move {
             redis::cmd("PING").query_async::<String>(&mut c).await
         })
@@ -509,8 +528,8 @@ impl cyberhub_auth::KnownClients for RedisKnownClients {
             Ok(Some(at)) => {
                 Ok(now.timestamp_millis() as f64 - at <= millis(self.policy.remember_for) as f64)
             }
-            Ok(None) => Ok(false),
-            Err(_) => self.fallback.is_known(account, bucket, now).await,
+            // Remembered during an outage (in memory only): still known.
+            Ok(None) | Err(_) => self.fallback.is_known(account, bucket, now).await,
         }
     }
 }
@@ -568,22 +587,34 @@ pub fn subscribe_revocations(
     use futures_util::StreamExt;
     let client = redis.client().clone();
     tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(100);
         loop {
             if auth.strong_count() == 0 {
                 return;
             }
-            let mut pubsub = match client.get_async_pubsub().await {
-                Ok(p) => p,
-                Err(e) => {
+            let connect = async {
+                let mut pubsub = client.get_async_pubsub().await.map_err(|e| e.to_string())?;
+                pubsub
+                    .subscribe(REVOCATIONS_CHANNEL)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok::<_, String>(pubsub)
+            };
+            let mut pubsub = match tokio::time::timeout(Duration::from_secs(5), connect).await {
+                Ok(Ok(p)) => p,
+                Ok(Err(e)) => {
                     tracing::debug!(error = %e, "revocation subscription: Redis unavailable");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+                Err(_) => {
+                    tracing::debug!("revocation subscription: connecting timed out");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
                     continue;
                 }
             };
-            if pubsub.subscribe(REVOCATIONS_CHANNEL).await.is_err() {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
             let mut messages = pubsub.on_message();
             loop {
                 let next = tokio::time::timeout(Duration::from_secs(5), messages.next()).await;
@@ -592,8 +623,9 @@ pub fn subscribe_revocations(
                 };
                 match next {
                     Err(_) => continue, // quiet: check that the service still exists
-                    Ok(None) => break,  // the connection ended: reconnect
+                    Ok(None) => break,  // the connection ended: reconnect after a pause
                     Ok(Some(msg)) => {
+                        backoff = Duration::from_millis(100);
                         let Ok(text) = msg.get_payload::<String>() else {
                             continue;
                         };
@@ -608,6 +640,9 @@ pub fn subscribe_revocations(
                     }
                 }
             }
+            drop(messages);
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     })
 }

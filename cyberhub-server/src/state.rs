@@ -33,6 +33,8 @@ pub struct AppState {
     pub shared: Option<crate::SharedState>,
     /// This process's id in the instance registry (see [`crate::instances`]).
     pub instance_id: String,
+    /// When this instance was built (its age in the registry).
+    pub started_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// What the server does after a committed change: the use cases call these.

@@ -109,7 +109,8 @@ pub struct AiApp {
     recommender: Arc<Recommender>,
     cache: Arc<dyn RecommendationCache>,
     progress: Arc<dyn ProgressSource>,
-    popularity: Arc<tokio::sync::Mutex<Counted>>,
+    popularity: Arc<std::sync::Mutex<Counted>>,
+    counting: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AiApp {
@@ -125,7 +126,8 @@ impl AiApp {
             recommender: Arc::new(recommender),
             cache,
             progress,
-            popularity: Arc::new(tokio::sync::Mutex::new(None)),
+            popularity: Arc::new(std::sync::Mutex::new(None)),
+            counting: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -376,18 +378,41 @@ impl AiApp {
             .collect())
     }
 
-    /// How many learners started and finished each item (counted at most once per
-    /// [`POPULARITY_TTL`]; callers meanwhile share the last count).
+    /// How many learners started and finished each item, counted at most once per
+    /// [`POPULARITY_TTL`] by one caller at a time; the others meanwhile get the last count
+    /// (none before the first), so no request waits behind the count. A failed count is
+    /// kept as an empty one for the same time.
     pub async fn popularity(&self) -> Result<Arc<Vec<ContentPopularity>>> {
-        let mut counted = self.popularity.lock().await;
-        if let Some((at, p)) = counted.as_ref() {
-            if at.elapsed() < POPULARITY_TTL {
-                return Ok(p.clone());
-            }
+        let last = || {
+            self.popularity
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone()
+        };
+        let fresh = |c: &Counted| {
+            c.as_ref()
+                .is_some_and(|(at, _)| at.elapsed() < POPULARITY_TTL)
+        };
+        let known = last();
+        if fresh(&known) {
+            return Ok(known.map(|(_, p)| p).unwrap_or_default());
         }
-        let p = Arc::new(self.store().content_popularity(POPULARITY_ITEMS).await?);
-        *counted = Some((std::time::Instant::now(), p.clone()));
-        Ok(p)
+        let Ok(_counting) = self.counting.try_lock() else {
+            return Ok(known.map(|(_, p)| p).unwrap_or_default());
+        };
+        let counted = match self.store().content_popularity(POPULARITY_ITEMS).await {
+            Ok(p) => Arc::new(p),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not count the catalog's popularity");
+                Arc::new(Vec::new())
+            }
+        };
+        *self
+            .popularity
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((std::time::Instant::now(), counted.clone()));
+        Ok(counted)
     }
 
     /// The stored analysis's track fit, if any.
