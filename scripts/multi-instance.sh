@@ -23,7 +23,7 @@
 #                      which guarantees fail without shared state (expected to fail).
 # Environment: CYBERHUB_SERVER_BIN (default $CARGO_TARGET_DIR/debug/cyberhub-server),
 #   DATABASE_URL, PGVECTOR_DATABASE_URL, REDIS_URL, CYBERHUB_MODEL_DIR (as scripts/test.sh
-#   exports them), CYBERHUB_MI_REDIS_DB (Redis database number of this run, default 7),
+#   exports them), CYBERHUB_MI_REDIS_DB (Redis database number of this run, default 8 to 15),
 #   CYBERHUB_MI_TIMEOUT (seconds for the whole suite, default 420), CYBERHUB_MI_LOG (the
 #   instances' log filter, default warn), CYBERHUB_MI_KEEP=1 (keep logs and data).
 set -euo pipefail
@@ -88,8 +88,9 @@ export CYBERHUB_MI_PGVECTOR_USER="${PGVECTOR_OS_USER:-cyberhub-pg}"
 if [ "$(id -u)" = 0 ] && ! id -u "$CYBERHUB_MI_PGVECTOR_USER" >/dev/null 2>&1; then
   useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$CYBERHUB_MI_PGVECTOR_USER"
 fi
-# This run's own Redis database (the server's key prefix is fixed): emptied first.
-REDIS_DB="${CYBERHUB_MI_REDIS_DB:-7}"
+# This run's own Redis database (the server's key prefix is fixed), one of 8..15 so that two
+# runs on one Redis rarely share one: emptied first.
+REDIS_DB="${CYBERHUB_MI_REDIS_DB:-$(( 8 + $$ % 8 ))}"
 REDIS_BASE="${REDIS_URL%/}"
 [[ "$REDIS_BASE" =~ ^(redis://[^/]+)(/[0-9]+)?$ ]] && REDIS_BASE="${BASH_REMATCH[1]}"
 redis-cli -u "$REDIS_BASE/$REDIS_DB" FLUSHDB >/dev/null
