@@ -162,6 +162,9 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 
+step "several instances behind HAProxy: the multi-instance suite and the fault tests (scripts/multi-instance.sh)"
+CYBERHUB_SERVER_BIN="$BIN/cyberhub-server" DATABASE_URL="$BASE_URL" bash scripts/multi-instance.sh
+
 step "benchmarks, one pass each in test mode (numbers: cargo bench)"
 cargo test --workspace --benches --locked
 

@@ -175,6 +175,11 @@ pub struct Config {
     pub index_worker: bool,
     /// Milliseconds the idle worker waits before looking at the outbox again.
     pub index_poll_ms: u64,
+    /// Seconds a worker's claim on outbox events lasts: the events of an instance that
+    /// died are taken by another one after this. Must be longer than indexing one batch
+    /// (64 items) takes: a batch whose lease runs out is taken by another worker and never
+    /// completed by the first.
+    pub index_lease_secs: u64,
     /// Where the dashboard at `/` loads the browser SDK from: the `--target web` package of
     /// `scripts/build-sdk.sh` (default `target/pkg/web`).
     pub sdk_dir: PathBuf,
@@ -232,6 +237,7 @@ impl Default for Config {
             index_worker: true,
             sdk_dir: PathBuf::from("target/pkg/web"),
             index_poll_ms: 1000,
+            index_lease_secs: 120,
             rate_limits: cyberhub_auth::RateLimits::default(),
             ignored_env: Vec::new(),
         }

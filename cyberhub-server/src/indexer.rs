@@ -16,7 +16,7 @@ use std::time::Duration;
 /// Events claimed per round.
 pub const CLAIM_BATCH: u32 = 64;
 
-/// How long a claimed event stays leased.
+/// How long a claimed event stays leased by default (setting `index_lease_secs`).
 pub const LEASE: Duration = Duration::from_secs(120);
 
 /// One indexing worker.
@@ -26,6 +26,8 @@ pub struct Indexer {
     index: CatalogIndex,
     clock: SharedClock,
     worker: String,
+    lease: Duration,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Indexer {
@@ -36,7 +38,23 @@ impl Indexer {
             index,
             clock,
             worker: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            lease: LEASE,
+            metrics: None,
         }
+    }
+
+    /// This worker with leases of `lease` (how long the events of a worker that died wait
+    /// before another worker takes them; longer than one batch's indexing takes).
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_secs(1));
+        self
+    }
+
+    /// This worker counting the items it indexes into `metrics`
+    /// (`cyberhub_index_items_total`).
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// This worker's id (as written into leases).
@@ -47,7 +65,7 @@ impl Indexer {
     /// One round: claims up to [`CLAIM_BATCH`] events, indexes them, returns how many
     /// events it completed (0 when the outbox had nothing claimable).
     pub async fn run_once(&self) -> Result<usize, String> {
-        let lease = chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::minutes(2));
+        let lease = chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::minutes(2));
         let events = self
             .store
             .claim_index_events(&self.worker, CLAIM_BATCH, self.clock.now(), lease)
@@ -81,6 +99,7 @@ impl Indexer {
             }
         }
         let mut done: Vec<i64> = Vec::new();
+        let mut indexed = 0_u64;
         // Completes the events of a batch that worked, or marks them for a retry.
         let mut settle = |result: Result<(), cyberhub_ai::AiError>, evs: Vec<&Events>| {
             for (id, attempts) in evs.into_iter().flatten() {
@@ -92,17 +111,22 @@ impl Indexer {
         };
         if !upserts.is_empty() {
             let items: Vec<ContentItem> = upserts.iter().map(|(i, _)| i.clone()).collect();
-            settle(
-                self.index.upsert(&items).await,
-                upserts.iter().map(|(_, e)| e).collect(),
-            );
+            let result = self.index.upsert(&items).await;
+            if result.is_ok() {
+                indexed += items.len() as u64;
+            }
+            settle(result, upserts.iter().map(|(_, e)| e).collect());
         }
         if !deletes.is_empty() {
             let ids: Vec<uuid::Uuid> = deletes.iter().map(|(id, _)| *id).collect();
-            settle(
-                self.index.remove(&ids).await,
-                deletes.iter().map(|(_, e)| e).collect(),
-            );
+            let result = self.index.remove(&ids).await;
+            if result.is_ok() {
+                indexed += ids.len() as u64;
+            }
+            settle(result, deletes.iter().map(|(_, e)| e).collect());
+        }
+        if let Some(m) = &self.metrics {
+            m.count_indexed(indexed);
         }
         let completed = self
             .store

@@ -389,11 +389,17 @@ impl App {
     /// A catalog-indexing worker (`None` without the AI routes).
     pub fn indexer(&self) -> Option<indexer::Indexer> {
         let ai = self.state.ai.as_ref()?;
-        Some(indexer::Indexer::new(
-            self.state.store.clone(),
-            ai.index().clone(),
-            self.state.clock.clone(),
-        ))
+        Some(
+            indexer::Indexer::new(
+                self.state.store.clone(),
+                ai.index().clone(),
+                self.state.clock.clone(),
+            )
+            .with_lease(std::time::Duration::from_secs(
+                self.state.config.index_lease_secs,
+            ))
+            .with_metrics(self.state.metrics.clone()),
+        )
     }
 
     /// The complete HTTP endpoint with every middleware.

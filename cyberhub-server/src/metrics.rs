@@ -15,6 +15,7 @@ pub struct Metrics {
     buckets: [AtomicU64; BUCKETS_MS.len()],
     latency_sum_us: AtomicU64,
     count: AtomicU64,
+    indexed_items: AtomicU64,
 }
 
 impl Metrics {
@@ -31,6 +32,12 @@ impl Metrics {
                 b.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Counts catalog items this process's indexing worker embedded into (or removed from)
+    /// the vector store.
+    pub fn count_indexed(&self, items: u64) {
+        self.indexed_items.fetch_add(items, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition.
@@ -67,6 +74,11 @@ impl Metrics {
         ));
         s.push_str(&format!(
             "cyberhub_http_request_duration_seconds_count {count}\n"
+        ));
+        s.push_str("# HELP cyberhub_index_items_total Catalog items this process indexed (embedded and stored, or removed).\n# TYPE cyberhub_index_items_total counter\n");
+        s.push_str(&format!(
+            "cyberhub_index_items_total {}\n",
+            self.indexed_items.load(Ordering::Relaxed)
         ));
         s
     }

@@ -70,6 +70,10 @@ impl StoreError {
                 ErrorKind::Unavailable,
                 "the database is not available".to_owned(),
             ),
+            sqlx::Error::Database(db) if is_gone(db.code().as_deref()) => (
+                ErrorKind::Unavailable,
+                "the database is not available".to_owned(),
+            ),
             sqlx::Error::Database(db) if is_busy(db.code().as_deref()) => (
                 ErrorKind::Unavailable,
                 "the database is busy; try again".to_owned(),
@@ -100,6 +104,13 @@ impl StoreError {
     }
 }
 
+/// PostgreSQL ending or refusing connections: connection exceptions (class 08), a server
+/// shutting down, crashed or starting up (57P01, 57P02, 57P03), too many connections
+/// (53300). The database is unavailable, not the request wrong.
+fn is_gone(code: Option<&str>) -> bool {
+    code.is_some_and(|c| c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03" | "53300"))
+}
+
 /// SQLite `SQLITE_BUSY`/`SQLITE_LOCKED` (5, 6 and extended codes) and PostgreSQL
 /// serialization/deadlock failures (40001, 40P01) are transient.
 fn is_busy(code: Option<&str>) -> bool {
@@ -126,5 +137,19 @@ impl StoreError {
             fields: Vec::new(),
             source: Some(Box::new(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_server_going_away_is_unavailable_not_internal() {
+        for code in ["57P01", "57P02", "57P03", "53300", "08006", "08001"] {
+            assert!(super::is_gone(Some(code)), "{code}");
+        }
+        for code in ["23505", "40001", "5", "2067", "42P01"] {
+            assert!(!super::is_gone(Some(code)), "{code}");
+        }
+        assert!(!super::is_gone(None));
     }
 }

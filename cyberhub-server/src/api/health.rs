@@ -109,13 +109,25 @@ pub fn health_body() -> HealthResponse {
     }
 }
 
+/// The longest `/ready` waits for the relational store (and the vector store): a database
+/// that is down must be
+/// reported within a second, not after the pool's acquire timeout (a load balancer's health
+/// check takes the instance out of rotation on it).
+pub const READY_STORE_TIMEOUT: Duration = Duration::from_millis(800);
+
 /// Checks every dependency.
 pub async fn readiness(state: &AppState) -> Ready {
-    let store = state.store.ping().await;
+    let store = match tokio::time::timeout(READY_STORE_TIMEOUT, state.store.ping()).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err(format!(
+            "the database did not answer within {} ms",
+            READY_STORE_TIMEOUT.as_millis()
+        )),
+    };
     let mut checks = vec![ReadyCheck {
         name: format!("relational_store ({})", state.store.backend()),
         ok: store.is_ok(),
-        error: store.err().map(|e| e.to_string()),
+        error: store.err(),
         optional: false,
     }];
     #[cfg(feature = "redis")]
@@ -132,11 +144,18 @@ pub async fn readiness(state: &AppState) -> Ready {
     }
     if let Some(ai) = &state.ai {
         let index = ai.index();
-        let vectors = index.vectors().ping().await;
+        let vectors = match tokio::time::timeout(READY_STORE_TIMEOUT, index.vectors().ping()).await
+        {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => Err(format!(
+                "the vector store did not answer within {} ms",
+                READY_STORE_TIMEOUT.as_millis()
+            )),
+        };
         checks.push(ReadyCheck {
             name: format!("vector_store ({})", index.vectors().backend()),
             ok: vectors.is_ok(),
-            error: vectors.err().map(|e| e.to_string()),
+            error: vectors.err(),
             optional: false,
         });
         // One inference per READY_PROBE_TTL at most, and never a wait behind a running one
