@@ -24,7 +24,10 @@ impl Page {
         let page_size = page_size.unwrap_or(Self::DEFAULT_SIZE);
         let mut errs = ValidationErrors::new();
         if page == 0 || page > Self::MAX_NUMBER {
-            errs.add("page", format!("Must be between 1 and {}.", Self::MAX_NUMBER));
+            errs.add(
+                "page",
+                format!("Must be between 1 and {}.", Self::MAX_NUMBER),
+            );
         }
         if page_size == 0 || page_size > Self::MAX_SIZE {
             errs.add(

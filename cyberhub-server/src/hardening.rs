@@ -452,9 +452,19 @@ mod strict_tests {
             Some("first_name")
         );
         assert_eq!(check(json!({"first_name": null})), None);
-        assert_eq!(check(json!({"tags": null})).as_deref(), Some("tags"), "not nullable");
-        assert_eq!(check(json!({"tags": ["a", null]})).as_deref(), Some("tags[1]"));
-        assert_eq!(check(json!({"prefs": {"on": null}})).as_deref(), Some("prefs.on"));
+        assert_eq!(
+            check(json!({"tags": null})).as_deref(),
+            Some("tags"),
+            "not nullable"
+        );
+        assert_eq!(
+            check(json!({"tags": ["a", null]})).as_deref(),
+            Some("tags[1]")
+        );
+        assert_eq!(
+            check(json!({"prefs": {"on": null}})).as_deref(),
+            Some("prefs.on")
+        );
         assert_eq!(check(json!({"goal": 1.5})).as_deref(), Some("goal"));
         assert_eq!(check(json!({"goal": "3"})).as_deref(), Some("goal"));
         assert_eq!(check(json!({"tags": ["a", 1]})).as_deref(), Some("tags[1]"));

@@ -87,7 +87,11 @@ fn for_each_parameter(doc: &mut Value, mut f: impl FnMut(&Value, &str, &mut Valu
                 continue;
             };
             for p in params.as_array_mut().into_iter().flatten() {
-                let name = p.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
+                let name = p
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned();
                 if let Some(schema) = p.get_mut("schema") {
                     f(op, &name, schema);
                 }
@@ -138,7 +142,11 @@ fn bound_integer_formats(doc: &mut Value) {
 fn forbid_nul_in_requests(doc: &mut Value, request_schemas: &[String]) {
     let mut mark = |m: &mut serde_json::Map<String, Value>| {
         let is_string = m.get("type").and_then(Value::as_str) == Some("string");
-        if is_string && !["pattern", "format", "enum"].iter().any(|k| m.contains_key(*k)) {
+        if is_string
+            && !["pattern", "format", "enum"]
+                .iter()
+                .any(|k| m.contains_key(*k))
+        {
             m.insert("pattern".into(), rules::NO_NUL.into());
         }
     };
@@ -323,16 +331,28 @@ mod tests {
         let out: Value = serde_json::from_str(&finish(spec)).unwrap();
         let s = &out["components"]["schemas"];
         assert_eq!(s["In"]["properties"]["s"]["pattern"], rules::NO_NUL);
-        assert!(s["In"]["properties"]["id"].get("pattern").is_none(), "a uuid needs none");
-        assert!(s["Out"]["properties"]["s"].get("pattern").is_none(), "answers are not requests");
-        assert_eq!(s["In"]["properties"]["n"]["minimum"], 1, "a tighter bound stays");
+        assert!(
+            s["In"]["properties"]["id"].get("pattern").is_none(),
+            "a uuid needs none"
+        );
+        assert!(
+            s["Out"]["properties"]["s"].get("pattern").is_none(),
+            "answers are not requests"
+        );
+        assert_eq!(
+            s["In"]["properties"]["n"]["minimum"], 1,
+            "a tighter bound stays"
+        );
         assert_eq!(s["In"]["properties"]["n"]["maximum"], u32::MAX);
         assert_eq!(s["Out"]["properties"]["n"]["minimum"], i32::MIN);
         assert_eq!(s["In"]["additionalProperties"], false);
         assert!(s["Out"].get("additionalProperties").is_none());
         let op = &out["paths"]["/x"]["post"];
         assert_eq!(op["parameters"][0]["schema"]["pattern"], rules::NO_NUL);
-        assert_eq!(op["parameters"][1]["schema"]["minimum"], 1, "?page from the rules");
+        assert_eq!(
+            op["parameters"][1]["schema"]["minimum"], 1,
+            "?page from the rules"
+        );
         assert_eq!(
             op["parameters"][1]["schema"]["maximum"],
             cyberhub_domain::Page::MAX_NUMBER

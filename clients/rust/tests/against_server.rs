@@ -69,9 +69,18 @@ impl Server {
 
 #[test]
 fn the_documents_rules_reach_the_generated_types() {
-    assert!("   ".parse::<types::SignupRequestFirstName>().is_err(), "blank");
-    assert!("Ada\u{0}".parse::<types::SignupRequestFirstName>().is_err(), "NUL");
-    assert!("short".parse::<types::SignupRequestPassword>().is_err(), "under 8");
+    assert!(
+        "   ".parse::<types::SignupRequestFirstName>().is_err(),
+        "blank"
+    );
+    assert!(
+        "Ada\u{0}".parse::<types::SignupRequestFirstName>().is_err(),
+        "NUL"
+    );
+    assert!(
+        "short".parse::<types::SignupRequestPassword>().is_err(),
+        "under 8"
+    );
     assert!("not-an-email".parse::<types::SignupRequestEmail>().is_err());
 }
 
@@ -182,7 +191,11 @@ async fn generated_rust_client_calls_the_server() {
     };
     assert_eq!(hits.len(), 3);
     let recs = me_api
-        .recommendations_of(&auth.user.id, None, Some(std::num::NonZeroU32::new(4).unwrap()))
+        .recommendations_of(
+            &auth.user.id,
+            None,
+            Some(std::num::NonZeroU32::new(4).unwrap()),
+        )
         .await
         .unwrap()
         .into_inner();

@@ -35,7 +35,11 @@ fn trimmed(max: usize, edge: &str, interior: &str, blank_ok: bool) -> String {
         "[^{edge}](?:[^{interior}]{{0,{}}}[^{edge}])?",
         max.saturating_sub(2)
     );
-    let core = if blank_ok { format!("(?:{core})?") } else { core };
+    let core = if blank_ok {
+        format!("(?:{core})?")
+    } else {
+        core
+    };
     format!("^[{WS}]*{core}[{WS}]*$")
 }
 
@@ -147,7 +151,10 @@ pub(crate) fn rules() -> Vec<(&'static str, Value)> {
             "LearningPreferences.weekly_goal_minutes",
             json!({ "minimum": 1, "maximum": 10_080 }),
         ),
-        ("RoleGrantRequest.scope", json!({ "enum": ["global", "org"] })),
+        (
+            "RoleGrantRequest.scope",
+            json!({ "enum": ["global", "org"] }),
+        ),
         ("NewOrganization.name", line(150)),
         ("NewOrganization.slug", slug()),
         ("NewOrganization.description", text(5000)),
@@ -205,7 +212,10 @@ pub(crate) fn rules() -> Vec<(&'static str, Value)> {
         ),
         ("recommendations_of?limit", limit),
         ("revoke_role?scope", json!({ "enum": ["global", "org"] })),
-        ("list_invitations?status", json!({ "pattern": "^(?:pending)?$" })),
+        (
+            "list_invitations?status",
+            json!({ "pattern": "^(?:pending)?$" }),
+        ),
         (
             "list_org_invitations?status",
             json!({ "pattern": "^(?:pending)?$" }),
@@ -265,13 +275,56 @@ mod tests {
             out.push(format!("\t{}\n", "é".repeat(len)));
         }
         for s in [
-            "  ", " x ", "x y", "x\ty", "x\ny", "\u{feff}x", "x\u{85}", "\u{a0}x\u{a0}",
-            "DE", " de ", "deu", "Europe/Berlin", "America/Argentina/Salta", "Etc/GMT+5", "a/b/c/d",
-            "Europe/", "pt-BR", "zh-Hant", "english", "en-", "a@b.co", "first.last+tag@sub.example.org",
-            "ünï@exämple.de", "a@b", "@b.co", "a@@b.co", "a b@c.co", "a@.b.co", "a@b..co", "a@b.co.",
-            " a@b.co ", "A@B.CO", "https://example.org", "http://a.b/x?y#z", "https://example",
-            "ftp://a.b", "https://a.b/ x", " https://a.b ", "https://exa mple.org", "acme", "ac",
-            "acme-security", "-acme", "acme-", "acme--x", "Acme", "lab-1", "a.b_c-d", "_a", "A1",
+            "  ",
+            " x ",
+            "x y",
+            "x\ty",
+            "x\ny",
+            "\u{feff}x",
+            "x\u{85}",
+            "\u{a0}x\u{a0}",
+            "DE",
+            " de ",
+            "deu",
+            "Europe/Berlin",
+            "America/Argentina/Salta",
+            "Etc/GMT+5",
+            "a/b/c/d",
+            "Europe/",
+            "pt-BR",
+            "zh-Hant",
+            "english",
+            "en-",
+            "a@b.co",
+            "first.last+tag@sub.example.org",
+            "ünï@exämple.de",
+            "a@b",
+            "@b.co",
+            "a@@b.co",
+            "a b@c.co",
+            "a@.b.co",
+            "a@b..co",
+            "a@b.co.",
+            " a@b.co ",
+            "A@B.CO",
+            "https://example.org",
+            "http://a.b/x?y#z",
+            "https://example",
+            "ftp://a.b",
+            "https://a.b/ x",
+            " https://a.b ",
+            "https://exa mple.org",
+            "acme",
+            "ac",
+            "acme-security",
+            "-acme",
+            "acme-",
+            "acme--x",
+            "Acme",
+            "lab-1",
+            "a.b_c-d",
+            "_a",
+            "A1",
         ] {
             out.push(s.to_owned());
         }
@@ -280,7 +333,13 @@ mod tests {
 
     /// Checks `rule` against `accepts` over the corpus: never documented-valid but refused;
     /// with `exact`, also never documented-invalid but accepted.
-    fn check(name: &str, rule: &Value, max_len: usize, exact: bool, accepts: impl Fn(&str) -> bool) {
+    fn check(
+        name: &str,
+        rule: &Value,
+        max_len: usize,
+        exact: bool,
+        accepts: impl Fn(&str) -> bool,
+    ) {
         let mut wrong = Vec::new();
         let re = rule.get("pattern").map(|_| regex_of(rule));
         for s in corpus(max_len) {
@@ -426,7 +485,10 @@ mod tests {
     fn every_pattern_refuses_nul_and_compiles() {
         for (target, kw) in rules() {
             if kw.get("pattern").is_some() {
-                assert!(!regex_of(&kw).is_match("a\u{0}b"), "{target} lets NUL through");
+                assert!(
+                    !regex_of(&kw).is_match("a\u{0}b"),
+                    "{target} lets NUL through"
+                );
             }
         }
         assert!(!regex::Regex::new(NO_NUL).unwrap().is_match("\u{0}"));
