@@ -23,7 +23,14 @@
 #      doc tests, the examples (custom_backends among them: the server assembled from a
 #      vector store and an embedder written outside the crates), the OpenAPI drift check, every test (cargo-nextest), one
 #      pass of each benchmark in test mode
-#   5. scripts/test-sdk.sh: the browser SDK built for wasm32 and tested in Node.js and
+#   5. scripts/fuzz.sh: every cargo-fuzz target (fuzz/, its own workspace, nightly toolchain,
+#      libFuzzer + AddressSanitizer, target dir $CYBERHUB_CACHE/fuzz-target) for
+#      CYBERHUB_FUZZ_SECONDS each (default 60) from the seeds in fuzz/corpus; a crash fails
+#      the run and leaves its input in fuzz/artifacts/<target>/
+#   6. scripts/schemathesis.sh: schemathesis (PyPI, pinned) against the OpenAPI document the
+#      built server serves, signed in as an administrator, --checks all, every phase: any
+#      failure fails the run
+#   7. scripts/test-sdk.sh: the browser SDK built for wasm32 and tested in Node.js and
 #      headless Chromium against a running server, the dashboard end to end, the
 #      TypeScript and Python clients generated from the OpenAPI document.
 # Build outputs, models, venvs and npm's cache live outside the clone
@@ -32,7 +39,8 @@
 # Environment: CYBERHUB_CACHE (default ~/.cache/cyberhub), CARGO_TARGET_DIR,
 # DATABASE_URL (skip the PostgreSQL start and use this server instead),
 # PGVECTOR_DATABASE_URL, QDRANT_URL (likewise for the vector services),
-# CYBERHUB_TIMINGS=1 (cargo's --timings report of the build, in $CARGO_TARGET_DIR/cargo-timings).
+# CYBERHUB_TIMINGS=1 (cargo's --timings report of the build, in $CARGO_TARGET_DIR/cargo-timings),
+# CYBERHUB_FUZZ_SECONDS (per fuzz target, default 60), SCHEMATHESIS_MAX_EXAMPLES (default 30).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -167,6 +175,12 @@ CYBERHUB_SERVER_BIN="$BIN/cyberhub-server" DATABASE_URL="$BASE_URL" bash scripts
 
 step "benchmarks, one pass each in test mode (numbers: cargo bench)"
 cargo test --workspace --benches --locked
+
+step "fuzzing: each cargo-fuzz target for ${CYBERHUB_FUZZ_SECONDS:-60}s (nightly, libFuzzer + ASan; seeds in fuzz/corpus)"
+CYBERHUB_CACHE="$CACHE_DIR" bash scripts/fuzz.sh "${CYBERHUB_FUZZ_SECONDS:-60}"
+
+step "schemathesis against the served OpenAPI document (all checks, all phases)"
+CYBERHUB_CACHE="$CACHE_DIR" CYBERHUB_SERVER_BIN="$BIN/cyberhub-server" bash scripts/schemathesis.sh
 
 step "browser SDK (wasm32: Node.js + headless Chromium), dashboard end to end, generated clients"
 unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS

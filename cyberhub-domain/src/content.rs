@@ -158,6 +158,11 @@ fn check_content_id(errs: &mut ValidationErrors, id: &str) {
 }
 
 fn normalize_tags(errs: &mut ValidationErrors, tags: &mut Vec<String>) {
+    // Counted as sent (before de-duplication), as the OpenAPI document's `maxItems` says.
+    if tags.len() > 20 {
+        errs.add("tags", "At most 20 tags.");
+        return;
+    }
     let mut out: Vec<String> = Vec::with_capacity(tags.len());
     for t in tags.iter() {
         let t = t.trim().to_lowercase();
@@ -168,9 +173,6 @@ fn normalize_tags(errs: &mut ValidationErrors, tags: &mut Vec<String>) {
         if !out.contains(&t) {
             out.push(t);
         }
-    }
-    if out.len() > 20 {
-        errs.add("tags", "At most 20 tags.");
     }
     *tags = out;
 }

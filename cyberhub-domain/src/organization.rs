@@ -211,6 +211,7 @@ impl Validate for OrgPatch {
         if let Some(d) = self.description.as_mut() {
             *d = d.trim().to_owned();
             errs.check_len("description", d, 0, 5000);
+            errs.check_printable("description", d, true);
         }
         if let Some(w) = self.website.as_mut() {
             *w = w.trim().to_owned();

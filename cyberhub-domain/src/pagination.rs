@@ -3,7 +3,7 @@
 use crate::validation::ValidationErrors;
 use serde::{Deserialize, Serialize};
 
-/// A validated page request: `page` from 1, `page_size` 1..=[`Page::MAX_SIZE`].
+/// A validated page request: `page` 1..=[`Page::MAX_NUMBER`], `page_size` 1..=[`Page::MAX_SIZE`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page {
     page: u32,
@@ -15,14 +15,19 @@ impl Page {
     pub const MAX_SIZE: u32 = 100;
     /// The page size when none is given.
     pub const DEFAULT_SIZE: u32 = 20;
+    /// The highest page number a client may ask for.
+    pub const MAX_NUMBER: u32 = 1_000_000;
 
     /// Validates a client's `?page=&page_size=`.
     pub fn new(page: Option<u32>, page_size: Option<u32>) -> crate::Result<Self> {
         let page = page.unwrap_or(1);
         let page_size = page_size.unwrap_or(Self::DEFAULT_SIZE);
         let mut errs = ValidationErrors::new();
-        if page == 0 || page > 1_000_000 {
-            errs.add("page", "Must be between 1 and 1000000.");
+        if page == 0 || page > Self::MAX_NUMBER {
+            errs.add(
+                "page",
+                format!("Must be between 1 and {}.", Self::MAX_NUMBER),
+            );
         }
         if page_size == 0 || page_size > Self::MAX_SIZE {
             errs.add(

@@ -85,7 +85,7 @@ pub struct NewProgress {
     /// Score.
     #[serde(default)]
     pub score: Option<f64>,
-    /// Metadata object.
+    /// Metadata: a JSON object of at most 16 KiB, without NUL characters in its keys or strings.
     #[serde(default)]
     pub metadata: Option<serde_json::Value>,
 }
@@ -106,7 +106,8 @@ pub struct ProgressPatch {
     pub completion_percentage: Option<f64>,
     /// New score.
     pub score: Option<f64>,
-    /// Replaces the metadata object.
+    /// Replaces the metadata (a JSON object of at most 16 KiB, without NUL characters in its
+    /// keys or strings).
     pub metadata: Option<serde_json::Value>,
 }
 

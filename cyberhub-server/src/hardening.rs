@@ -266,6 +266,28 @@ impl StrictTypes {
             .map(|op| &op.schema)
     }
 
+    /// The JSON type a schema names, through `$ref` and `allOf`; `None` for "anything".
+    fn type_of(&self, schema: &serde_json::Value, depth: usize) -> Option<String> {
+        if depth > 32 {
+            return None;
+        }
+        if let Some(t) = schema.get("type").and_then(|t| t.as_str()) {
+            return Some(t.to_owned());
+        }
+        if let Some(name) = schema
+            .get("$ref")
+            .and_then(|r| r.as_str())
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        {
+            return self.type_of(self.components.get(name)?, depth + 1);
+        }
+        schema
+            .get("allOf")
+            .and_then(|a| a.as_array())?
+            .iter()
+            .find_map(|s| self.type_of(s, depth + 1))
+    }
+
     /// The first value whose JSON type differs from the schema's: (field, expected type).
     fn mismatch(
         &self,
@@ -278,6 +300,16 @@ impl StrictTypes {
         if depth > 32 {
             return None;
         }
+        if value.is_null() {
+            // `null` only where the document says `nullable` (optional properties); a
+            // defaulted array or a required field does not take it.
+            if schema.get("nullable").and_then(|n| n.as_bool()) == Some(true) {
+                return None;
+            }
+            let expected = self.type_of(schema, depth)?;
+            let shown = if field.is_empty() { "body" } else { field };
+            return Some((shown.to_owned(), expected));
+        }
         if let Some(name) = schema
             .get("$ref")
             .and_then(|r| r.as_str())
@@ -285,9 +317,6 @@ impl StrictTypes {
         {
             let target = self.components.get(name)?;
             return self.mismatch(value, target, field, depth + 1);
-        }
-        if value.is_null() {
-            return None; // whether null is allowed is the handler's call (optional fields)
         }
         if let Some(all) = schema.get("allOf").and_then(|a| a.as_array()) {
             return all
@@ -423,6 +452,19 @@ mod strict_tests {
             Some("first_name")
         );
         assert_eq!(check(json!({"first_name": null})), None);
+        assert_eq!(
+            check(json!({"tags": null})).as_deref(),
+            Some("tags"),
+            "not nullable"
+        );
+        assert_eq!(
+            check(json!({"tags": ["a", null]})).as_deref(),
+            Some("tags[1]")
+        );
+        assert_eq!(
+            check(json!({"prefs": {"on": null}})).as_deref(),
+            Some("prefs.on")
+        );
         assert_eq!(check(json!({"goal": 1.5})).as_deref(), Some("goal"));
         assert_eq!(check(json!({"goal": "3"})).as_deref(), Some("goal"));
         assert_eq!(check(json!({"tags": ["a", 1]})).as_deref(), Some("tags[1]"));

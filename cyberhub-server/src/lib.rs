@@ -130,7 +130,7 @@ fn full_service(state: &Arc<AppState>) -> OpenApiService<AllApis, ()> {
 /// The API endpoint, its spec and its Swagger UI for this process's service.
 fn mounted(state: &Arc<AppState>) -> Mounted {
     fn parts<T: poem_openapi::OpenApi + 'static>(api: OpenApiService<T, ()>) -> Mounted {
-        let spec = openapi_doc::mark_nullable_optionals(&api.spec());
+        let spec = openapi_doc::finish(&api.spec());
         let docs = api.swagger_ui().map_to_response().boxed();
         (api.map_to_response().boxed(), spec, docs)
     }
@@ -383,7 +383,7 @@ impl App {
     /// The OpenAPI document of every route (JSON); each service serves its own part at
     /// `/api/v1/openapi.json`.
     pub fn spec_json(&self) -> String {
-        openapi_doc::mark_nullable_optionals(&full_service(&self.state).spec())
+        openapi_doc::finish(&full_service(&self.state).spec())
     }
 
     /// A catalog-indexing worker (`None` without the AI routes).

@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use std::sync::OnceLock;
 
 const SECRET: &str = "a-fuzzing-secret-of-at-least-32-bytes!!";
+const OLD_SECRET: &str = "an-older-fuzzing-secret-of-32-bytes-or-more";
 
 fn service() -> &'static TokenService {
     static S: OnceLock<TokenService> = OnceLock::new();
@@ -19,7 +20,7 @@ fn service() -> &'static TokenService {
         TokenService::new(
             TokenConfig::default(),
             key("k1", SECRET),
-            vec![key("k0", "an-older-fuzzing-secret-of-32-bytes-or-more")],
+            vec![key("k0", OLD_SECRET)],
         )
         .unwrap()
     })
@@ -42,11 +43,14 @@ fuzz_target!(|data: &[u8]| {
                 return;
             };
             let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
-            header.kid = Some(if mode & 2 == 0 { "k1" } else { "k0" }.into());
+            // Each key id signed with its own secret: the current key and the retired one
+            // (still accepted for verification) both reach claim decoding.
+            let (kid, secret) = if mode & 2 == 0 { ("k1", SECRET) } else { ("k0", OLD_SECRET) };
+            header.kid = Some(kid.into());
             let Ok(token) = jsonwebtoken::encode(
                 &header,
                 &claims,
-                &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+                &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
             ) else {
                 return;
             };

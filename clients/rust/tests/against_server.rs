@@ -50,12 +50,30 @@ impl Server {
     }
 }
 
+#[test]
+fn the_documents_rules_reach_the_generated_types() {
+    assert!(
+        "   ".parse::<types::SignupRequestFirstName>().is_err(),
+        "blank"
+    );
+    assert!(
+        "Ada\u{0}".parse::<types::SignupRequestFirstName>().is_err(),
+        "NUL"
+    );
+    assert!(
+        "short".parse::<types::SignupRequestPassword>().is_err(),
+        "under 8"
+    );
+    assert!("not-an-email".parse::<types::SignupRequestEmail>().is_err());
+}
+
 fn signup_body(email: &str) -> types::SignupRequest {
     types::SignupRequest {
-        email: email.into(),
-        password: "progenitor-client-2026".into(),
-        first_name: "Rusty".into(),
-        last_name: "Client".into(),
+        // The document's patterns and lengths become checked newtypes.
+        email: email.parse().expect("an e-mail the document admits"),
+        password: "progenitor-client-2026".parse().expect("8-128 characters"),
+        first_name: "Rusty".parse().expect("a name"),
+        last_name: "Client".parse().expect("a name"),
         country: None,
         language: None,
         roles: None,
@@ -108,7 +126,7 @@ async fn generated_rust_client_calls_the_server() {
     let item = page.results.first().expect("seeded GRC items").clone();
     let created = me_api
         .create_progress(&types::NewProgress {
-            content_id: item.content_id.clone(),
+            content_id: item.content_id.parse().unwrap(),
             content_type: item.content_type,
             status: Some(types::ProgressStatus::InProgress),
             completion_percentage: Some(50.0),
@@ -141,8 +159,8 @@ async fn generated_rust_client_calls_the_server() {
     let hits = loop {
         let found = me_api
             .search(&types::SearchRequest {
-                query: "risk assessment and compliance frameworks".into(),
-                limit: Some(3),
+                query: "risk assessment and compliance frameworks".parse().unwrap(),
+                limit: Some(std::num::NonZeroU32::new(3).unwrap()),
                 content_type: None,
                 track: None,
             })
@@ -156,7 +174,11 @@ async fn generated_rust_client_calls_the_server() {
     };
     assert_eq!(hits.len(), 3);
     let recs = me_api
-        .recommendations_of(&auth.user.id, None, Some(4))
+        .recommendations_of(
+            &auth.user.id,
+            None,
+            Some(std::num::NonZeroU32::new(4).unwrap()),
+        )
         .await
         .unwrap()
         .into_inner();
