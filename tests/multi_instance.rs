@@ -95,12 +95,34 @@ impl Env {
     }
 }
 
+/// A free port below the kernel's ephemeral range (`ip_local_port_range`), each one used
+/// once per run. A port the kernel hands out for `bind(0)` is an ephemeral one: between
+/// releasing it and the instance binding it, an outgoing connection (a client, HAProxy's
+/// checks) may take it; below the range only listeners ever bind.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let (first, last) = (10_000u16, low.saturating_sub(1).max(10_500));
+    let span = last - first;
+    // A random start per process, so that two runs side by side rarely meet.
+    let _ = NEXT.compare_exchange(
+        0,
+        (uuid::Uuid::new_v4().as_u128() % u128::from(span)) as u16 + 1,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..span {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % span;
+        let port = first + offset;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {first} and {last}");
 }
 
 fn unique(what: &str) -> String {
