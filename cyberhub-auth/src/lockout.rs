@@ -318,8 +318,8 @@ pub struct KnownClientsPolicy {
 }
 
 impl Default for KnownClientsPolicy {
-    /// 8 clients per account for 30 days, 100,000 accounts (16 bytes per client: about
-    /// 25 MB at most).
+    /// 8 clients per account for 30 days, 100,000 accounts: at most 800,000 remembered
+    /// clients (a bound on entries, not a measured memory figure).
     fn default() -> Self {
         Self {
             per_account: 8,

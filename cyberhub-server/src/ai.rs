@@ -46,11 +46,6 @@ impl AiState {
     pub fn index(&self) -> &CatalogIndex {
         self.services.index()
     }
-
-    /// The per-user recommendation cache.
-    pub fn cache(&self) -> &Arc<dyn RecommendationCache> {
-        self.services.cache()
-    }
 }
 
 /// The AI parts built before the use cases: the hooks need the cache and the wake-up.

@@ -478,6 +478,15 @@ impl App {
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> Result<(), StartError> {
         instances::check_alone(&self.state).await?;
+        self.serve_checked(listener, shutdown).await
+    }
+
+    /// [`App::serve`] once [`instances::check_alone`] has passed.
+    async fn serve_checked(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<(), StartError> {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "listening; docs at http://{addr}/docs");
         let grace = std::time::Duration::from_secs(self.state.config.shutdown_grace_secs);
@@ -574,7 +583,8 @@ impl App {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(self.serve(listener, async {
+        // Checked above, before binding: the task does not check again.
+        let task = tokio::spawn(self.serve_checked(listener, async {
             rx.await.ok();
         }));
         Ok(Running {

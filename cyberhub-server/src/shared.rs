@@ -81,11 +81,6 @@ impl SharedRedis {
         &self.client
     }
 
-    /// The per-command timeout.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
     /// Runs `f` on the connection within the timeout; records the outcome.
     async fn run<T, F, Fut>(&self, what: &str, f: F) -> Result<T, String>
     where

@@ -29,8 +29,6 @@ pub enum Queued {
     Accepted(Json<IndexStatus>),
 }
 
-pub use cyberhub_auth::app::ai::DEFAULT_LIMIT;
-
 /// AI routes: each parses, calls one [`AiApp`] method and maps the result.
 pub struct AiApi(pub Arc<AppState>);
 
