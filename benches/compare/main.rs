@@ -27,8 +27,10 @@
     missing_docs
 )] // bench code may fail loudly
 
+mod corpus;
 mod embed;
 mod http;
+mod plot;
 mod table;
 mod vector;
 
@@ -72,8 +74,7 @@ impl Ctx {
             python: var("CYBERHUB_BENCH_PYTHON").map(PathBuf::from),
             cache: var("CYBERHUB_BENCH_CACHE")
                 .map_or_else(|| home.join(".cache/cyberhub/bench"), PathBuf::from),
-            out: var("CYBERHUB_BENCH_OUT")
-                .map_or_else(|| target.join("compare"), PathBuf::from),
+            out: var("CYBERHUB_BENCH_OUT").map_or_else(|| target.join("compare"), PathBuf::from),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
@@ -128,13 +129,21 @@ async fn main() -> BenchResult<()> {
     let run = |s: &str| wanted.is_empty() || wanted.contains(&s);
     let ctx = Ctx::from_env(smoke);
     std::fs::create_dir_all(&ctx.out)?;
-    let profile = if cfg!(debug_assertions) { "dev (debug assertions)" } else { "release" };
+    let profile = if cfg!(debug_assertions) {
+        "dev (debug assertions)"
+    } else {
+        "release"
+    };
     let heading = format!(
         "{} — {}; {} build; {} mode",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         machine(),
         profile,
-        if smoke { "smoke (tiny sizes, figures meaningless)" } else { "full" }
+        if smoke {
+            "smoke (tiny sizes, figures meaningless)"
+        } else {
+            "full"
+        }
     );
     eprintln!("{heading}");
     let mut table = Table::default();
@@ -150,7 +159,13 @@ async fn main() -> BenchResult<()> {
         eprintln!("[http]");
         http::run(&ctx, &mut table).await?;
     }
-    let md = format!("{heading}\n\n{}", table.markdown());
+    let targets: Vec<bool> = table.rows().iter().filter_map(table::Row::met).collect();
+    let met = targets.iter().filter(|m| **m).count();
+    let md = format!(
+        "{heading}\n\nTargets met: {met} of {}.\n\n{}",
+        targets.len(),
+        table.markdown()
+    );
     println!("\n{md}");
     let path = ctx.out.join("compare.md");
     std::fs::write(&path, &md)?;

@@ -14,6 +14,12 @@ pub const EXACT_BELOW: usize = 2048;
 /// A filter matching at most this many points is answered by an exact scan over them.
 pub const EXACT_FILTERED_BELOW: usize = 8192;
 
+/// Threads for inserting a large batch into the graph: the machine's cores.
+fn insert_threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// Slots never move: deleted or replaced points leave a tombstone (`payload: None`) that the
 /// graph still uses as a waypoint, until [`State::compacted`] rebuilds without them.
 #[derive(Debug, Clone)]
@@ -47,8 +53,10 @@ impl State {
         self.slot_ids.len() - self.ids.len()
     }
 
-    /// Applies validated points in order.
+    /// Applies validated points in order. Their graph nodes are inserted as one batch (by
+    /// several threads when the batch is large: see [`Hnsw::insert_many`]).
     pub fn upsert(&mut self, points: &[Point]) {
+        let mut fresh = Vec::new();
         for p in points {
             if let Some(&slot) = self.ids.get(&p.id) {
                 if self.vectors.get(slot) == p.vector.as_slice() {
@@ -64,10 +72,11 @@ impl State {
             let slot = self.vectors.push(&p.vector);
             self.slot_ids.push(p.id);
             self.payloads.push(Some(p.payload.clone()));
-            self.graph
-                .insert(&self.vectors, slot, hnsw::level_for(&p.id));
+            fresh.push((slot, hnsw::level_for(&p.id)));
             self.ids.insert(p.id, slot);
         }
+        self.graph
+            .insert_many(&self.vectors, &fresh, insert_threads());
     }
 
     /// Removes points by id (missing ones are ignored).
@@ -197,7 +206,7 @@ impl State {
             for layer in links {
                 w.u32(layer.len() as u32);
                 for n in layer {
-                    w.u32(*n);
+                    w.u32(n);
                 }
             }
         }
@@ -254,7 +263,7 @@ impl State {
         if entry.is_some_and(|(e, _)| e as usize >= n) {
             return Err(corrupt());
         }
-        state.graph = Hnsw::from_parts(links, entry);
+        state.graph = Hnsw::from_parts(&state.vectors, links, entry);
         Ok(state)
     }
 }
