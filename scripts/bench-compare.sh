@@ -51,7 +51,7 @@ if ! ls "$LISTS"/*_i18n_Translation-en* >/dev/null 2>&1; then
     mkdir -p "$LISTS/partial"
     # The image turns translations off (Acquire::Languages "none"); a separate lists dir
     # leaves the system's apt state alone.
-    apt-get -qq -o Dir::State::Lists="$LISTS" -o Acquire::Languages=en update >&2 \
+    apt-get -qq -o Dir::State::Lists="$LISTS" -o Acquire::Languages=en -o APT::Sandbox::User=root update >&2 \
       || say "could not fetch them: the corpus falls back to apt-cache dumpavail (short descriptions only)"
   else
     say "not root: no Translation-en fetch; the corpus falls back to apt-cache dumpavail"

@@ -17,6 +17,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Longest text kept, in bytes (cut at a character boundary).
+const MAX_TEXT: usize = 2000;
+
 /// Distinct texts of at least 20 characters from apt's description records, in file order.
 fn parse(records: &str, seen: &mut HashSet<String>, out: &mut Vec<String>) {
     let mut para: Vec<&str> = Vec::new();
@@ -24,7 +27,16 @@ fn parse(records: &str, seen: &mut HashSet<String>, out: &mut Vec<String>) {
     let flush = |para: &mut Vec<&str>, seen: &mut HashSet<String>, out: &mut Vec<String>| {
         let text = para.join(" ");
         para.clear();
-        let text = text.trim();
+        let mut text = text.trim();
+        // The model reads 256 tokens (about 1,000 characters): longer paragraphs are cut
+        // (the embedders refuse texts over 8 KiB).
+        if text.len() > MAX_TEXT {
+            let mut end = MAX_TEXT;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text = &text[..end];
+        }
         if text.len() >= 20 && seen.insert(text.to_owned()) {
             out.push(text.to_owned());
         }
@@ -145,15 +157,23 @@ pub async fn embed_cached(ctx: &Ctx, dir: &Path, texts: &[String]) -> BenchResul
         }
     }
     let t = Instant::now();
-    let mut out = Vec::with_capacity(texts.len());
-    for (i, chunk) in texts.chunks(32).enumerate() {
-        out.extend(e.embed(chunk).await?);
+    // Batches of similar length (less padding: the texts run from 3 to 256 tokens); the
+    // results go back to the texts' order.
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    order.sort_by_key(|&i| texts[i].len());
+    let mut out = vec![Vec::new(); texts.len()];
+    let mut done = 0usize;
+    for (i, idx) in order.chunks(32).enumerate() {
+        let batch: Vec<String> = idx.iter().map(|&j| texts[j].clone()).collect();
+        for (&j, v) in idx.iter().zip(e.embed(&batch).await?) {
+            out[j] = v;
+        }
+        done += idx.len();
         if i % 500 == 499 {
             eprintln!(
-                "  corpus embeddings: {} / {} ({:.0} texts/s)",
-                out.len(),
+                "  corpus embeddings: {done} / {} ({:.0} texts/s)",
                 texts.len(),
-                out.len() as f64 / t.elapsed().as_secs_f64()
+                done as f64 / t.elapsed().as_secs_f64()
             );
         }
     }

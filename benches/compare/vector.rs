@@ -465,7 +465,7 @@ pub async fn run(ctx: &Ctx, table: &mut Table) -> BenchResult<()> {
         let (n, nq) = if ctx.smoke {
             (300, 20)
         } else {
-            (env_usize("COMPARE_DEBIAN_N", 120_000), 1_000)
+            (env_usize("COMPARE_DEBIAN_N", 100_000), 1_000)
         };
         let texts = corpus::debian(ctx, n + nq)?;
         let mut vectors = corpus::embed_cached(ctx, &dir, &texts).await?;
