@@ -4,7 +4,7 @@
 //! file itself says "pad everything to 128", which is slower and cuts long texts).
 
 use crate::bert::{Bert, BertConfig};
-use crate::embedder::{check_batch, normalize, Embedder, InferencePool};
+use crate::embedder::{check_batch, length_runs, normalize, Embedder, InferencePool};
 use crate::{AiError, AiErrorKind, Result, MINILM_MODEL_ID};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -107,11 +107,12 @@ impl CandleEmbedder {
 /// Rows (texts × padded length) per forward pass: a request's batch (up to 256 texts of up to
 /// 256 tokens) runs in passes of at most this many rows, so the activations stay bounded
 /// (2,048 rows × 1,536 floats of the feed-forward layer, 12 MiB; the attention keeps no
-/// score matrix). Short texts go up to [`MAX_TEXTS_PER_PASS`] at once (one larger matrix
-/// product is faster than several small ones).
+/// score matrix).
 const ROWS_PER_PASS: usize = 2048;
-/// Most texts in one forward pass.
-const MAX_TEXTS_PER_PASS: usize = 64;
+/// Most texts in one forward pass. A batch is sorted by token count and cut into passes of
+/// at most this many texts, each padded only to its own longest (see
+/// [`crate::length_runs`]).
+const MAX_TEXTS_PER_PASS: usize = 16;
 
 impl Inner {
     fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
@@ -119,30 +120,25 @@ impl Inner {
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| AiError::new(AiErrorKind::Internal, "tokenizing failed").with_source(e))?;
-        let mut out = Vec::with_capacity(texts.len());
-        let mut rest = encodings.as_slice();
-        while !rest.is_empty() {
-            // The longest prefix whose padded rows fit the budget (at least one text).
-            let mut n = 0;
-            let mut longest = 0;
-            for e in rest.iter().take(MAX_TEXTS_PER_PASS) {
-                let l = longest.max(e.get_ids().len());
-                if n > 0 && (n + 1) * l > ROWS_PER_PASS {
-                    break;
+        let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        for run in length_runs(&lengths, MAX_TEXTS_PER_PASS, ROWS_PER_PASS) {
+            let pass: Vec<&tokenizers::Encoding> =
+                run.iter().filter_map(|&i| encodings.get(i)).collect();
+            let mut vectors = Vec::with_capacity(pass.len());
+            self.embed_pass(&pass, &mut vectors)?;
+            for (i, v) in run.into_iter().zip(vectors) {
+                if let Some(slot) = out.get_mut(i) {
+                    *slot = v;
                 }
-                longest = l;
-                n += 1;
             }
-            let (pass, tail) = rest.split_at(n.max(1));
-            self.embed_pass(pass, &mut out)?;
-            rest = tail;
         }
         Ok(out)
     }
 
     fn embed_pass(
         &self,
-        encodings: &[tokenizers::Encoding],
+        encodings: &[&tokenizers::Encoding],
         out: &mut Vec<Vec<f32>>,
     ) -> Result<()> {
         let dev = Device::Cpu;

@@ -39,7 +39,8 @@ pub use crate::onnx::OnnxEmbedder;
 pub use cache::{CacheKey, InProcessCache, RecommendationCache};
 pub use catalog::{CatalogIndex, CONTENT_COLLECTION};
 pub use embedder::{
-    check_batch, normalize, DynEmbedder, Embedder, InferencePool, MAX_BATCH, MAX_TEXT_BYTES,
+    check_batch, length_runs, normalize, DynEmbedder, Embedder, InferencePool, MAX_BATCH,
+    MAX_TEXT_BYTES,
 };
 pub use error::{AiError, AiErrorKind, Result};
 pub use hashing::HashingEmbedder;

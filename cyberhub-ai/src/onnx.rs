@@ -8,7 +8,7 @@
 //! onnxruntime uses by default) with an explicit intra-op thread count (default: one per
 //! core) and one inter-op thread.
 
-use crate::embedder::{check_batch, normalize, Embedder, InferencePool};
+use crate::embedder::{check_batch, length_runs, normalize, Embedder, InferencePool};
 use crate::{AiError, AiErrorKind, Result, MINILM_DIMENSION, MINILM_MODEL_ID};
 use ort::environment::Environment;
 use ort::session::builder::GraphOptimizationLevel;
@@ -16,7 +16,7 @@ use ort::session::Session;
 use ort::value::TensorRef;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::{Encoding, Tokenizer, TruncationParams};
 
 /// The ONNX model file inside the model directory.
 pub const ONNX_FILE: &str = "model_fp32.onnx";
@@ -27,9 +27,14 @@ pub const ONNXRUNTIME_LIB: &str = "lib/libonnxruntime.so";
 /// Longest input, in tokens (sentence-transformers' `max_seq_length` for this model).
 const MAX_TOKENS: usize = 256;
 
-/// Texts per inference run. A request's batch (up to 256 texts of 256 tokens) runs in chunks
-/// of this size, so the attention scores stay bounded (32 × 12 heads × 256² floats, 100 MiB).
-const CHUNK: usize = 32;
+/// Texts per inference run by default: a batch is sorted by token count and run in groups of
+/// at most this many, each padded only to its own longest text (less padding than one run
+/// padded to the batch's longest; see [`crate::length_runs`]).
+pub const DEFAULT_RUN_TEXTS: usize = 16;
+
+/// Most padded rows (texts × longest) per inference run, so the attention scores stay
+/// bounded: 32 texts of 256 tokens, 32 × 12 heads × 256² floats, 100 MiB.
+const MAX_ROWS: usize = 32 * MAX_TOKENS;
 
 /// The ONNX Runtime embedder (see the module docs).
 #[derive(Clone)]
@@ -47,6 +52,8 @@ struct Inner {
     output: String,
     dir: PathBuf,
     threads: usize,
+    /// Most texts per inference run.
+    run_texts: usize,
 }
 
 impl std::fmt::Debug for OnnxEmbedder {
@@ -133,10 +140,7 @@ impl OnnxEmbedder {
         }
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
             .map_err(|e| missing(dir, "tokenizer.json").with_source(e))?;
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            ..PaddingParams::default()
-        }));
+        tokenizer.with_padding(None); // each run is padded to its own longest text
         tokenizer
             .with_truncation(Some(TruncationParams {
                 max_length: MAX_TOKENS,
@@ -175,9 +179,21 @@ impl OnnxEmbedder {
                 output,
                 dir: dir.to_owned(),
                 threads,
+                run_texts: DEFAULT_RUN_TEXTS,
             }),
             pool,
         })
+    }
+
+    /// This embedder running at most `texts` (≥ 1) texts per inference run (default
+    /// [`DEFAULT_RUN_TEXTS`]); a value of at least the batch size runs a batch at once,
+    /// padded to its longest text (what a plain loop over batches does). Call before
+    /// sharing the embedder.
+    pub fn with_run_texts(mut self, texts: usize) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.run_texts = texts.max(1);
+        }
+        self
     }
 
     /// Intra-op threads of the session.
@@ -194,28 +210,48 @@ impl OnnxEmbedder {
 
 impl Inner {
     fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
-        let mut out = Vec::with_capacity(texts.len());
-        for chunk in texts.chunks(CHUNK) {
-            self.embed_chunk(chunk, &mut out)?;
-        }
-        Ok(out)
-    }
-
-    fn embed_chunk(&self, texts: &[String], out: &mut Vec<Vec<f32>>) -> Result<()> {
         let encodings = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| AiError::new(AiErrorKind::Internal, "tokenizing failed").with_source(e))?;
-        let batch = encodings.len();
-        let tokens = encodings.first().map_or(0, |e| e.get_ids().len());
-        let mut ids = Vec::with_capacity(batch * tokens);
-        let mut mask = Vec::with_capacity(batch * tokens);
-        for e in &encodings {
-            ids.extend(e.get_ids().iter().map(|&i| i64::from(i)));
-            mask.extend(e.get_attention_mask().iter().map(|&m| i64::from(m)));
+        let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        for run in length_runs(&lengths, self.run_texts, MAX_ROWS) {
+            let group: Vec<&Encoding> = run.iter().filter_map(|&i| encodings.get(i)).collect();
+            let vectors = self.embed_run(&group)?;
+            for (i, v) in run.into_iter().zip(vectors) {
+                if let Some(slot) = out.get_mut(i) {
+                    *slot = v;
+                }
+            }
         }
-        if ids.len() != batch * tokens {
-            return Err(inference("tokenizing failed", "rows of unequal length"));
+        Ok(out)
+    }
+
+    /// One inference run over `encodings` (unpadded), padded here to the longest.
+    fn embed_run(&self, encodings: &[&Encoding]) -> Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(encodings.len());
+        let batch = encodings.len();
+        let tokens = encodings
+            .iter()
+            .map(|e| e.get_ids().len())
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        // Padding: id 0 ([PAD]), mask 0.
+        let mut ids = vec![0_i64; batch * tokens];
+        let mut mask = vec![0_i64; batch * tokens];
+        for ((e, ids), mask) in encodings
+            .iter()
+            .zip(ids.chunks_mut(tokens))
+            .zip(mask.chunks_mut(tokens))
+        {
+            ids.iter_mut()
+                .zip(e.get_ids())
+                .for_each(|(d, s)| *d = i64::from(*s));
+            mask.iter_mut()
+                .zip(e.get_attention_mask())
+                .for_each(|(d, s)| *d = i64::from(*s));
         }
         let segments = vec![0_i64; ids.len()];
         let shape = [batch, tokens];
@@ -263,7 +299,7 @@ impl Inner {
             normalize(&mut sum);
             out.push(sum);
         }
-        Ok(())
+        Ok(out)
     }
 }
 
