@@ -3,7 +3,6 @@ all-MiniLM-L6-v2 through Python onnxruntime, timed the way our embedders are.
 
   python ort_bench.py --model-dir DIR --sentences FILE.json --threads N
                       [--batch 1 --batch 32] [--rounds 3] [--embeddings OUT.f32]
-                      [--runs-of K --sorted-batch 32]
 
 Each batch: tokenize (tokenizer.json, truncation 256, padding to the batch's longest),
 run DIR/model_fp32.onnx (intra-op threads = N, inter-op 1, all graph optimisations), mean
@@ -13,9 +12,6 @@ pooling over the attention mask, L2 normalisation; warm-up on the first 4 batche
  "load_s": seconds to load the tokenizer and create the session,
  "runs": [{"batch": b, "rates": [sentences/s per pass, ...]}, ...]}.
 --embeddings writes every sentence's vector (batch 32), little-endian f32, row-major.
---sorted-batch B (repeatable) also measures batch B the way our embedders run a batch: sorted
-by token count and run in groups of at most K (--runs-of) texts, each padded to its own
-longest (entries with "runs_of": K in "runs").
 """
 import argparse, json, sys, time
 
@@ -33,8 +29,6 @@ def main():
     ap.add_argument("--batch", type=int, action="append")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--embeddings")
-    ap.add_argument("--runs-of", type=int, default=16)
-    ap.add_argument("--sorted-batch", type=int, action="append", default=[])
     a = ap.parse_args()
     texts = json.load(open(a.sentences))
     t_load = time.perf_counter()
@@ -61,18 +55,6 @@ def main():
         mean = (hidden * m).sum(1) / np.clip(m.sum(1), 1e-9, None)
         return mean / np.clip(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12, None)
 
-    def embed_sorted(batch, k):
-        lengths = [len(e.ids) for e in tok.encode_batch(batch)] if len(batch) > k else []
-        if not lengths:
-            return embed(batch)
-        order = sorted(range(len(batch)), key=lambda i: lengths[i])
-        out = [None] * len(batch)
-        for g in range(0, len(order), k):
-            idx = order[g:g + k]
-            for i, v in zip(idx, embed([batch[i] for i in idx])):
-                out[i] = v
-        return np.stack(out)
-
     def measure(b, fn):
         chunks = [texts[i:i + b] for i in range(0, len(texts), b)]
         for c in chunks[:4]:
@@ -88,9 +70,6 @@ def main():
     runs = []
     for b in a.batch or [1, 32]:
         runs.append({"batch": b, "rates": measure(b, embed)})
-    for b in a.sorted_batch:
-        runs.append({"batch": b, "runs_of": a.runs_of,
-                     "rates": measure(b, lambda c: embed_sorted(c, a.runs_of))})
     if a.embeddings:
         out = np.concatenate([embed(texts[i:i + 32]) for i in range(0, len(texts), 32)])
         out.astype("<f4").tofile(a.embeddings)

@@ -31,16 +31,12 @@ const MAX_ABS_DIFF: f32 = 1e-3;
 
 const BATCHES: [usize; 2] = [1, 32];
 
-/// Texts per inference run of our embedders (sorted by length within a batch):
-/// `cyberhub_ai::onnx::DEFAULT_RUN_TEXTS`; Python is also measured this way.
-const RUN_TEXTS: usize = cyberhub_ai::onnx::DEFAULT_RUN_TEXTS;
-
 impl PyRun {
-    fn get(&self, batch: usize, runs_of: usize) -> Vec<f64> {
+    fn get(&self, batch: usize) -> Vec<f64> {
         self.rates
             .iter()
-            .find(|r| r.0 == batch && r.1 == runs_of)
-            .map(|r| r.2.clone())
+            .find(|r| r.0 == batch)
+            .map(|r| r.1.clone())
             .unwrap_or_default()
     }
 }
@@ -115,9 +111,8 @@ struct PyRun {
     version: String,
     /// Seconds to load the tokenizer and create the session.
     load_s: f64,
-    /// (batch, runs of at most this many sorted texts (0: the batch at once), sentences/s
-    /// per pass)
-    rates: Vec<(usize, usize, Vec<f64>)>,
+    /// (batch, sentences/s per pass)
+    rates: Vec<(usize, Vec<f64>)>,
 }
 
 fn python_run(
@@ -142,10 +137,7 @@ fn python_run(
     for b in BATCHES {
         cmd.arg("--batch").arg(b.to_string());
     }
-    cmd.arg("--runs-of")
-        .arg(RUN_TEXTS.to_string())
-        .arg("--sorted-batch")
-        .arg("32");
+
     if let Some(e) = embeddings {
         cmd.arg("--embeddings").arg(e);
     }
@@ -167,12 +159,11 @@ fn python_run(
         .iter()
         .map(|r| {
             let b = r["batch"].as_u64().unwrap_or(0) as usize;
-            let runs_of = r["runs_of"].as_u64().unwrap_or(0) as usize;
             let rates = r["rates"]
                 .as_array()
                 .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
                 .unwrap_or_default();
-            (b, runs_of, rates)
+            (b, rates)
         })
         .collect();
     Ok(PyRun {
@@ -291,24 +282,11 @@ async fn measure(
     };
     // Includes loading the runtime library (once per process; Python's is loaded at import).
     let onnx_load_s = t.elapsed().as_secs_f64();
-    // The same session options, each batch in one run padded to its longest (what the
-    // Python loop does): the runtime-for-runtime comparison.
-    let onnx_whole: DynEmbedder = {
-        let (dir, lib) = (dir.to_owned(), lib.to_owned());
-        Arc::new(
-            tokio::task::spawn_blocking(move || {
-                OnnxEmbedder::load_with_threads(&dir, &lib, InferencePool::new(1), threads)
-                    .map(|e| e.with_run_texts(usize::MAX))
-            })
-            .await??,
-        )
-    };
     let candle: DynEmbedder =
         Arc::new(CandleEmbedder::load_async(dir.to_owned(), InferencePool::new(1)).await?);
     // (name, embedder, batches measured)
-    let backends: [(&str, &DynEmbedder, &[usize]); 3] = [
+    let backends: [(&str, &DynEmbedder, &[usize]); 2] = [
         ("onnx (ort; default)", &onnx, &BATCHES),
-        ("onnx (ort), whole batch per run", &onnx_whole, &[32]),
         ("candle", &candle, &BATCHES),
     ];
 
@@ -339,14 +317,9 @@ async fn measure(
             Some(py(None).await??)
         };
         let runs = if after.is_some() { 2 } else { 1 };
-        let python_rates = |batch: usize, runs_of: usize| {
-            let mut r = before.get(batch, runs_of);
-            r.extend(
-                after
-                    .as_ref()
-                    .map(|a| a.get(batch, runs_of))
-                    .unwrap_or_default(),
-            );
+        let python_rates = |batch: usize| {
+            let mut r = before.get(batch);
+            r.extend(after.as_ref().map(|a| a.get(batch)).unwrap_or_default());
             r
         };
         let ours_rates = |k: usize, batch: usize| {
@@ -412,43 +385,23 @@ async fn measure(
                 diff,
             )
         };
-        // (backend index, batch, Python grouping (0: whole batch), target, what each side does)
-        let sorted = format!(
-            "ours sorts each batch by token count and runs groups of at most {RUN_TEXTS}, each padded to its own longest"
-        );
-        let rows: [(usize, usize, usize, Option<f64>, String); 6] = [
-            (0, 1, 0, None, "batch of one: no padding on either side".into()),
-            (2, 1, 0, None, "batch of one: no padding on either side".into()),
-            (
-                0,
-                32,
-                0,
-                Some(1.0),
-                format!("{sorted}; Python runs each batch at once, padded to its longest (a plain loop); the same grouping on the Python side is the next row"),
-            ),
-            (0, 32, RUN_TEXTS, None, format!("both sides sort each batch and run groups of at most {RUN_TEXTS} (Python tokenises twice to sort: about 1 % of its time)")),
-            (1, 32, 0, None, "both sides run each batch at once, padded to its longest: the same work, runtime against runtime".into()),
-            (
-                2,
-                32,
-                0,
-                Some(0.8),
-                format!("{sorted} (passes of at most 2,048 rows); Python runs each batch at once"),
-            ),
+        // (backend index, batch, target)
+        let rows: [(usize, usize, Option<f64>); 4] = [
+            (0, 1, None),
+            (1, 1, None),
+            (0, 32, Some(1.0)),
+            (1, 32, Some(0.8)),
         ];
-        for (k, batch, runs_of, target, what) in rows {
+        let what = "each batch in one run padded to its longest, both sides (no bucketing)";
+        for (k, batch, target) in rows {
             let rates = ours_rates(k, batch);
-            let py_rates = python_rates(batch, runs_of);
+            let py_rates = python_rates(batch);
             let name = backends.get(k).map_or("?", |b| b.0);
             table.push(Row {
                 section: "embeddings",
                 ours: format!("{name}, batch {batch}"),
                 ours_value: median(&rates),
-                reference: if runs_of == 0 {
-                    format!("Python onnxruntime {version}, batch {batch}")
-                } else {
-                    format!("Python onnxruntime {version}, batch {batch} sorted, runs of {runs_of}")
-                },
+                reference: format!("Python onnxruntime {version}, batch {batch}"),
                 ref_value: median(&py_rates),
                 unit: "sentences/s",
                 better: Better::Higher,

@@ -111,8 +111,8 @@ impl CandleEmbedder {
 const ROWS_PER_PASS: usize = 2048;
 /// Most texts in one forward pass. A batch is sorted by token count and cut into passes of
 /// at most this many texts, each padded only to its own longest (see
-/// [`crate::length_runs`]).
-const MAX_TEXTS_PER_PASS: usize = 16;
+/// [`crate::length_runs`]): a batch of up to 32 short texts is one pass.
+const MAX_TEXTS_PER_PASS: usize = 32;
 
 impl Inner {
     fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
