@@ -77,13 +77,47 @@ pub struct Bert {
 /// into the query rows; the feed-forward input's bias is added in the GELU pass.
 #[derive(Debug)]
 struct Block {
-    qkv: Linear,
-    attention_out: Linear,
+    qkv: Dense,
+    attention_out: Dense,
     attention_norm: LayerNorm,
-    feed_forward_in: Linear,
+    feed_forward_in: Dense,
     feed_forward_in_bias: Vec<f32>,
-    feed_forward_out: Linear,
+    feed_forward_out: Dense,
     output_norm: LayerNorm,
+}
+
+/// A linear layer on rows, its weight stored transposed (`[in, out]`, contiguous) at load:
+/// the matrix product then reads the weight row by row (candle's `Linear` multiplies by a
+/// transposed view, which the matrix kernel re-packs with strided reads on every call).
+#[derive(Debug)]
+struct Dense {
+    weight_t: Tensor,
+    bias: Option<Tensor>,
+}
+
+impl Dense {
+    fn new(l: &Linear) -> Result<Self> {
+        Ok(Self {
+            weight_t: l.weight().t()?.contiguous()?,
+            bias: l.bias().cloned(),
+        })
+    }
+
+    fn without_bias(l: &Linear) -> Result<Self> {
+        Ok(Self {
+            weight_t: l.weight().t()?.contiguous()?,
+            bias: None,
+        })
+    }
+
+    /// `x`: `[rows, in]` → `[rows, out]`.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = x.matmul(&self.weight_t)?;
+        match &self.bias {
+            Some(b) => y.broadcast_add(b),
+            None => Ok(y),
+        }
+    }
 }
 
 impl Bert {
@@ -112,7 +146,7 @@ impl Bert {
                         .cloned()
                         .ok_or_else(|| candle_core::Error::Msg("a projection has no bias".into()))
                 };
-                let qkv = Linear::new(
+                let qkv = Dense::new(&Linear::new(
                     Tensor::cat(
                         &[
                             (q.weight() * scale)?,
@@ -125,15 +159,19 @@ impl Bert {
                         &[(bias(&q)? * scale)?, bias(&k)?, bias(&v)?],
                         0,
                     )?),
-                );
+                ))?;
                 let ff_in = linear(h, config.intermediate_size, b.pp("intermediate.dense"))?;
                 Ok(Block {
                     qkv,
-                    attention_out: linear(h, h, a.pp("output.dense"))?,
+                    attention_out: Dense::new(&linear(h, h, a.pp("output.dense"))?)?,
                     attention_norm: layer_norm(h, eps, a.pp("output.LayerNorm"))?,
                     feed_forward_in_bias: bias(&ff_in)?.to_vec1()?,
-                    feed_forward_in: Linear::new(ff_in.weight().clone(), None),
-                    feed_forward_out: linear(config.intermediate_size, h, b.pp("output.dense"))?,
+                    feed_forward_in: Dense::without_bias(&ff_in)?,
+                    feed_forward_out: Dense::new(&linear(
+                        config.intermediate_size,
+                        h,
+                        b.pp("output.dense"),
+                    )?)?,
                     output_norm: layer_norm(h, eps, b.pp("output.LayerNorm"))?,
                 })
             })
