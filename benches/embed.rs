@@ -1,9 +1,9 @@
-//! Embedding throughput: sentences per second for the candle and fastembed backends at
+//! Embedding throughput: sentences per second for the candle and ONNX Runtime backends at
 //! batch 1 and 32.
 //!
 //! `cargo bench --bench embed` measures (512 security-flavoured sentences, 2 rounds after a
 //! warm-up); under `cargo test --bench embed` it runs one small batch. Needs
-//! `CYBERHUB_MODEL_DIR` (scripts/fetch-model.sh; fastembed also `model_fp32.onnx` from
+//! `CYBERHUB_MODEL_DIR` (scripts/fetch-model.sh; ONNX Runtime also `model_fp32.onnx` from
 //! scripts/build-fp32-onnx.sh and `lib/libonnxruntime.so`); without it the bench says so and exits.
 #![allow(
     clippy::unwrap_used,
@@ -13,7 +13,7 @@
     missing_docs
 )] // bench code may fail loudly
 
-use cyberhub_ai::{CandleEmbedder, DynEmbedder, Embedder, FastembedEmbedder, InferencePool};
+use cyberhub_ai::{CandleEmbedder, DynEmbedder, Embedder, InferencePool, OnnxEmbedder};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -97,15 +97,13 @@ async fn main() {
     let lib = dir.join("lib/libonnxruntime.so");
     if dir.join("model_fp32.onnx").exists() && lib.exists() {
         let fe = tokio::task::spawn_blocking(move || {
-            FastembedEmbedder::load(&dir, &lib, InferencePool::new(1))
+            OnnxEmbedder::load(&dir, &lib, InferencePool::new(1))
         })
         .await
         .unwrap()
         .unwrap();
-        throughput("fastembed", &fe, &texts, rounds).await;
+        throughput("onnx", &fe, &texts, rounds).await;
     } else {
-        println!(
-            "fastembed: skipped (no model_fp32.onnx or lib/libonnxruntime.so in the model dir)"
-        );
+        println!("onnx: skipped (no model_fp32.onnx or lib/libonnxruntime.so in the model dir)");
     }
 }

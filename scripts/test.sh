@@ -80,6 +80,8 @@ set -m
   # after the build, and finds the files in place).
   bash scripts/fetch-model.sh "$CYBERHUB_MODEL_DIR" --onnxruntime
   VENV="$CACHE_DIR/venvs/onnx-build" bash scripts/build-fp32-onnx.sh "$CYBERHUB_MODEL_DIR"
+  # Python onnxruntime, the reference of the comparison harness's `embed` section (benches/compare).
+  CYBERHUB_CACHE="$CACHE_DIR" bash scripts/bench-venv.sh > "$SETUP/bench-python"
   bash scripts/install-wasm-toolchain.sh
   touch "$SETUP/ok"
 ) > "$CACHE_DIR/setup.log" 2>&1 &
@@ -122,7 +124,8 @@ BASE_URL="$(cat "$SETUP/postgres.url")"
 PGVECTOR_DATABASE_URL="$(cat "$SETUP/pgvector.url")"
 QDRANT_URL="$(cat "$SETUP/qdrant.url")"
 REDIS_URL="$(cat "$SETUP/redis.url")"
-export PGVECTOR_DATABASE_URL QDRANT_URL REDIS_URL
+CYBERHUB_BENCH_PYTHON="${CYBERHUB_BENCH_PYTHON:-$(cat "$SETUP/bench-python")}"
+export PGVECTOR_DATABASE_URL QDRANT_URL REDIS_URL CYBERHUB_BENCH_PYTHON
 psql_admin() { psql -X -w -q -v ON_ERROR_STOP=1 "$BASE_URL" "$@"; }
 # Databases left by earlier runs that were killed (cases drop their own when they pass).
 for db in $(psql_admin -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'cyberhub\_t\_%' OR datname LIKE 'cyberhub\_run\_%'"); do

@@ -1,4 +1,4 @@
-//! The embedder backends (candle, fastembed/ONNX Runtime) against reference vectors computed
+//! The embedder backends (candle, ONNX Runtime) against reference vectors computed
 //! once, independently, by a float64 numpy BERT forward pass over the same weights
 //! (`scripts/reference_embeddings.py`; output committed in
 //! `cyberhub-ai/tests/data/minilm_reference.json`), and against each other. Needs the
@@ -12,7 +12,7 @@
 )] // test code may fail loudly
 
 use cyberhub_ai::{
-    AiErrorKind, CandleEmbedder, Embedder, FastembedEmbedder, InferencePool, MINILM_DIMENSION,
+    AiErrorKind, CandleEmbedder, Embedder, InferencePool, OnnxEmbedder, MINILM_DIMENSION,
 };
 use cyberhub_vector::conformance::service_url;
 use std::path::PathBuf;
@@ -31,12 +31,12 @@ fn embedder() -> Option<&'static CandleEmbedder> {
     .as_ref()
 }
 
-fn fastembed() -> Option<&'static FastembedEmbedder> {
-    static E: OnceLock<Option<FastembedEmbedder>> = OnceLock::new();
+fn onnx() -> Option<&'static OnnxEmbedder> {
+    static E: OnceLock<Option<OnnxEmbedder>> = OnceLock::new();
     E.get_or_init(|| {
         model_dir().map(|d| {
             let lib = d.join("lib/libonnxruntime.so");
-            FastembedEmbedder::load(&d, &lib, InferencePool::new(2)).expect("ONNX model loads")
+            OnnxEmbedder::load(&d, &lib, InferencePool::new(2)).expect("ONNX model loads")
         })
     })
     .as_ref()
@@ -163,8 +163,8 @@ fn a_missing_model_names_the_fetch_command() {
 }
 
 #[tokio::test]
-async fn fastembed_matches_the_reference_and_candle() {
-    let (Some(fe), Some(ca)) = (fastembed(), embedder()) else {
+async fn onnx_matches_the_reference_and_candle() {
+    let (Some(fe), Some(ca)) = (onnx(), embedder()) else {
         return;
     };
     let r = reference();
@@ -186,7 +186,7 @@ async fn fastembed_matches_the_reference_and_candle() {
         assert!(max_diff <= 1e-4, "{text:?}: max abs diff {max_diff}");
         assert!(
             cos(cand, got) >= 0.999,
-            "{text:?}: candle vs fastembed cosine {}",
+            "{text:?}: candle vs onnx cosine {}",
             cos(cand, got)
         );
     }
@@ -195,9 +195,9 @@ async fn fastembed_matches_the_reference_and_candle() {
 }
 
 #[test]
-fn fastembed_without_the_runtime_library_is_a_clear_error() {
+fn onnx_without_the_runtime_library_is_a_clear_error() {
     let Some(dir) = model_dir() else { return };
-    let e = FastembedEmbedder::load(
+    let e = OnnxEmbedder::load(
         &dir,
         &dir.join("lib/no-such-runtime.so"),
         InferencePool::new(1),

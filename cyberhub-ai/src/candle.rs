@@ -1,16 +1,16 @@
 //! all-MiniLM-L6-v2 with candle: BERT forward pass over the safetensors weights, masked mean
-//! pooling over tokens, L2 normalisation (what sentence-transformers does). The tokenizer is
-//! set to pad each batch to its longest text and truncate at 256 tokens (the model file itself
-//! says "pad everything to 128", which is slower and cuts long texts).
+//! pooling over tokens, L2 normalisation (what sentence-transformers does). Texts are
+//! truncated at 256 tokens and each forward pass is padded to its longest text (the model
+//! file itself says "pad everything to 128", which is slower and cuts long texts).
 
 use crate::bert::{Bert, BertConfig};
-use crate::embedder::{check_batch, normalize, Embedder, InferencePool};
+use crate::embedder::{check_batch, length_runs, normalize, Embedder, InferencePool};
 use crate::{AiError, AiErrorKind, Result, MINILM_MODEL_ID};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::{Tokenizer, TruncationParams};
 
 /// Longest input, in tokens (sentence-transformers' `max_seq_length` for this model).
 pub const MAX_TOKENS: usize = 256;
@@ -69,10 +69,7 @@ impl CandleEmbedder {
         })?;
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
             .map_err(|e| missing(dir, "tokenizer.json").with_source(e))?;
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            ..PaddingParams::default()
-        }));
+        tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(TruncationParams {
                 max_length: MAX_TOKENS,
@@ -107,58 +104,94 @@ impl CandleEmbedder {
     }
 }
 
-/// Texts per forward pass. A request's batch (up to 256 texts of 256 tokens) runs in chunks
-/// of this size, so the attention scores stay bounded (8 × 12 heads × 256² floats, 25 MiB,
-/// against 800 MiB for 256 texts at once). Measured with the flood bench: peak RSS 963 MiB
-/// at 32 texts per pass, 782 MiB at 8.
-const CHUNK: usize = 8;
+/// Rows (texts × padded length) per forward pass: a request's batch (up to 256 texts of up to
+/// 256 tokens) runs in passes of at most this many rows, so the activations stay bounded
+/// (2,048 rows × 1,536 floats of the feed-forward layer, 12 MiB; the attention keeps no
+/// score matrix).
+const ROWS_PER_PASS: usize = 2048;
+/// Most texts in one forward pass. A batch is sorted by token count and cut into passes of
+/// at most this many texts, each padded only to its own longest (see
+/// [`crate::length_runs`]): a batch of up to 32 short texts is one pass.
+const MAX_TEXTS_PER_PASS: usize = 32;
 
 impl Inner {
     fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
-        let mut out = Vec::with_capacity(texts.len());
-        for chunk in texts.chunks(CHUNK) {
-            out.extend(self.embed_chunk(chunk)?);
-        }
-        Ok(out)
-    }
-
-    fn embed_chunk(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
-        let dev = Device::Cpu;
         let encodings = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| AiError::new(AiErrorKind::Internal, "tokenizing failed").with_source(e))?;
-        let rows = |f: &dyn Fn(&tokenizers::Encoding) -> Vec<u32>| -> Result<Tensor> {
-            let rows = encodings
-                .iter()
-                .map(|e| Tensor::new(f(e).as_slice(), &dev))
-                .collect::<candle_core::Result<Vec<_>>>()
-                .map_err(inference)?;
-            Tensor::stack(&rows, 0).map_err(inference)
-        };
-        let ids = rows(&|e| e.get_ids().to_vec())?;
-        let mask = rows(&|e| e.get_attention_mask().to_vec())?;
-        let type_ids = ids.zeros_like().map_err(inference)?;
+        let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        for run in length_runs(&lengths, MAX_TEXTS_PER_PASS, ROWS_PER_PASS) {
+            let pass: Vec<&tokenizers::Encoding> =
+                run.iter().filter_map(|&i| encodings.get(i)).collect();
+            let mut vectors = Vec::with_capacity(pass.len());
+            self.embed_pass(&pass, &mut vectors)?;
+            for (i, v) in run.into_iter().zip(vectors) {
+                if let Some(slot) = out.get_mut(i) {
+                    *slot = v;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn embed_pass(
+        &self,
+        encodings: &[&tokenizers::Encoding],
+        out: &mut Vec<Vec<f32>>,
+    ) -> Result<()> {
+        let dev = Device::Cpu;
+        let batch = encodings.len();
+        let tokens = encodings
+            .iter()
+            .map(|e| e.get_ids().len())
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        let mut ids = vec![0_u32; batch * tokens];
+        let mut mask = vec![0_u32; batch * tokens];
+        for ((e, ids), mask) in encodings
+            .iter()
+            .zip(ids.chunks_mut(tokens))
+            .zip(mask.chunks_mut(tokens))
+        {
+            ids.iter_mut().zip(e.get_ids()).for_each(|(d, s)| *d = *s);
+            mask.iter_mut()
+                .zip(e.get_attention_mask())
+                .for_each(|(d, s)| *d = *s);
+        }
+        let ids_t = Tensor::from_vec(ids, (batch, tokens), &dev).map_err(inference)?;
+        let mask_t = Tensor::from_slice(&mask, (batch, tokens), &dev).map_err(inference)?;
+        let type_ids = ids_t.zeros_like().map_err(inference)?;
         let hidden = self
             .model
-            .forward(&ids, &type_ids, &mask)
+            .forward(&ids_t, &type_ids, &mask_t)
             .map_err(inference)?; // [batch, tokens, dim]
-        let m = mask
-            .to_dtype(DType::F32)
-            .and_then(|m| m.unsqueeze(2))
-            .map_err(inference)?; // [batch, tokens, 1]
-        let summed = hidden
-            .broadcast_mul(&m)
-            .and_then(|t| t.sum(1))
+        let width = hidden.dim(2).map_err(inference)?;
+        let hidden: Vec<f32> = hidden
+            .flatten_all()
+            .and_then(|h| h.to_vec1())
             .map_err(inference)?;
-        let counts = m
-            .sum(1)
-            .and_then(|c| c.clamp(1e-9, f64::MAX))
-            .map_err(inference)?;
-        let mean = summed.broadcast_div(&counts).map_err(inference)?;
-        let mut out: Vec<Vec<f32>> = mean.to_vec2().map_err(inference)?;
-        out.iter_mut().for_each(|v| normalize(v));
-        Ok(out)
+        // Masked mean over the tokens, then unit length.
+        for (row, m) in hidden
+            .chunks_exact(tokens * width)
+            .zip(mask.chunks_exact(tokens))
+        {
+            let mut sum = vec![0.0_f32; width];
+            let mut count = 0.0_f32;
+            for (token, &keep) in row.chunks_exact(width).zip(m) {
+                if keep != 0 {
+                    sum.iter_mut().zip(token).for_each(|(s, x)| *s += x);
+                    count += 1.0;
+                }
+            }
+            let count = count.max(1e-9);
+            sum.iter_mut().for_each(|s| *s /= count);
+            normalize(&mut sum);
+            out.push(sum);
+        }
+        Ok(())
     }
 }
 

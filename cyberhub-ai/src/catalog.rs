@@ -140,16 +140,22 @@ impl CatalogIndex {
         self.ensure_collection().await
     }
 
-    /// Embeds and upserts items, [`INDEX_BATCH`] at a time.
+    /// Embeds items, [`INDEX_BATCH`] texts per inference call, then upserts their vectors in
+    /// one call per [`cyberhub_vector::validate::MAX_BATCH`] points (a vector store's write,
+    /// e.g. the embedded store's `fsync`, is paid once, not once per batch).
     pub async fn upsert(&self, items: &[ContentItem]) -> Result<()> {
-        for chunk in items.chunks(INDEX_BATCH) {
-            let texts: Vec<String> = chunk.iter().map(ContentItem::embedding_text).collect();
-            let vectors = self.embedder.embed(&texts).await?;
-            let points = chunk
-                .iter()
-                .zip(vectors)
-                .map(|(item, v)| Point::new(item.id.0, v, content_payload(item)))
-                .collect();
+        for group in items.chunks(cyberhub_vector::validate::MAX_BATCH) {
+            let mut points = Vec::with_capacity(group.len());
+            for chunk in group.chunks(INDEX_BATCH) {
+                let texts: Vec<String> = chunk.iter().map(ContentItem::embedding_text).collect();
+                let vectors = self.embedder.embed(&texts).await?;
+                points.extend(
+                    chunk
+                        .iter()
+                        .zip(vectors)
+                        .map(|(item, v)| Point::new(item.id.0, v, content_payload(item))),
+                );
+            }
             self.vectors.upsert(&self.collection, points).await?;
         }
         Ok(())

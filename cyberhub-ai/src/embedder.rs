@@ -159,6 +159,46 @@ pub fn normalize(v: &mut [f32]) {
     }
 }
 
+/// Groups the texts of a batch for inference runs: indices sorted by token count (stable),
+/// cut into runs of at most `max_texts` texts and at most `max_rows` padded rows (texts ×
+/// the run's longest; a single text always fits). Each run is padded only to its own
+/// longest text, so sorting cuts the padding a mixed batch would carry; callers put the
+/// results back in the caller's order.
+pub fn length_runs(lengths: &[usize], max_texts: usize, max_rows: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.sort_by_key(|&i| lengths.get(i).copied().unwrap_or(0));
+    let mut runs: Vec<Vec<usize>> = Vec::new();
+    let mut run: Vec<usize> = Vec::new();
+    for i in order {
+        let len = lengths.get(i).copied().unwrap_or(0);
+        // Sorted ascending: this text is the longest of the run if added.
+        if !run.is_empty() && (run.len() >= max_texts.max(1) || (run.len() + 1) * len > max_rows) {
+            runs.push(std::mem::take(&mut run));
+        }
+        run.push(i);
+    }
+    if !run.is_empty() {
+        runs.push(run);
+    }
+    runs
+}
+
+#[cfg(test)]
+mod run_tests {
+    use super::length_runs;
+
+    #[test]
+    fn runs_are_sorted_bounded_and_cover_every_text() {
+        let lengths = [9, 3, 7, 3, 12, 5];
+        let runs = length_runs(&lengths, 2, 100);
+        assert_eq!(runs, vec![vec![1, 3], vec![5, 2], vec![0, 4]]);
+        // The row budget splits long texts apart; one text always fits.
+        let runs = length_runs(&[300, 10, 300], 8, 512);
+        assert_eq!(runs, vec![vec![1], vec![0], vec![2]]);
+        assert!(length_runs(&[], 4, 10).is_empty());
+    }
+}
+
 #[cfg(test)]
 mod pool_tests {
     use super::*;

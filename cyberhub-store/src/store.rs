@@ -246,6 +246,9 @@ pub trait ContentStore: Send + Sync {
     /// The items with these public keys, in one round trip per 500 keys; unknown keys are
     /// left out (the order of the answer is unspecified).
     async fn contents_by_keys(&self, content_ids: &[String]) -> Result<Vec<ContentItem>>;
+    /// The items with these internal ids, in one round trip per 500 ids; unknown ids are
+    /// left out (the order of the answer is unspecified). The indexing worker's read.
+    async fn contents_by_ids(&self, ids: &[ContentUuid]) -> Result<Vec<ContentItem>>;
     /// Applies a validated patch.
     async fn update_content(
         &self,
