@@ -19,7 +19,7 @@
 #      double on 127.0.0.1:6334, Redis on 127.0.0.1:6379 (Debian's, if none answers), the embedding model files, the wasm32 toolchain and
 #      Chromium (scripts/install-wasm-toolchain.sh)
 #   3. the build: `cargo test --workspace --no-run` (+ `--benches`) under clippy-driver
-#   4. `cyberhub-server models pull --fastembed` (the CLI path; the files are there by then),
+#   4. `cyberhub-server models pull` (the CLI path; the files are there by then),
 #      doc tests, the examples (custom_backends among them: the server assembled from a
 #      vector store and an embedder written outside the crates), the OpenAPI drift check, every test (cargo-nextest), one
 #      pass of each benchmark in test mode
@@ -76,12 +76,17 @@ set -m
   if [ -z "${PGVECTOR_DATABASE_URL:-}" ]; then bash scripts/start-pgvector.sh > "$SETUP/pgvector.url"; else echo "$PGVECTOR_DATABASE_URL" > "$SETUP/pgvector.url"; fi
   if [ -z "${QDRANT_URL:-}" ]; then bash scripts/start-qdrant-shim.sh > "$SETUP/qdrant.url"; else echo "$QDRANT_URL" > "$SETUP/qdrant.url"; fi
   if [ -z "${REDIS_URL:-}" ]; then bash scripts/start-redis.sh > "$SETUP/redis.url"; else echo "$REDIS_URL" > "$SETUP/redis.url"; fi
-  # The same pinned scripts `cyberhub-server models pull --fastembed` runs (it is run
+  # The same pinned scripts `cyberhub-server models pull` runs (it is run
   # after the build, and finds the files in place).
   bash scripts/fetch-model.sh "$CYBERHUB_MODEL_DIR" --onnxruntime
   VENV="$CACHE_DIR/venvs/onnx-build" bash scripts/build-fp32-onnx.sh "$CYBERHUB_MODEL_DIR"
   # Python onnxruntime, the reference of the comparison harness's `embed` section (benches/compare).
   CYBERHUB_CACHE="$CACHE_DIR" bash scripts/bench-venv.sh > "$SETUP/bench-python"
+  # The comparison harness's recall/QPS PNG draws its text with DejaVu Sans.
+  if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core; }
+  fi
   bash scripts/install-wasm-toolchain.sh
   touch "$SETUP/ok"
 ) > "$CACHE_DIR/setup.log" 2>&1 &
@@ -125,6 +130,9 @@ PGVECTOR_DATABASE_URL="$(cat "$SETUP/pgvector.url")"
 QDRANT_URL="$(cat "$SETUP/qdrant.url")"
 REDIS_URL="$(cat "$SETUP/redis.url")"
 CYBERHUB_BENCH_PYTHON="${CYBERHUB_BENCH_PYTHON:-$(cat "$SETUP/bench-python")}"
+# The comparison harness (benches/compare, smoke mode in the benchmarks step) caches its
+# corpus embeddings here.
+export CYBERHUB_BENCH_CACHE="${CYBERHUB_BENCH_CACHE:-$CACHE_DIR/bench}"
 export PGVECTOR_DATABASE_URL QDRANT_URL REDIS_URL CYBERHUB_BENCH_PYTHON
 psql_admin() { psql -X -w -q -v ON_ERROR_STOP=1 "$BASE_URL" "$@"; }
 # Databases left by earlier runs that were killed (cases drop their own when they pass).
@@ -146,8 +154,8 @@ echo "pgvector: $PGVECTOR_DATABASE_URL   qdrant (test double): $QDRANT_URL   red
     END LOOP;
   END \$\$;" || echo "(could not clean old test collections; continuing)"
 
-step "embedding model via  cyberhub-server models pull --fastembed  (idempotent: verifies the pinned files)"
-VENV="$CACHE_DIR/venvs/onnx-build" "$BIN/cyberhub-server" models pull --dir "$CYBERHUB_MODEL_DIR" --fastembed >&2
+step "embedding model via  cyberhub-server models pull  (idempotent: verifies the pinned files)"
+VENV="$CACHE_DIR/venvs/onnx-build" "$BIN/cyberhub-server" models pull --dir "$CYBERHUB_MODEL_DIR" >&2
 
 step "doc tests"
 cargo test --workspace --doc --locked

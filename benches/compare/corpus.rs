@@ -7,7 +7,7 @@
 //! dumpavail` (short descriptions only, about 60,000; what the smoke mode uses).
 
 use crate::{BenchResult, Ctx};
-use cyberhub_ai::{CandleEmbedder, DynEmbedder, FastembedEmbedder, InferencePool};
+use cyberhub_ai::{CandleEmbedder, DynEmbedder, InferencePool, OnnxEmbedder};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -128,7 +128,7 @@ async fn embedder(dir: &Path) -> BenchResult<(&'static str, DynEmbedder)> {
     if dir.join("model_fp32.onnx").exists() && lib.exists() {
         let dir = dir.to_owned();
         let e = tokio::task::spawn_blocking(move || {
-            FastembedEmbedder::load(&dir, &lib, InferencePool::new(1))
+            OnnxEmbedder::load(&dir, &lib, InferencePool::new(1))
         })
         .await??;
         return Ok(("onnx", Arc::new(e)));
