@@ -130,6 +130,8 @@ pub struct AuthSession {
 struct CachedSession {
     checked_at: DateTime<Utc>,
     principal: Principal,
+    /// A request is checking the session again ahead of this answer's expiry.
+    refreshing: bool,
 }
 
 /// The account use cases. Cheap to share behind an `Arc`.
@@ -952,6 +954,13 @@ impl AuthService {
     /// Authenticates a request's access token: signature, claims, and that its session is
     /// still active and its user still active (cached for `session_check_ttl`, so a revoked
     /// session stops working within seconds). Roles come from the store, not the token.
+    ///
+    /// Once a cached answer is past half its TTL, the next request checks the session again
+    /// while the others go on using the answer, which is still within its TTL: a busy
+    /// session's answer is renewed before it expires, so its requests do not all miss the
+    /// cache and query the store at once (before, every request in flight at the expiry did
+    /// the three queries, once a second per busy session). No answer older than the TTL is
+    /// ever used.
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal> {
         let now = self.clock.now();
         let claims = self.tokens.verify_access(access_token, now)?;
@@ -960,10 +969,14 @@ impl AuthService {
             .sessions
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&sid)
+            .get_mut(&sid)
         {
-            if now - c.checked_at < self.session_check_ttl && c.principal.user_id == user_id {
-                return Ok(c.principal.clone());
+            let age = now - c.checked_at;
+            if age < self.session_check_ttl && c.principal.user_id == user_id {
+                if age * 2 < self.session_check_ttl || c.refreshing {
+                    return Ok(c.principal.clone());
+                }
+                c.refreshing = true;
             }
         }
         let session = match self.store.get_session(sid).await {
@@ -1002,6 +1015,7 @@ impl AuthService {
             CachedSession {
                 checked_at: now,
                 principal: principal.clone(),
+                refreshing: false,
             },
         );
         Ok(principal)

@@ -914,3 +914,48 @@ async fn sessions_per_user_are_capped() {
         Some("session_limit")
     );
 }
+
+#[tokio::test]
+async fn a_busy_sessions_answer_is_checked_again_past_half_its_ttl_and_never_used_past_it() {
+    let h = harness_with(|c| c.session_check_ttl = Duration::seconds(1)).await;
+    let s = h
+        .auth
+        .signup(
+            new_user("cached@example.org"),
+            &pw("correct horse battery staple"),
+            &client("198.51.100.30"),
+        )
+        .await
+        .unwrap();
+    let token = s.tokens.access_token.clone();
+    h.auth.authenticate(&token).await.unwrap();
+    h.clock.advance(Duration::milliseconds(600));
+    h.auth
+        .authenticate(&token)
+        .await
+        .expect("past half the TTL: checked again, still active (the answer renewed)");
+    // Ended behind this instance's back, as on another instance without a broadcast.
+    let ended = h.auth.event(
+        None,
+        AuditAction::Logout,
+        ("session", Some(s.session_id.to_string())),
+        &ClientInfo::default(),
+        serde_json::json!({}),
+    );
+    h.store
+        .revoke_session(s.session_id, "elsewhere", h.clock.now(), &ended)
+        .await
+        .unwrap();
+    h.clock.advance(Duration::milliseconds(400));
+    h.auth
+        .authenticate(&token)
+        .await
+        .expect("0.4 s after the renewal: the cached answer (within the TTL)");
+    h.clock.advance(Duration::milliseconds(100));
+    assert!(
+        h.auth.authenticate(&token).await.is_err(),
+        "half a TTL after the renewal the next request checks again and sees the end"
+    );
+    h.clock.advance(Duration::milliseconds(100));
+    assert!(h.auth.authenticate(&token).await.is_err());
+}
