@@ -18,49 +18,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-const SUBJECTS: [&str; 8] = [
-    "A phishing email",
-    "The SOC analyst",
-    "An attacker",
-    "The firewall",
-    "A ransomware sample",
-    "The incident responder",
-    "A misconfigured S3 bucket",
-    "The red team",
-];
-const ACTIONS: [&str; 8] = [
-    "exfiltrates credentials from",
-    "blocks outbound traffic to",
-    "escalates privileges on",
-    "detects lateral movement in",
-    "encrypts files across",
-    "triages alerts from",
-    "exposes customer records in",
-    "pivots through",
-];
-const OBJECTS: [&str; 8] = [
-    "the domain controller",
-    "a legacy VPN gateway",
-    "the production Kubernetes cluster",
-    "an unpatched web server",
-    "the finance department's file share",
-    "a compromised laptop",
-    "the CI/CD pipeline",
-    "a cloud IAM role with broad permissions",
-];
-
-fn sentences(n: usize) -> Vec<String> {
-    (0..n)
-        .map(|i| {
-            format!(
-                "{} {} {} after hours.",
-                SUBJECTS[i % 8],
-                ACTIONS[(i / 8) % 8],
-                OBJECTS[(i / 64) % 8]
-            )
-        })
-        .collect()
-}
+#[path = "support/sentences.rs"]
+mod support;
+use support::sentences;
 
 async fn throughput(name: &str, e: &dyn Embedder, texts: &[String], rounds: usize) {
     for batch in [1usize, 32] {

@@ -130,10 +130,7 @@ PGVECTOR_DATABASE_URL="$(cat "$SETUP/pgvector.url")"
 QDRANT_URL="$(cat "$SETUP/qdrant.url")"
 REDIS_URL="$(cat "$SETUP/redis.url")"
 CYBERHUB_BENCH_PYTHON="${CYBERHUB_BENCH_PYTHON:-$(cat "$SETUP/bench-python")}"
-# The comparison harness (benches/compare, smoke mode in the benchmarks step) caches its
-# corpus embeddings here.
-export CYBERHUB_BENCH_CACHE="${CYBERHUB_BENCH_CACHE:-$CACHE_DIR/bench}"
-export PGVECTOR_DATABASE_URL QDRANT_URL REDIS_URL CYBERHUB_BENCH_PYTHON
+export PGVECTOR_DATABASE_URL QDRANT_URL REDIS_URL
 psql_admin() { psql -X -w -q -v ON_ERROR_STOP=1 "$BASE_URL" "$@"; }
 # Databases left by earlier runs that were killed (cases drop their own when they pass).
 for db in $(psql_admin -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'cyberhub\_t\_%' OR datname LIKE 'cyberhub\_run\_%'"); do
@@ -184,8 +181,11 @@ fi
 step "several instances behind HAProxy: the multi-instance suite and the fault tests (scripts/multi-instance.sh)"
 CYBERHUB_SERVER_BIN="$BIN/cyberhub-server" DATABASE_URL="$BASE_URL" bash scripts/multi-instance.sh
 
-step "benchmarks, one pass each in test mode (numbers: cargo bench)"
-cargo test --workspace --benches --locked
+step "benchmarks, one pass each in test mode (numbers: cargo bench; benches/compare in its smoke mode)"
+# Only this step gets the harness's settings: the servers started later would warn about
+# CYBERHUB_* variables that are not theirs. The harness caches its corpus embeddings there.
+CYBERHUB_BENCH_PYTHON="$CYBERHUB_BENCH_PYTHON" CYBERHUB_BENCH_CACHE="${CYBERHUB_BENCH_CACHE:-$CACHE_DIR/bench}" \
+  cargo test --workspace --benches --locked
 
 step "fuzzing: each cargo-fuzz target for ${CYBERHUB_FUZZ_SECONDS:-60}s (nightly, libFuzzer + ASan; seeds in fuzz/corpus)"
 CYBERHUB_CACHE="$CACHE_DIR" bash scripts/fuzz.sh "${CYBERHUB_FUZZ_SECONDS:-60}"

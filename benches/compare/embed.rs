@@ -15,6 +15,7 @@
 //!
 //! Smoke mode: 8 sentences, one pass, one Python run, 24 items: every path, seconds of work.
 
+use crate::sentences::sentences;
 use crate::table::{Better, Row, Table};
 use crate::{BenchResult, Ctx};
 use cyberhub_ai::{CandleEmbedder, CatalogIndex, DynEmbedder, InferencePool, OnnxEmbedder};
@@ -39,51 +40,6 @@ impl PyRun {
             .map(|r| r.1.clone())
             .unwrap_or_default()
     }
-}
-
-// The sentences of benches/embed.rs.
-const SUBJECTS: [&str; 8] = [
-    "A phishing email",
-    "The SOC analyst",
-    "An attacker",
-    "The firewall",
-    "A ransomware sample",
-    "The incident responder",
-    "A misconfigured S3 bucket",
-    "The red team",
-];
-const ACTIONS: [&str; 8] = [
-    "exfiltrates credentials from",
-    "blocks outbound traffic to",
-    "escalates privileges on",
-    "detects lateral movement in",
-    "encrypts files across",
-    "triages alerts from",
-    "exposes customer records in",
-    "pivots through",
-];
-const OBJECTS: [&str; 8] = [
-    "the domain controller",
-    "a legacy VPN gateway",
-    "the production Kubernetes cluster",
-    "an unpatched web server",
-    "the finance department's file share",
-    "a compromised laptop",
-    "the CI/CD pipeline",
-    "a cloud IAM role with broad permissions",
-];
-
-fn sentences(n: usize) -> Vec<String> {
-    (0..n)
-        .map(|i| {
-            format!(
-                "{} {} {} after hours.",
-                SUBJECTS[i % 8],
-                ACTIONS[(i / 8) % 8],
-                OBJECTS[(i / 64) % 8]
-            )
-        })
-        .collect()
 }
 
 struct Sizes {

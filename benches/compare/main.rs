@@ -31,6 +31,8 @@ mod corpus;
 mod embed;
 mod http;
 mod plot;
+#[path = "../support/sentences.rs"]
+mod sentences;
 mod table;
 mod vector;
 
