@@ -17,8 +17,8 @@
 # $CARGO_TARGET_DIR/compare/compare.md with the PNG beside it; --publish also copies both
 # into docs/bench/ (what the README shows).
 #
-# Full sizes take about 25 minutes on 2 cores the first time (release build, corpus
-# embedding) and about 10 after. CI runs the same harness in smoke mode (tiny sizes) through
+# The first full run builds the release profile (16 min measured on 2 shared cores) and
+# embeds the corpus (24 min, likewise); both are cached for later runs. CI runs the same harness in smoke mode (tiny sizes) through
 # `cargo test --workspace --benches` in scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -317,6 +317,36 @@ async fn pgvector(
     Ok((load, index, size as u64, curve))
 }
 
+/// Prints a curve's points under the table and keeps it for the PNG.
+fn report_curve(
+    table: &mut Table,
+    curves: &mut Vec<Curve>,
+    set: &str,
+    backend: &str,
+    curve: &[Measured],
+) {
+    for m in curve {
+        table.note(format!(
+            "{set} {backend} ef {:>3}: recall@10 {:.3}, {} QPS (1 client, p99 {:.2} ms), {} QPS (8 clients)",
+            m.ef,
+            m.recall,
+            fmt_num(m.qps1),
+            m.p99_ms,
+            fmt_num(m.qps8)
+        ));
+    }
+    curves.push(Curve::new(
+        format!("{set} {backend}, 1 client"),
+        curve,
+        |m| (m.recall, m.qps1),
+    ));
+    curves.push(Curve::new(
+        format!("{set} {backend}, 8 clients"),
+        curve,
+        |m| (m.recall, m.qps8),
+    ));
+}
+
 /// The cheapest point of a curve with recall ≥ `floor` (highest QPS among those).
 fn at_recall(curve: &[Measured], floor: f64, qps: impl Fn(&Measured) -> f64) -> Option<Measured> {
     curve
@@ -339,27 +369,7 @@ async fn compare(
         ds.queries.len()
     );
     let (build, mem, disk, ours) = embedded(ds, ctx.smoke).await?;
-    for m in &ours {
-        table.note(format!(
-            "{} embedded ef {:>3}: recall@10 {:.3}, {} QPS (1 client, p99 {:.2} ms), {} QPS (8 clients)",
-            ds.name,
-            m.ef,
-            m.recall,
-            fmt_num(m.qps1),
-            m.p99_ms,
-            fmt_num(m.qps8)
-        ));
-    }
-    curves.push(Curve::new(
-        format!("{} embedded, 1 client", ds.name),
-        &ours,
-        |m| (m.recall, m.qps1),
-    ));
-    curves.push(Curve::new(
-        format!("{} embedded, 8 clients", ds.name),
-        &ours,
-        |m| (m.recall, m.qps8),
-    ));
+    report_curve(table, curves, ds.name, "embedded", &ours);
     table.push(Row {
         section: "vector",
         ours: format!(
@@ -387,27 +397,7 @@ async fn compare(
         return Ok(());
     };
     let (load, index, size, theirs) = pgvector(&url, ds, ctx.smoke).await?;
-    for m in &theirs {
-        table.note(format!(
-            "{} pgvector ef {:>3}: recall@10 {:.3}, {} QPS (1 client, p99 {:.2} ms), {} QPS (8 clients)",
-            ds.name,
-            m.ef,
-            m.recall,
-            fmt_num(m.qps1),
-            m.p99_ms,
-            fmt_num(m.qps8)
-        ));
-    }
-    curves.push(Curve::new(
-        format!("{} pgvector, 1 client", ds.name),
-        &theirs,
-        |m| (m.recall, m.qps1),
-    ));
-    curves.push(Curve::new(
-        format!("{} pgvector, 8 clients", ds.name),
-        &theirs,
-        |m| (m.recall, m.qps8),
-    ));
+    report_curve(table, curves, ds.name, "pgvector", &theirs);
     table.push(Row {
         section: "vector",
         ours: format!("embedded build (insert + graph), {}", ds.name),

@@ -4,7 +4,7 @@
 //! file itself says "pad everything to 128", which is slower and cuts long texts).
 
 use crate::bert::{Bert, BertConfig};
-use crate::embedder::{check_batch, length_runs, normalize, Embedder, InferencePool};
+use crate::embedder::{check_batch, length_runs, mean_pool, Embedder, InferencePool};
 use crate::{AiError, AiErrorKind, Result, MINILM_MODEL_ID};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -173,24 +173,7 @@ impl Inner {
             .flatten_all()
             .and_then(|h| h.to_vec1())
             .map_err(inference)?;
-        // Masked mean over the tokens, then unit length.
-        for (row, m) in hidden
-            .chunks_exact(tokens * width)
-            .zip(mask.chunks_exact(tokens))
-        {
-            let mut sum = vec![0.0_f32; width];
-            let mut count = 0.0_f32;
-            for (token, &keep) in row.chunks_exact(width).zip(m) {
-                if keep != 0 {
-                    sum.iter_mut().zip(token).for_each(|(s, x)| *s += x);
-                    count += 1.0;
-                }
-            }
-            let count = count.max(1e-9);
-            sum.iter_mut().for_each(|s| *s /= count);
-            normalize(&mut sum);
-            out.push(sum);
-        }
+        mean_pool(&hidden, &mask, tokens, width, out);
         Ok(())
     }
 }

@@ -159,6 +159,39 @@ pub fn normalize(v: &mut [f32]) {
     }
 }
 
+/// Sentence embeddings from an encoder's output: `hidden` is `[texts, tokens, width]` row
+/// major, `mask` `[texts, tokens]` (non-zero = a real token). Each text's vector is the mean
+/// of its real tokens' rows, scaled to unit length, appended to `out` (what
+/// sentence-transformers does for all-MiniLM-L6-v2; both backends pool here).
+pub(crate) fn mean_pool<M: Copy + PartialEq + Default>(
+    hidden: &[f32],
+    mask: &[M],
+    tokens: usize,
+    width: usize,
+    out: &mut Vec<Vec<f32>>,
+) {
+    if tokens == 0 || width == 0 {
+        return;
+    }
+    for (row, m) in hidden
+        .chunks_exact(tokens * width)
+        .zip(mask.chunks_exact(tokens))
+    {
+        let mut sum = vec![0.0_f32; width];
+        let mut count = 0.0_f32;
+        for (token, &keep) in row.chunks_exact(width).zip(m) {
+            if keep != M::default() {
+                sum.iter_mut().zip(token).for_each(|(s, x)| *s += x);
+                count += 1.0;
+            }
+        }
+        let count = count.max(1e-9);
+        sum.iter_mut().for_each(|s| *s /= count);
+        normalize(&mut sum);
+        out.push(sum);
+    }
+}
+
 /// Groups the texts of a batch for inference runs: indices sorted by token count (stable),
 /// cut into runs of at most `max_texts` texts and at most `max_rows` padded rows (texts ×
 /// the run's longest; a single text always fits). Each run is padded only to its own

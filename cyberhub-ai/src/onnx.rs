@@ -8,7 +8,7 @@
 //! onnxruntime uses by default) with an explicit intra-op thread count (default: one per
 //! core) and one inter-op thread.
 
-use crate::embedder::{check_batch, length_runs, normalize, Embedder, InferencePool};
+use crate::embedder::{check_batch, length_runs, mean_pool, Embedder, InferencePool};
 use crate::{AiError, AiErrorKind, Result, MINILM_DIMENSION, MINILM_MODEL_ID};
 use ort::environment::Environment;
 use ort::session::builder::GraphOptimizationLevel;
@@ -272,24 +272,7 @@ impl Inner {
             [b, t, w] if b as usize == batch && t as usize == tokens && w > 0 => w as usize,
             _ => return Err(inference("embedding output", format!("shape {dims:?}"))),
         };
-        // Masked mean over the tokens, then unit length.
-        for (row, m) in hidden
-            .chunks_exact(tokens * width)
-            .zip(mask.chunks_exact(tokens))
-        {
-            let mut sum = vec![0.0_f32; width];
-            let mut count = 0.0_f32;
-            for (token, &keep) in row.chunks_exact(width).zip(m) {
-                if keep != 0 {
-                    sum.iter_mut().zip(token).for_each(|(s, x)| *s += x);
-                    count += 1.0;
-                }
-            }
-            let count = count.max(1e-9);
-            sum.iter_mut().for_each(|s| *s /= count);
-            normalize(&mut sum);
-            out.push(sum);
-        }
+        mean_pool(hidden, &mask, tokens, width, &mut out);
         Ok(out)
     }
 }

@@ -443,7 +443,7 @@ fn connect(list: &mut Vec<Near>, new: Near, cap: usize) {
         list.push(new);
         return;
     }
-    let worst = list.iter_mut().max_by(|a, b| a.cmp(b));
+    let worst = list.iter_mut().max();
     if let Some(w) = worst {
         if new < *w {
             *w = new;
