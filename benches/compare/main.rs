@@ -39,6 +39,11 @@ mod vector;
 use std::path::PathBuf;
 use table::Table;
 
+/// The server binary's allocator (cyberhub-server's default `mimalloc` feature): the server
+/// under test runs in this process, and every reference with it, on the same allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Errors of a section: bench code reports and stops.
 pub type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 

@@ -1,11 +1,12 @@
-//! argon2id password hashing on a bounded blocking pool, with timing-safe verification.
+//! argon2id password hashing on a bounded pool of its own threads, with timing-safe
+//! verification.
 
 use crate::error::{AuthError, ErrorKind, Result};
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, PasswordHash, PasswordHasher as _, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
@@ -80,15 +81,20 @@ pub fn check_new_password(password: &SecretString, field: &str) -> Result<()> {
     Ok(())
 }
 
-/// Hashes and verifies passwords with argon2id on tokio's blocking pool.
+/// Hashes and verifies passwords with argon2id on `max_concurrent` threads of its own.
 ///
-/// At most `max_concurrent` hashes run at once (each takes `memory_kib` of RAM), so a login
-/// storm queues instead of exhausting memory; a caller that waits longer than the queue
-/// timeout gets [`ErrorKind::Unavailable`]. Verifications (logins) come first: new hashes
-/// (sign-ups, password changes) hold at most `max_concurrent - 1` of the slots (one when
-/// `max_concurrent` is 1), so a sign-up flood never queues a login behind more than that many
-/// hashes. Verifying for an unknown user runs against a
-/// dummy hash with the same parameters, so both paths cost the same.
+/// Jobs wait in one queue; a thread takes the next as soon as it finishes one, so the
+/// threads never idle while work is queued, and at most `max_concurrent` hashes run at once
+/// (each takes `memory_kib` of RAM): a login storm queues instead of exhausting memory. Each
+/// thread keeps its argon2 memory from one hash to the next, so a login neither allocates
+/// nor zeroes nor page-faults 19 MiB; the threads and their memory go when the last clone
+/// of the hasher is dropped. A caller that waits longer than the queue timeout gets
+/// [`ErrorKind::Unavailable`], and a job whose caller has gone (timed out, or its request
+/// cancelled) is skipped. Verifications (logins) come first: new hashes (sign-ups, password
+/// changes) hold at most `max_concurrent - 1` places in the queue and the threads (one when
+/// `max_concurrent` is 1), so a sign-up flood never queues a login behind more than that
+/// many hashes. Verifying for an unknown user runs against a dummy hash with the same
+/// parameters, so both paths cost the same.
 #[derive(Debug, Clone)]
 pub struct PasswordHasher {
     inner: Arc<Inner>,
@@ -97,13 +103,100 @@ pub struct PasswordHasher {
 #[derive(Debug)]
 struct Inner {
     policy: PasswordPolicy,
-    permits: Semaphore,
-    /// Slots new hashes may hold: the rest are kept for verifications.
-    new_hash_permits: Semaphore,
+    /// Places new hashes may hold (queued or running): the rest are kept for verifications.
+    new_hash_permits: Arc<Semaphore>,
     queue_timeout: Duration,
     dummy_hash: String,
     verifications: AtomicU64,
     hashes: AtomicU64,
+    /// Work for the hashing threads (they end when this sender is dropped).
+    jobs: Mutex<mpsc::Sender<Job>>,
+}
+
+/// One hash or verification, run on a hashing thread with that thread's argon2 memory.
+type Job = Box<dyn FnOnce(&mut Memory) + Send>;
+
+/// A hashing thread's argon2 memory, kept between jobs up to `keep` blocks (the policy's
+/// size); a stored hash made with more memory than that gets a buffer of its own.
+struct Memory {
+    blocks: Vec<Block>,
+    keep: usize,
+}
+
+impl Memory {
+    /// Runs `f` on at least `needed` blocks.
+    fn with<T>(&mut self, needed: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+        if needed > self.keep {
+            return f(&mut vec![Block::default(); needed]);
+        }
+        if self.blocks.len() < needed {
+            self.blocks.resize(needed, Block::default());
+        }
+        f(&mut self.blocks)
+    }
+}
+
+/// Starts `n` hashing threads taking jobs from one queue; each keeps up to `keep_blocks`
+/// of argon2 memory.
+fn start_threads(n: usize, keep_blocks: usize) -> Result<mpsc::Sender<Job>> {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let rx = Arc::new(Mutex::new(rx));
+    for i in 0..n {
+        let rx = Arc::clone(&rx);
+        std::thread::Builder::new()
+            .name(format!("argon2-{i}"))
+            .spawn(move || {
+                let mut memory = Memory {
+                    blocks: Vec::new(),
+                    keep: keep_blocks,
+                };
+                loop {
+                    // One thread waits on the queue at a time; the lock is released before
+                    // the job runs.
+                    let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    let Ok(job) = next else { break };
+                    // A panicking job drops its reply (the caller gets an error); the
+                    // thread lives on.
+                    let run = std::panic::AssertUnwindSafe(|| job(&mut memory));
+                    if std::panic::catch_unwind(run).is_err() {
+                        memory.blocks = Vec::new();
+                    }
+                }
+            })
+            .map_err(|e| AuthError::internal("could not start a password hashing thread", e))?;
+    }
+    Ok(tx)
+}
+
+/// Checks `password` against a parsed PHC string the way `argon2`'s `PasswordVerifier`
+/// does (its algorithm, version, parameters, salt and output length; constant-time
+/// comparison), on `memory` instead of a fresh allocation.
+fn verify_phc(parsed: &PasswordHash<'_>, password: &[u8], memory: &mut Memory) -> bool {
+    let (Ok(algorithm), Some(expected), Some(salt)) = (
+        Algorithm::try_from(parsed.algorithm),
+        parsed.hash.as_ref(),
+        parsed.salt.as_ref(),
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(parsed) else {
+        return false;
+    };
+    let mut salt_buf = [0u8; argon2::password_hash::Salt::MAX_LENGTH];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let argon = Argon2::new(algorithm, version, params);
+    let mut out = vec![0u8; expected.len()];
+    let hashed = memory.with(argon.params().block_count(), |blocks| {
+        argon.hash_password_into_with_memory(password, salt, &mut out, blocks)
+    });
+    // `Output`'s equality is constant-time.
+    hashed.is_ok() && Output::new(&out).is_ok_and(|o| &o == expected)
 }
 
 impl PasswordHasher {
@@ -115,15 +208,16 @@ impl PasswordHasher {
             .hash_password(b"cyberhub dummy password for unknown users", &salt)
             .map_err(|e| AuthError::new(ErrorKind::Internal, format!("argon2 failed: {e}")))?
             .to_string();
+        let jobs = start_threads(max_concurrent.max(1), argon.params().block_count())?;
         Ok(Self {
             inner: Arc::new(Inner {
                 policy,
-                permits: Semaphore::new(max_concurrent.max(1)),
-                new_hash_permits: Semaphore::new(max_concurrent.saturating_sub(1).max(1)),
+                new_hash_permits: Arc::new(Semaphore::new(max_concurrent.saturating_sub(1).max(1))),
                 queue_timeout: Duration::from_secs(30),
                 dummy_hash,
                 verifications: AtomicU64::new(0),
                 hashes: AtomicU64::new(0),
+                jobs: Mutex::new(jobs),
             }),
         })
     }
@@ -147,35 +241,56 @@ impl PasswordHasher {
     async fn run<T: Send + 'static>(
         &self,
         new_hash: bool,
-        f: impl FnOnce(&Inner) -> T + Send + 'static,
+        f: impl FnOnce(&Inner, &mut Memory) -> T + Send + 'static,
     ) -> Result<T> {
-        let acquire = async {
-            let reserved = match new_hash {
-                true => Some(self.inner.new_hash_permits.acquire().await?),
-                false => None,
-            };
-            let slot = self.inner.permits.acquire().await?;
-            Ok::<_, tokio::sync::AcquireError>((reserved, slot))
+        let busy = || {
+            AuthError::new(
+                ErrorKind::Unavailable,
+                "The server is busy; try again shortly.",
+            )
         };
-        let _permits = tokio::time::timeout(self.inner.queue_timeout, acquire)
-            .await
-            .map_err(|_| {
-                AuthError::new(
-                    ErrorKind::Unavailable,
-                    "The server is busy; try again shortly.",
+        let deadline = tokio::time::Instant::now() + self.inner.queue_timeout;
+        let reserved = match new_hash {
+            true => Some(
+                tokio::time::timeout_at(
+                    deadline,
+                    Arc::clone(&self.inner.new_hash_permits).acquire_owned(),
                 )
-            })?
-            .map_err(|e| AuthError::internal("password hasher closed", e))?;
+                .await
+                .map_err(|_| busy())?
+                .map_err(|e| AuthError::internal("password hasher closed", e))?,
+            ),
+            false => None,
+        };
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || f(&inner))
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |memory| {
+            // A new hash's place is given back when its thread is done with it.
+            let _reserved = reserved;
+            // Nobody waits for the answer any more (timed out, or the request was
+            // cancelled): the hash would be wasted.
+            if reply.is_closed() {
+                return;
+            }
+            let _ = reply.send(f(&inner, memory));
+        });
+        let sent = self
+            .inner
+            .jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(job);
+        sent.map_err(|_| AuthError::new(ErrorKind::Internal, "password hashing threads stopped"))?;
+        tokio::time::timeout_at(deadline, answer)
             .await
-            .map_err(|e| AuthError::internal("password hashing task failed", e))
+            .map_err(|_| busy())?
+            .map_err(|e| AuthError::internal("password hashing job failed", e))
     }
 
     /// A PHC-format argon2id hash of `password` with a fresh salt.
     pub async fn hash(&self, password: &SecretString) -> Result<String> {
         let password = password.clone();
-        self.run(true, move |inner| {
+        self.run(true, move |inner, _| {
             inner.hashes.fetch_add(1, Ordering::Relaxed);
             let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
             inner
@@ -193,14 +308,12 @@ impl PasswordHasher {
     pub async fn verify(&self, password: &SecretString, stored: Option<&str>) -> Result<bool> {
         let password = password.clone();
         let stored = stored.map(str::to_owned);
-        self.run(false, move |inner| {
+        self.run(false, move |inner, memory| {
             inner.verifications.fetch_add(1, Ordering::Relaxed);
             let known = stored.is_some();
             let hash = stored.as_deref().unwrap_or(&inner.dummy_hash);
             let ok = match PasswordHash::new(hash) {
-                Ok(parsed) => Argon2::default()
-                    .verify_password(password.expose_secret().as_bytes(), &parsed)
-                    .is_ok(),
+                Ok(parsed) => verify_phc(&parsed, password.expose_secret().as_bytes(), memory),
                 Err(_) => false,
             };
             known && ok
@@ -248,8 +361,8 @@ mod tests {
             );
             tokio::task::yield_now().await;
         }
-        // One hash runs, five wait for the new-hash slot: a slot stays free for logins.
-        assert!(h.inner.permits.available_permits() >= 1);
+        // One hash is queued or running, five wait for the new-hash place: a thread stays
+        // free for logins.
         assert!(h
             .verify(&s("correct horse battery"), Some(&stored))
             .await
@@ -286,6 +399,139 @@ mod tests {
         assert!(!h.needs_rehash(&hash));
         let owasp = PasswordHasher::new(PasswordPolicy::OWASP, 1).unwrap();
         assert!(owasp.needs_rehash(&hash));
+    }
+
+    /// A PHC string made by `argon2` itself with these settings.
+    fn phc(
+        alg: Algorithm,
+        version: Version,
+        m: u32,
+        t: u32,
+        p: u32,
+        len: usize,
+        pw: &str,
+    ) -> String {
+        let params = Params::new(m, t, p, Some(len)).unwrap();
+        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+        Argon2::new(alg, version, params)
+            .hash_password(pw.as_bytes(), &salt)
+            .unwrap()
+            .to_string()
+    }
+
+    /// `verify_phc` answers as `argon2`'s own `PasswordVerifier` does, over algorithms,
+    /// versions, costs and output lengths, on one reused memory that is first larger and
+    /// then smaller than each hash needs, and past its `keep` size.
+    #[test]
+    fn reused_memory_verifies_like_argon2() {
+        use argon2::password_hash::PasswordVerifier;
+        let mut memory = Memory {
+            blocks: Vec::new(),
+            keep: 128,
+        };
+        let cases = [
+            (Algorithm::Argon2id, Version::V0x13, 64, 1, 1, 32),
+            (Algorithm::Argon2id, Version::V0x13, 128, 2, 2, 16),
+            (Algorithm::Argon2i, Version::V0x13, 96, 3, 1, 32),
+            (Algorithm::Argon2d, Version::V0x10, 64, 1, 1, 64),
+            // More memory than `keep`: a buffer of its own, the kept one stays as it was.
+            (Algorithm::Argon2id, Version::V0x13, 512, 1, 1, 32),
+            (Algorithm::Argon2id, Version::V0x13, 32, 2, 4, 32),
+        ];
+        for (alg, version, m, t, p, len) in cases {
+            let stored = phc(alg, version, m, t, p, len, "correct horse battery");
+            let parsed = PasswordHash::new(&stored).unwrap();
+            for (pw, want) in [
+                ("correct horse battery", true),
+                ("correct horse batterz", false),
+                ("", false),
+            ] {
+                let reference = Argon2::default()
+                    .verify_password(pw.as_bytes(), &parsed)
+                    .is_ok();
+                assert_eq!(reference, want, "{stored} {pw:?}");
+                assert_eq!(
+                    verify_phc(&parsed, pw.as_bytes(), &mut memory),
+                    want,
+                    "{stored} {pw:?}"
+                );
+            }
+            assert!(memory.blocks.len() <= memory.keep);
+        }
+        // A PHC string without a hash or salt never matches.
+        let stored = phc(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            64,
+            1,
+            1,
+            32,
+            "pw-pw-pw-pw",
+        );
+        let no_hash = stored.rsplit_once('$').unwrap().0.to_owned();
+        let parsed = PasswordHash::new(&no_hash).unwrap();
+        assert!(!verify_phc(&parsed, b"pw-pw-pw-pw", &mut memory));
+    }
+
+    /// The threads answer many jobs in turn, from several tasks at once, and a hasher's
+    /// clones share them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hashing_threads_serve_concurrent_callers() {
+        let h = PasswordHasher::new(PasswordPolicy::INSECURE_FAST_FOR_TESTS, 2).unwrap();
+        let stored = h.hash(&s("correct horse battery")).await.unwrap();
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let (h, stored) = (h.clone(), stored.clone());
+                tokio::spawn(async move {
+                    let pw = if i % 2 == 0 {
+                        "correct horse battery"
+                    } else {
+                        "wrong horse battery"
+                    };
+                    h.verify(&s(pw), Some(&stored)).await.unwrap() == (i % 2 == 0)
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await.unwrap());
+        }
+        assert_eq!(h.verifications(), 16);
+    }
+
+    /// A queued job whose caller has gone (its request cancelled) is skipped, not hashed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn abandoned_jobs_are_skipped() {
+        let h = PasswordHasher::new(PasswordPolicy::OWASP, 1).unwrap();
+        let stored = h.hash(&s("correct horse battery")).await.unwrap();
+        let verify = |h: &PasswordHasher| {
+            let (h, stored) = (h.clone(), stored.clone());
+            tokio::spawn(async move { h.verify(&s("correct horse battery"), Some(&stored)).await })
+        };
+        // Four jobs ahead (at least 50 ms of hashing on the one thread), four queued behind
+        // them and then abandoned.
+        let ahead: Vec<_> = (0..4).map(|_| verify(&h)).collect();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let queued: Vec<_> = (0..4).map(|_| verify(&h)).collect();
+        tokio::time::sleep(Duration::from_millis(3)).await;
+        for t in &queued {
+            t.abort();
+        }
+        for t in ahead {
+            assert!(t.await.unwrap().unwrap());
+        }
+        for t in queued {
+            assert!(t.await.is_err_and(|e| e.is_cancelled()));
+        }
+        // This one queues behind whatever is left: 4 + 4 + 1 without skipping.
+        assert!(h
+            .verify(&s("wrong horse battery"), Some(&stored))
+            .await
+            .is_ok());
+        assert!(
+            h.verifications() <= 6,
+            "{} verifications: the abandoned jobs ran",
+            h.verifications()
+        );
     }
 
     #[test]

@@ -11,6 +11,12 @@
 //! cyberhub-server reindex [--config FILE]        re-embed the whole catalog into a fresh collection, with progress
 //! ```
 
+/// The binary's allocator (feature `mimalloc`, on by default): the request path allocates a
+/// great deal of small, short-lived memory, which glibc's malloc serves more slowly.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use cyberhub_server::{build, shutdown_signal, Config, Service};
 use std::io::Write;

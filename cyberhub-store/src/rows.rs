@@ -368,3 +368,39 @@ macro_rules! audit_cols {
     };
 }
 pub(crate) use audit_cols;
+
+/// Binds an [`AuditEvent`](cyberhub_domain::AuditEvent)'s fields to `$q` in
+/// [`audit_cols`] order.
+macro_rules! bind_audit {
+    ($q:expr, $e:expr) => {
+        $q.bind($e.id.0)
+            .bind($e.actor_id.map(|a| a.0))
+            .bind($e.action.as_str())
+            .bind(&$e.resource_type)
+            .bind(&$e.resource_id)
+            .bind($e.result.as_str())
+            .bind(&$e.client_addr)
+            .bind(sqlx::types::Json(&$e.details))
+            .bind($e.created_at)
+    };
+}
+pub(crate) use bind_audit;
+
+/// Binds a [`Session`](crate::session::Session)'s fields to `$q` in [`session_cols`] order.
+macro_rules! bind_session {
+    ($q:expr, $s:expr) => {
+        $q.bind($s.id.0)
+            .bind($s.user_id.0)
+            .bind($s.refresh_jti)
+            .bind($s.generation)
+            .bind($s.created_at)
+            .bind($s.last_used_at)
+            .bind($s.expires_at)
+            .bind($s.revoked_at)
+            .bind(&$s.revoked_reason)
+            .bind(&$s.user_agent)
+            .bind(&$s.client_addr)
+            .bind($s.previous_refresh_jti)
+    };
+}
+pub(crate) use bind_session;

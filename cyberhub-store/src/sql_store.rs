@@ -108,21 +108,10 @@ macro_rules! impl_sql_store {
         where
             E: sqlx::Executor<'c, Database = $db>,
         {
-            sqlx::query(concat!(
+            let q = sqlx::query(concat!(
                 "INSERT INTO audit_log (", audit_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            ))
-            .bind(e.id.0)
-            .bind(e.actor_id.map(|a| a.0))
-            .bind(e.action.as_str())
-            .bind(&e.resource_type)
-            .bind(&e.resource_id)
-            .bind(e.result.as_str())
-            .bind(&e.client_addr)
-            .bind(Json(&e.details))
-            .bind(e.created_at)
-            .execute(ex)
-            .await
-            .map_err(db_err("audit event"))?;
+            ));
+            bind_audit!(q, e).execute(ex).await.map_err(db_err("audit event"))?;
             Ok(())
         }
 
@@ -381,26 +370,40 @@ macro_rules! impl_sql_store {
         #[async_trait]
         impl SessionStore for $store {
             async fn create_session(&self, s: &Session, max_live: u32, audit: &AuditEvent) -> Result<u64> {
+                let keep = i64::from(max_live.max(1)) - 1;
+                if $backend == "postgres" {
+                    // One statement of data-modifying CTEs: the session, the cap on the
+                    // others and the audit row are written together (a statement is its
+                    // own transaction) in one round trip instead of five. The cap sees the
+                    // snapshot from before the insert, as it excludes the new id anyway.
+                    let q = sqlx::query_scalar::<$db, i64>(concat!(
+                        "WITH new_session AS (INSERT INTO sessions (", session_cols!(), ") ",
+                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)), ",
+                        "capped AS (UPDATE sessions SET revoked_at = $5, revoked_reason = 'session_limit' ",
+                        "WHERE user_id = $2 AND id <> $1 AND revoked_at IS NULL AND expires_at > $5 ",
+                        "AND id NOT IN (SELECT id FROM sessions ",
+                        "WHERE user_id = $2 AND id <> $1 AND revoked_at IS NULL AND expires_at > $5 ",
+                        "ORDER BY created_at DESC, id DESC LIMIT $13) RETURNING 1), ",
+                        "audit AS (INSERT INTO audit_log (", audit_cols!(), ") ",
+                        "VALUES ($14, $15, $16, $17, $18, $19, $20, $21, $22)) ",
+                        "SELECT COUNT(*) FROM capped"
+                    ));
+                    let q = bind_session!(q, s).bind(keep);
+                    let capped = bind_audit!(q, audit)
+                        .fetch_one(&self.write)
+                        .await
+                        .map_err(db_err("session"))?;
+                    return Ok(u64::try_from(capped).unwrap_or(0));
+                }
                 let mut tx = self.write.begin().await.map_err(db_err("session"))?;
-                sqlx::query(concat!(
+                let q = sqlx::query(concat!(
                     "INSERT INTO sessions (", session_cols!(), ") ",
                     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-                ))
-                .bind(s.id.0)
-                .bind(s.user_id.0)
-                .bind(s.refresh_jti)
-                .bind(s.generation)
-                .bind(s.created_at)
-                .bind(s.last_used_at)
-                .bind(s.expires_at)
-                .bind(s.revoked_at)
-                .bind(&s.revoked_reason)
-                .bind(&s.user_agent)
-                .bind(&s.client_addr)
-                .bind(s.previous_refresh_jti)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err("session"))?;
+                ));
+                bind_session!(q, s)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err("session"))?;
                 // The newest `max_live - 1` others stay live, with this one.
                 let capped = sqlx::query(
                     "UPDATE sessions SET revoked_at = $3, revoked_reason = 'session_limit' \
@@ -412,7 +415,7 @@ macro_rules! impl_sql_store {
                 .bind(s.user_id.0)
                 .bind(s.id.0)
                 .bind(s.created_at)
-                .bind(i64::from(max_live.max(1)) - 1)
+                .bind(keep)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err("session"))?;

@@ -1,6 +1,7 @@
 //! `/progress*`: learning progress, owned by the learner.
 
 use crate::api::accounts::Deleted;
+use crate::api::encode::Encoded;
 use crate::error::ApiResult;
 use crate::state::{page, page_links, AppState, BearerAuth};
 use cyberhub_domain::api::ProgressList;
@@ -53,7 +54,7 @@ impl ProgressApi {
         ordering: Query<Option<ProgressOrdering>>,
         #[oai(name = "page")] page_no: Query<Option<u32>>,
         page_size: Query<Option<u32>>,
-    ) -> ApiResult<Json<ProgressList>> {
+    ) -> ApiResult<Encoded<ProgressList>> {
         let who = self.0.who(&auth, req).await?;
         let p = page(page_no.0, page_size.0)?;
         let target = user.0.unwrap_or(who.principal.user_id);
@@ -70,7 +71,7 @@ impl ProgressApi {
             .list_progress(who.caller(), &filter, p)
             .await?;
         let (next, previous) = page_links(req, &result);
-        Ok(Json(ProgressList {
+        Ok(Encoded(ProgressList {
             count: result.total,
             next,
             previous,
