@@ -1,6 +1,6 @@
 //! CyberHub authentication and authorization.
 //!
-//! - [`password`]: argon2id (OWASP parameters by default) on a bounded blocking pool,
+//! - [`password`]: argon2id (OWASP parameters by default) on a bounded pool of its own threads,
 //!   timing-safe verification for unknown users, a common-password check;
 //! - [`tokens`]: HS256 JWT access (15 min) and refresh (30 days, absolute) tokens with key
 //!   ids and rotation, strict validation against an injected clock;
