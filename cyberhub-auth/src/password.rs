@@ -2,13 +2,23 @@
 //! verification.
 
 use crate::error::{AuthError, ErrorKind, Result};
-use argon2::password_hash::{Output, PasswordHash, PasswordHasher as _, SaltString};
+use argon2::password_hash::{
+    Output, ParamsString, PasswordHash, PasswordHasher as _, Salt, SaltString,
+};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
+
+/// Jobs that may wait per hashing thread; past that a caller gets
+/// [`ErrorKind::Unavailable`] at once (about 7 s of waiting at 15 ms a hash).
+pub const MAX_QUEUED_PER_THREAD: usize = 512;
+/// A stored hash may ask for at most this many times the policy's memory (at least 64 MiB)
+/// and passes (at least 8); past that it is not computed (an argon2 PHC string can ask for
+/// terabytes and billions of passes).
+pub const MAX_COST_FACTOR: u32 = 4;
 
 /// Shortest accepted password, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -86,11 +96,15 @@ pub fn check_new_password(password: &SecretString, field: &str) -> Result<()> {
 /// Jobs wait in one queue; a thread takes the next as soon as it finishes one, so the
 /// threads never idle while work is queued, and at most `max_concurrent` hashes run at once
 /// (each takes `memory_kib` of RAM): a login storm queues instead of exhausting memory. Each
-/// thread keeps its argon2 memory from one hash to the next, so a login neither allocates
-/// nor zeroes nor page-faults 19 MiB; the threads and their memory go when the last clone
-/// of the hasher is dropped. A caller that waits longer than the queue timeout gets
-/// [`ErrorKind::Unavailable`], and a job whose caller has gone (timed out, or its request
-/// cancelled) is skipped. Verifications (logins) come first: new hashes (sign-ups, password
+/// thread keeps its argon2 memory from one hash to the next, so a hash neither allocates nor
+/// zeroes nor page-faults 19 MiB: once every thread has hashed, the hasher holds
+/// `max_concurrent × memory_kib` for as long as it lives, and no more while it hashes. The
+/// threads and their memory go when the last clone of the hasher is dropped. A caller that
+/// waits longer than the queue timeout gets [`ErrorKind::Unavailable`], as does one that
+/// finds [`MAX_QUEUED_PER_THREAD`] jobs per thread already waiting; a job whose caller has
+/// gone (timed out, or its request cancelled) is skipped. A stored hash asking for more than
+/// [`MAX_COST_FACTOR`] times the policy's memory or passes is not computed: it does not
+/// match. Verifications (logins) come first: new hashes (sign-ups, password
 /// changes) hold at most `max_concurrent - 1` places in the queue and the threads (one when
 /// `max_concurrent` is 1), so a sign-up flood never queues a login behind more than that
 /// many hashes. Verifying for an unknown user runs against a dummy hash with the same
@@ -111,19 +125,41 @@ struct Inner {
     hashes: AtomicU64,
     /// Work for the hashing threads (they end when this sender is dropped).
     jobs: Mutex<mpsc::Sender<Job>>,
+    /// Jobs sent and not yet taken by a thread, and their bound.
+    queued: AtomicUsize,
+    max_queued: usize,
 }
 
 /// One hash or verification, run on a hashing thread with that thread's argon2 memory.
 type Job = Box<dyn FnOnce(&mut Memory) + Send>;
 
 /// A hashing thread's argon2 memory, kept between jobs up to `keep` blocks (the policy's
-/// size); a stored hash made with more memory than that gets a buffer of its own.
+/// size); a stored hash made with more memory than that gets a buffer of its own, up to
+/// `max_blocks`, and at most `max_passes` passes.
 struct Memory {
     blocks: Vec<Block>,
     keep: usize,
+    max_blocks: usize,
+    max_passes: u32,
 }
 
 impl Memory {
+    /// The memory of a thread hashing with `policy`.
+    fn for_policy(policy: &PasswordPolicy) -> Self {
+        let keep = policy.memory_kib as usize;
+        Self {
+            blocks: Vec::new(),
+            keep,
+            max_blocks: (keep * MAX_COST_FACTOR as usize).max(64 * 1024),
+            max_passes: (policy.iterations * MAX_COST_FACTOR).max(8),
+        }
+    }
+
+    /// Whether a hash with `params` is within this thread's bounds.
+    fn allows(&self, params: &Params) -> bool {
+        params.block_count() <= self.max_blocks && params.t_cost() <= self.max_passes
+    }
+
     /// Runs `f` on at least `needed` blocks.
     fn with<T>(&mut self, needed: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
         if needed > self.keep {
@@ -136,9 +172,9 @@ impl Memory {
     }
 }
 
-/// Starts `n` hashing threads taking jobs from one queue; each keeps up to `keep_blocks`
-/// of argon2 memory.
-fn start_threads(n: usize, keep_blocks: usize) -> Result<mpsc::Sender<Job>> {
+/// Starts `n` hashing threads taking jobs from one queue; each keeps the argon2 memory of
+/// one `policy` hash.
+fn start_threads(n: usize, policy: PasswordPolicy) -> Result<mpsc::Sender<Job>> {
     let (tx, rx) = mpsc::channel::<Job>();
     let rx = Arc::new(Mutex::new(rx));
     for i in 0..n {
@@ -146,10 +182,7 @@ fn start_threads(n: usize, keep_blocks: usize) -> Result<mpsc::Sender<Job>> {
         std::thread::Builder::new()
             .name(format!("argon2-{i}"))
             .spawn(move || {
-                let mut memory = Memory {
-                    blocks: Vec::new(),
-                    keep: keep_blocks,
-                };
+                let mut memory = Memory::for_policy(&policy);
                 loop {
                     // One thread waits on the queue at a time; the lock is released before
                     // the job runs.
@@ -186,7 +219,10 @@ fn verify_phc(parsed: &PasswordHash<'_>, password: &[u8], memory: &mut Memory) -
     let Ok(params) = Params::try_from(parsed) else {
         return false;
     };
-    let mut salt_buf = [0u8; argon2::password_hash::Salt::MAX_LENGTH];
+    if !memory.allows(&params) {
+        return false;
+    }
+    let mut salt_buf = [0u8; Salt::MAX_LENGTH];
     let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
         return false;
     };
@@ -199,16 +235,65 @@ fn verify_phc(parsed: &PasswordHash<'_>, password: &[u8], memory: &mut Memory) -
     hashed.is_ok() && Output::new(&out).is_ok_and(|o| &o == expected)
 }
 
+/// A new PHC string for `password` with `salt`, as `argon2`'s `hash_password` makes it, on
+/// `memory` instead of a fresh allocation.
+fn hash_phc(
+    argon: &Argon2<'_>,
+    password: &[u8],
+    salt: &SaltString,
+    memory: &mut Memory,
+) -> Result<String> {
+    let failed = |e: argon2::password_hash::Error| {
+        AuthError::new(ErrorKind::Internal, format!("argon2 failed: {e}"))
+    };
+    let salt = salt.as_salt();
+    let mut salt_buf = [0u8; Salt::MAX_LENGTH];
+    let salt_bytes = salt.decode_b64(&mut salt_buf).map_err(failed)?;
+    let params = argon.params();
+    let output = Output::init_with(
+        params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN),
+        |out| {
+            memory
+                .with(params.block_count(), |blocks| {
+                    argon.hash_password_into_with_memory(password, salt_bytes, out, blocks)
+                })
+                .map_err(Into::into)
+        },
+    )
+    .map_err(failed)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(failed)?,
+        salt: Some(salt),
+        hash: Some(output),
+    };
+    Ok(phc.to_string())
+}
+
 impl PasswordHasher {
     /// A hasher with `policy`, running at most `max_concurrent` hashes at once.
     pub fn new(policy: PasswordPolicy, max_concurrent: usize) -> Result<Self> {
+        Self::with_queue(
+            policy,
+            max_concurrent,
+            MAX_QUEUED_PER_THREAD * max_concurrent.max(1),
+        )
+    }
+
+    /// [`PasswordHasher::new`] with at most `max_queued` jobs waiting.
+    fn with_queue(
+        policy: PasswordPolicy,
+        max_concurrent: usize,
+        max_queued: usize,
+    ) -> Result<Self> {
         let argon = policy.argon2()?;
         let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
         let dummy_hash = argon
             .hash_password(b"cyberhub dummy password for unknown users", &salt)
             .map_err(|e| AuthError::new(ErrorKind::Internal, format!("argon2 failed: {e}")))?
             .to_string();
-        let jobs = start_threads(max_concurrent.max(1), argon.params().block_count())?;
+        let jobs = start_threads(max_concurrent.max(1), policy)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 policy,
@@ -218,6 +303,8 @@ impl PasswordHasher {
                 verifications: AtomicU64::new(0),
                 hashes: AtomicU64::new(0),
                 jobs: Mutex::new(jobs),
+                queued: AtomicUsize::new(0),
+                max_queued: max_queued.max(1),
             }),
         })
     }
@@ -262,9 +349,14 @@ impl PasswordHasher {
             ),
             false => None,
         };
+        if self.inner.queued.fetch_add(1, Ordering::AcqRel) >= self.inner.max_queued {
+            self.inner.queued.fetch_sub(1, Ordering::AcqRel);
+            return Err(busy());
+        }
         let inner = Arc::clone(&self.inner);
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |memory| {
+            inner.queued.fetch_sub(1, Ordering::AcqRel);
             // A new hash's place is given back when its thread is done with it.
             let _reserved = reserved;
             // Nobody waits for the answer any more (timed out, or the request was
@@ -280,7 +372,13 @@ impl PasswordHasher {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .send(job);
-        sent.map_err(|_| AuthError::new(ErrorKind::Internal, "password hashing threads stopped"))?;
+        if sent.is_err() {
+            self.inner.queued.fetch_sub(1, Ordering::AcqRel);
+            return Err(AuthError::new(
+                ErrorKind::Internal,
+                "password hashing threads stopped",
+            ));
+        }
         tokio::time::timeout_at(deadline, answer)
             .await
             .map_err(|_| busy())?
@@ -290,15 +388,11 @@ impl PasswordHasher {
     /// A PHC-format argon2id hash of `password` with a fresh salt.
     pub async fn hash(&self, password: &SecretString) -> Result<String> {
         let password = password.clone();
-        self.run(true, move |inner, _| {
+        self.run(true, move |inner, memory| {
             inner.hashes.fetch_add(1, Ordering::Relaxed);
             let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-            inner
-                .policy
-                .argon2()?
-                .hash_password(password.expose_secret().as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| AuthError::new(ErrorKind::Internal, format!("argon2 failed: {e}")))
+            let argon = inner.policy.argon2()?;
+            hash_phc(&argon, password.expose_secret().as_bytes(), &salt, memory)
         })
         .await?
     }
@@ -382,6 +476,20 @@ mod tests {
         let h = PasswordHasher::new(PasswordPolicy::INSECURE_FAST_FOR_TESTS, 2).unwrap();
         let hash = h.hash(&s("correct horse battery")).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+        // The hashing threads' own encoding is what argon2's verifier reads.
+        let parsed = PasswordHash::new(&hash).unwrap();
+        assert!(argon2::password_hash::PasswordVerifier::verify_password(
+            &Argon2::default(),
+            b"correct horse battery",
+            &parsed
+        )
+        .is_ok());
+        assert_eq!(parsed.hash.unwrap().len(), Params::DEFAULT_OUTPUT_LEN);
+        assert_ne!(
+            hash,
+            h.hash(&s("correct horse battery")).await.unwrap(),
+            "fresh salt"
+        );
         assert!(h
             .verify(&s("correct horse battery"), Some(&hash))
             .await
@@ -428,6 +536,8 @@ mod tests {
         let mut memory = Memory {
             blocks: Vec::new(),
             keep: 128,
+            max_blocks: 1024,
+            max_passes: 8,
         };
         let cases = [
             (Algorithm::Argon2id, Version::V0x13, 64, 1, 1, 32),
@@ -456,6 +566,28 @@ mod tests {
                     "{stored} {pw:?}"
                 );
             }
+            assert!(memory.blocks.len() <= memory.keep);
+        }
+        // Past the bounds (memory, then passes) a hash is not computed: it does not match,
+        // where argon2's own verifier would spend the memory and time.
+        for (m, t) in [(2048, 1), (64, 9)] {
+            let stored = phc(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                m,
+                t,
+                1,
+                32,
+                "pw-pw-pw-pw",
+            );
+            let parsed = PasswordHash::new(&stored).unwrap();
+            assert!(Argon2::default()
+                .verify_password(b"pw-pw-pw-pw", &parsed)
+                .is_ok());
+            assert!(
+                !verify_phc(&parsed, b"pw-pw-pw-pw", &mut memory),
+                "{stored}"
+            );
             assert!(memory.blocks.len() <= memory.keep);
         }
         // A PHC string without a hash or salt never matches.
@@ -532,6 +664,36 @@ mod tests {
             "{} verifications: the abandoned jobs ran",
             h.verifications()
         );
+    }
+
+    /// Past the queue bound a caller is told the server is busy at once; the jobs already
+    /// queued are served.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_answers_busy_at_once() {
+        let h = PasswordHasher::with_queue(PasswordPolicy::OWASP, 1, 2).unwrap();
+        let stored = h.hash(&s("correct horse battery")).await.unwrap();
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (h, stored) = (h.clone(), stored.clone());
+                tokio::spawn(async move {
+                    h.verify(&s("correct horse battery"), Some(&stored))
+                        .await
+                        .map_err(|e| e.kind())
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for t in tasks {
+            answers.push(t.await.unwrap());
+        }
+        let busy = answers
+            .iter()
+            .filter(|a| **a == Err(ErrorKind::Unavailable))
+            .count();
+        let ok = answers.iter().filter(|a| **a == Ok(true)).count();
+        assert_eq!(busy + ok, 8, "{answers:?}");
+        assert!(busy >= 1 && ok >= 2, "{answers:?}");
+        assert_eq!(h.inner.queued.load(Ordering::Relaxed), 0);
     }
 
     #[test]

@@ -76,8 +76,16 @@ impl Serialize for ProgressOut<'_> {
         o.serialize_field("content_id", &p.content_id)?;
         o.serialize_field("content_type", &p.content_type)?;
         o.serialize_field("status", &p.status)?;
-        o.serialize_field("completion_percentage", &p.completion_percentage)?;
-        o.serialize_field("score", &p.score)?;
+        // poem-openapi leaves out a float JSON cannot hold (NaN, infinities); so does this.
+        if p.completion_percentage.is_finite() {
+            o.serialize_field("completion_percentage", &p.completion_percentage)?;
+        } else {
+            o.skip_field("completion_percentage")?;
+        }
+        match p.score {
+            Some(x) if !x.is_finite() => o.skip_field("score")?,
+            score => o.serialize_field("score", &score)?,
+        }
         o.serialize_field("metadata", &p.metadata)?;
         o.serialize_field("started_at", &p.started_at.map(Rfc3339))?;
         o.serialize_field("completed_at", &p.completed_at.map(Rfc3339))?;
@@ -185,6 +193,20 @@ mod tests {
                 next: Some("http://h/api/v1/progress?page=3&x=\"é\"".into()),
                 previous: Some("http://h/api/v1/progress?page=1".into()),
                 results: (0..20).map(|i| row(i, i % 3 != 0)).collect(),
+            },
+            // Floats JSON cannot hold (validation keeps them out of the store).
+            ProgressList {
+                count: 3,
+                next: None,
+                previous: None,
+                results: [f64::NAN, f64::INFINITY, f64::NEG_INFINITY]
+                    .into_iter()
+                    .map(|x| Progress {
+                        completion_percentage: x,
+                        score: Some(x),
+                        ..row(1, true)
+                    })
+                    .collect(),
             },
         ];
         for page in pages {
