@@ -1,9 +1,9 @@
 //! Vector arithmetic used by validation and the embedded index.
 //!
 //! The kernels are written once over [`pulp::Simd`] and dispatched at run time to the widest
-//! instruction set the CPU has (AVX2 + FMA on x86-64 where present, NEON on aarch64, scalar
-//! otherwise): one binary runs on every machine of a kind, with no `target-cpu` build flag
-//! (a binary built for AVX-512 dies with SIGILL on a CPU without it).
+//! instruction set the CPU has (AVX-512 on x86-64 where present, else AVX2 + FMA, NEON on
+//! aarch64, scalar otherwise): one binary runs on every machine of a kind, with no
+//! `target-cpu` build flag (a binary built for AVX-512 dies with SIGILL on a CPU without it).
 
 use pulp::{Arch, Simd, WithSimd};
 use std::sync::OnceLock;
