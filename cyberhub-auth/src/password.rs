@@ -441,6 +441,11 @@ mod tests {
     async fn new_hashes_leave_a_slot_for_logins() {
         let h = PasswordHasher::new(PasswordPolicy::OWASP, 2).unwrap();
         let stored = h.hash(&s("correct horse battery")).await.unwrap();
+        // Both threads take a job at once, so each has its argon2 memory before the flood
+        // (the first use allocates 19 MiB, slow in an unoptimised test build).
+        let pw = s("correct horse battery");
+        let (a, b) = tokio::join!(h.verify(&pw, Some(&stored)), h.verify(&pw, Some(&stored)));
+        assert!(a.unwrap() && b.unwrap());
         let flood: Vec<_> = (0..6)
             .map(|i| {
                 let h = h.clone();
