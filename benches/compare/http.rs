@@ -517,7 +517,12 @@ async fn login(
     });
     check(
         ours.errors == 0 && raw.errors == 0 && crate_raw.errors == 0,
-        || format!("login: {} failed requests", ours.errors),
+        || {
+            format!(
+                "login: {} failed requests, {} + {} failed raw verifications",
+                ours.errors, raw.errors, crate_raw.errors
+            )
+        },
     )
 }
 
@@ -676,11 +681,11 @@ impl Load {
     fn merge(rounds: Vec<Load>) -> Load {
         let k = rounds.len().max(1) as f64;
         let n: usize = rounds.iter().map(|l| l.lat.len()).sum();
-        let mean = |f: &dyn Fn(&Load) -> Option<f64>| -> Option<f64> {
-            let v: Vec<f64> = rounds.iter().filter_map(f).collect();
-            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-        };
-        let client_cores = mean(&|l| l.client_cores);
+        let client_cores = rounds
+            .iter()
+            .map(|l| l.client_cores)
+            .sum::<Option<f64>>()
+            .map(|c| c / k);
         let client_us = rounds
             .iter()
             .map(|l| l.client_us.map(|us| us * l.lat.len() as f64))

@@ -59,8 +59,17 @@ impl PasswordPolicy {
                     format!("invalid argon2 parameters: {e}"),
                 )
             })?;
-        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+        Ok(Argon2::new(ALGORITHM, VERSION, params))
     }
+}
+
+/// The argon2 variant and version of every new hash.
+const ALGORITHM: Algorithm = Algorithm::Argon2id;
+const VERSION: Version = Version::V0x13;
+
+/// An argon2 failure (an internal error: inputs are checked before hashing).
+fn argon2_failed(e: impl std::fmt::Display) -> AuthError {
+    AuthError::new(ErrorKind::Internal, format!("argon2 failed: {e}"))
 }
 
 impl Default for PasswordPolicy {
@@ -124,7 +133,7 @@ struct Inner {
     verifications: AtomicU64,
     hashes: AtomicU64,
     /// Work for the hashing threads (they end when this sender is dropped).
-    jobs: Mutex<mpsc::Sender<Job>>,
+    jobs: mpsc::Sender<Job>,
     /// Jobs sent and not yet taken by a thread, and their bound.
     queued: AtomicUsize,
     max_queued: usize,
@@ -227,12 +236,15 @@ fn verify_phc(parsed: &PasswordHash<'_>, password: &[u8], memory: &mut Memory) -
         return false;
     };
     let argon = Argon2::new(algorithm, version, params);
-    let mut out = vec![0u8; expected.len()];
+    let mut buf = [0u8; Output::MAX_LENGTH];
+    let Some(out) = buf.get_mut(..expected.len()) else {
+        return false;
+    };
     let hashed = memory.with(argon.params().block_count(), |blocks| {
-        argon.hash_password_into_with_memory(password, salt, &mut out, blocks)
+        argon.hash_password_into_with_memory(password, salt, out, blocks)
     });
     // `Output`'s equality is constant-time.
-    hashed.is_ok() && Output::new(&out).is_ok_and(|o| &o == expected)
+    hashed.is_ok() && Output::new(out).is_ok_and(|o| &o == expected)
 }
 
 /// A new PHC string for `password` with `salt`, as `argon2`'s `hash_password` makes it, on
@@ -243,12 +255,9 @@ fn hash_phc(
     salt: &SaltString,
     memory: &mut Memory,
 ) -> Result<String> {
-    let failed = |e: argon2::password_hash::Error| {
-        AuthError::new(ErrorKind::Internal, format!("argon2 failed: {e}"))
-    };
     let salt = salt.as_salt();
     let mut salt_buf = [0u8; Salt::MAX_LENGTH];
-    let salt_bytes = salt.decode_b64(&mut salt_buf).map_err(failed)?;
+    let salt_bytes = salt.decode_b64(&mut salt_buf).map_err(argon2_failed)?;
     let params = argon.params();
     let output = Output::init_with(
         params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN),
@@ -260,11 +269,11 @@ fn hash_phc(
                 .map_err(Into::into)
         },
     )
-    .map_err(failed)?;
+    .map_err(argon2_failed)?;
     let phc = PasswordHash {
-        algorithm: Algorithm::Argon2id.ident(),
-        version: Some(Version::V0x13.into()),
-        params: ParamsString::try_from(params).map_err(failed)?,
+        algorithm: ALGORITHM.ident(),
+        version: Some(VERSION.into()),
+        params: ParamsString::try_from(params).map_err(argon2_failed)?,
         salt: Some(salt),
         hash: Some(output),
     };
@@ -291,7 +300,7 @@ impl PasswordHasher {
         let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
         let dummy_hash = argon
             .hash_password(b"cyberhub dummy password for unknown users", &salt)
-            .map_err(|e| AuthError::new(ErrorKind::Internal, format!("argon2 failed: {e}")))?
+            .map_err(argon2_failed)?
             .to_string();
         let jobs = start_threads(max_concurrent.max(1), policy)?;
         Ok(Self {
@@ -302,7 +311,7 @@ impl PasswordHasher {
                 dummy_hash,
                 verifications: AtomicU64::new(0),
                 hashes: AtomicU64::new(0),
-                jobs: Mutex::new(jobs),
+                jobs,
                 queued: AtomicUsize::new(0),
                 max_queued: max_queued.max(1),
             }),
@@ -366,13 +375,7 @@ impl PasswordHasher {
             }
             let _ = reply.send(f(&inner, memory));
         });
-        let sent = self
-            .inner
-            .jobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .send(job);
-        if sent.is_err() {
+        if self.inner.jobs.send(job).is_err() {
             self.inner.queued.fetch_sub(1, Ordering::AcqRel);
             return Err(AuthError::new(
                 ErrorKind::Internal,
